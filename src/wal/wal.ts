@@ -1,0 +1,329 @@
+// The write-ahead log: the source of truth for the raft log. Segment files of preallocated size hold
+// framed, crc-chained records; every save() is one write and one fdatasync (group commit). Opening
+// repairs a torn tail (a crash mid-write) by truncating to the last complete record, and refuses to
+// start on corruption anywhere else.
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32c } from '../pkg/crc32c.ts';
+import { failpoint } from '../pkg/failpoint.ts';
+import {
+  HEADER_BYTES,
+  RecordType,
+  decodeEntry,
+  decodeHardState,
+  decodeSnapshot,
+  encodeCrc,
+  encodeEntry,
+  encodeHardState,
+  encodeSnapshot,
+  frame,
+  type Entry,
+  type HardState,
+  type SnapshotMarker,
+} from './record.ts';
+
+export type { Entry, HardState, SnapshotMarker } from './record.ts';
+
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** No single record may be larger than this; a bigger length field is corruption, not a torn write. */
+const MAX_RECORD_BYTES = 32 * 1024 * 1024;
+
+export class WalCorruptError extends Error {
+  constructor(file: string, offset: number, why: string) {
+    super(`wal: corrupt record in ${file} at offset ${offset}: ${why}; refusing to start`);
+    this.name = 'WalCorruptError';
+  }
+}
+
+export interface WalContents {
+  hardState: HardState;
+  snapshot: SnapshotMarker | undefined;
+  /** Entries after the snapshot, in index order; later writes of an index replace earlier ones. */
+  entries: Entry[];
+  /** Bytes dropped from a torn tail on open (0 when the log was clean). */
+  repairedBytes: number;
+}
+
+interface Segment {
+  name: string;
+  seq: number;
+  firstIndex: number;
+}
+
+const segmentName = (seq: number, firstIndex: number) =>
+  `${seq.toString(16).padStart(16, '0')}-${firstIndex.toString(16).padStart(16, '0')}.wal`;
+
+function parseSegmentName(name: string): Segment | undefined {
+  const m = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/.exec(name);
+  if (!m) return undefined;
+  return { name, seq: parseInt(m[1]!, 16), firstIndex: parseInt(m[2]!, 16) };
+}
+
+function allZero(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+function fsyncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class Wal {
+  private crc = 0;
+  private writing = false;
+  private closed = false;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly segmentBytes: number,
+    private segments: Segment[],
+    private fh: FileHandle,
+    private offset: number,
+    private lastIndex: number,
+    crc: number,
+  ) {
+    this.crc = crc;
+  }
+
+  /** Opens (creating if needed) the WAL in `dir` and returns it with everything it holds. */
+  static async open(
+    dir: string,
+    opts: { segmentBytes?: number } = {},
+  ): Promise<{ wal: Wal; contents: WalContents }> {
+    const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    mkdirSync(dir, { recursive: true });
+    const segments = readdirSync(dir)
+      .map(parseSegmentName)
+      .filter((s): s is Segment => s !== undefined)
+      .sort((a, b) => a.seq - b.seq);
+    const contents: WalContents = {
+      hardState: { term: 0, vote: 0n, commit: 0 },
+      snapshot: undefined,
+      entries: [],
+      repairedBytes: 0,
+    };
+    if (segments.length === 0) {
+      const seg = { name: segmentName(0, 0), seq: 0, firstIndex: 0 };
+      const fh = await createSegment(dir, seg.name, segmentBytes, 0);
+      const w = new Wal(dir, segmentBytes, [seg], fh, 0, 0, 0);
+      w.offset = await w.writeCrcRecord(0);
+      return { wal: w, contents };
+    }
+    let crc = 0;
+    let tailOffset = 0;
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i]!;
+      const isLast = i === segments.length - 1;
+      const r = readSegment(join(dir, seg.name), crc, i === 0, isLast, contents);
+      crc = r.crc;
+      tailOffset = r.end;
+      contents.repairedBytes += r.repaired;
+    }
+    const last = segments[segments.length - 1]!;
+    const fh = await openFile(join(dir, last.name), 'r+');
+    if (contents.repairedBytes > 0) {
+      // Zero the torn bytes so a later open does not see them again, and make the repair durable.
+      const size = (await fh.stat()).size;
+      await fh.write(
+        Buffer.alloc(Math.min(size - tailOffset, contents.repairedBytes)),
+        0,
+        undefined,
+        tailOffset,
+      );
+      await fh.datasync();
+    }
+    const lastIndex = contents.entries.length
+      ? contents.entries[contents.entries.length - 1]!.index
+      : (contents.snapshot?.index ?? 0);
+    const w = new Wal(dir, segmentBytes, segments, fh, tailOffset, lastIndex, crc);
+    return { wal: w, contents };
+  }
+
+  /**
+   * Appends entries and the hard state with ONE write and ONE fdatasync. Resolves only once the data is
+   * durable; a failed sync rejects, and the caller must stop the member (fail-stop).
+   */
+  async save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void> {
+    if (this.closed) throw new Error('wal: closed');
+    if (this.writing) throw new Error('wal: save while a save is in flight');
+    this.writing = true;
+    try {
+      let batch = this.frameBatch(hardState, entries);
+      if (this.offset + batch.buf.length > this.segmentBytes && this.offset > 0) {
+        await this.cut((entries[0]?.index ?? this.lastIndex + 1) - 1);
+        batch = this.frameBatch(hardState, entries);
+      }
+      failpoint('walBeforeSave');
+      await this.fh.write(batch.buf, 0, batch.buf.length, this.offset);
+      await this.fh.datasync();
+      failpoint('walAfterSave');
+      this.offset += batch.buf.length;
+      this.crc = batch.crc;
+      if (entries.length) this.lastIndex = entries[entries.length - 1]!.index;
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  private frameBatch(
+    hardState: HardState | undefined,
+    entries: readonly Entry[],
+  ): { buf: Buffer; crc: number } {
+    const parts: Buffer[] = [];
+    let crc = this.crc;
+    for (const e of entries) crc = frame(parts, RecordType.Entry, encodeEntry(e), crc);
+    if (hardState) crc = frame(parts, RecordType.HardState, encodeHardState(hardState), crc);
+    return { buf: Buffer.concat(parts), crc };
+  }
+
+  /** Records that a snapshot at `marker` exists; entries at or below it may later be released. */
+  async saveSnapshot(marker: SnapshotMarker): Promise<void> {
+    const parts: Buffer[] = [];
+    const crc = frame(parts, RecordType.Snapshot, encodeSnapshot(marker), this.crc);
+    const buf = Buffer.concat(parts);
+    await this.fh.write(buf, 0, buf.length, this.offset);
+    await this.fh.datasync();
+    this.offset += buf.length;
+    this.crc = crc;
+  }
+
+  /**
+   * Deletes whole segments whose entries are all at or below `index`. Call only after the backend
+   * holding the state up to `index` is synced.
+   */
+  releaseTo(index: number): number {
+    let removed = 0;
+    while (this.segments.length > 1 && this.segments[1]!.firstIndex <= index + 1) {
+      const seg = this.segments.shift()!;
+      unlinkSync(join(this.dir, seg.name));
+      removed++;
+    }
+    if (removed) fsyncDir(this.dir);
+    return removed;
+  }
+
+  segmentCount(): number {
+    return this.segments.length;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.fh.close();
+  }
+
+  private async cut(lastIndex: number): Promise<void> {
+    const prev = this.segments[this.segments.length - 1]!;
+    const seg = {
+      name: segmentName(prev.seq + 1, lastIndex + 1),
+      seq: prev.seq + 1,
+      firstIndex: lastIndex + 1,
+    };
+    const fh = await createSegment(this.dir, seg.name, this.segmentBytes, this.crc);
+    await this.fh.close();
+    this.fh = fh;
+    this.segments.push(seg);
+    this.offset = await this.writeCrcRecord(this.crc);
+  }
+
+  private async writeCrcRecord(prevCrc: number): Promise<number> {
+    const parts: Buffer[] = [];
+    this.crc = frame(parts, RecordType.Crc, encodeCrc(prevCrc), prevCrc);
+    const buf = Buffer.concat(parts);
+    await this.fh.write(buf, 0, buf.length, 0);
+    await this.fh.datasync();
+    return buf.length;
+  }
+}
+
+/** Creates a zero-filled segment (a preallocated file syncs faster: its size never changes). */
+async function createSegment(dir: string, name: string, bytes: number, _crc: number): Promise<FileHandle> {
+  const tmp = join(dir, `${name}.tmp`);
+  const fh = await openFile(tmp, 'w+');
+  const chunk = Buffer.alloc(Math.min(bytes, 1 << 20));
+  for (let off = 0; off < bytes; off += chunk.length) {
+    await fh.write(chunk, 0, Math.min(chunk.length, bytes - off), off);
+  }
+  await fh.sync();
+  await fh.close();
+  const { rename } = await import('node:fs/promises');
+  await rename(tmp, join(dir, name));
+  fsyncDir(dir);
+  return openFile(join(dir, name), 'r+');
+}
+
+/** Reads one segment into `out`; returns the crc after its last good record and that record's end. */
+function readSegment(
+  path: string,
+  prevCrc: number,
+  isFirst: boolean,
+  isLast: boolean,
+  out: WalContents,
+): { crc: number; end: number; repaired: number } {
+  const b = readFileSync(path);
+  let off = 0;
+  // Every segment opens with a Crc record naming the chain value it continues from. The oldest
+  // surviving segment (older ones may have been released) seeds the chain from it.
+  if (isFirst && b.length >= HEADER_BYTES + 5 && b[HEADER_BYTES] === RecordType.Crc) {
+    prevCrc = b.readUInt32LE(HEADER_BYTES + 1);
+  }
+  let crc = prevCrc;
+  const torn = (why: string) => {
+    if (!isLast) throw new WalCorruptError(path, off, why);
+    let end = b.length;
+    while (end > off && b[end - 1] === 0) end--;
+    return { crc, end: off, repaired: end - off };
+  };
+  while (off + HEADER_BYTES <= b.length) {
+    const len = b.readUInt32LE(off);
+    const want = b.readUInt32LE(off + 4);
+    if (len === 0 && want === 0) {
+      if (!allZero(b, off, b.length)) throw new WalCorruptError(path, off, 'data after the end of the log');
+      return { crc, end: off, repaired: 0 };
+    }
+    if (len > MAX_RECORD_BYTES) throw new WalCorruptError(path, off, `record length ${len} is impossible`);
+    const start = off + HEADER_BYTES;
+    if (start + len > b.length) return torn('record runs past the end of the file');
+    const body = b.subarray(start, start + len);
+    const got = crc32c(body, crc);
+    if (got !== want) {
+      // A torn write leaves nothing behind it; anything written after a bad record means corruption.
+      if (allZero(b, start + len, b.length)) return torn('crc mismatch in the last record');
+      throw new WalCorruptError(path, off, 'crc mismatch');
+    }
+    crc = got;
+    const payload = body.subarray(1);
+    switch (body[0] as RecordType) {
+      case RecordType.Entry: {
+        const e = decodeEntry(Buffer.from(payload));
+        // A rewritten index (after a leader change) replaces the old tail from that index on.
+        while (out.entries.length && out.entries[out.entries.length - 1]!.index >= e.index) out.entries.pop();
+        out.entries.push(e);
+        break;
+      }
+      case RecordType.HardState:
+        out.hardState = decodeHardState(payload);
+        break;
+      case RecordType.Snapshot: {
+        const s = decodeSnapshot(payload);
+        out.snapshot = s;
+        out.entries = out.entries.filter((e) => e.index > s.index);
+        break;
+      }
+      case RecordType.Crc:
+        if (payload.readUInt32LE(0) !== prevCrc) throw new WalCorruptError(path, off, 'segment chain broken');
+        break;
+      default:
+        throw new WalCorruptError(path, off, `unknown record type ${body[0]}`);
+    }
+    off = start + len;
+  }
+  if (off < b.length && !allZero(b, off, b.length)) return torn('partial record header at the end');
+  return { crc, end: off, repaired: 0 };
+}
