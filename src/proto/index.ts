@@ -16,6 +16,7 @@ export const PROTO_FILES = [
   'authpb/auth.proto',
   'etcdserverpb/rpc.proto',
   'etcdserverpb/raft_internal.proto',
+  'leasepb/lease.proto',
   'v3lockpb/v3lock.proto',
   'v3electionpb/v3election.proto',
 ];

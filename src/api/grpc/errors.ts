@@ -1,0 +1,62 @@
+// The one table mapping server errors to gRPC status codes (and, for store errors, to the message etcd
+// puts on the wire). Anything not in the table is a bug: it is logged and answered as Unknown.
+import { status as Code } from '@grpc/grpc-js';
+import * as E from '../../server/errors.ts';
+import { ErrCompacted, ErrFutureRev } from '../../mvcc/errors.ts';
+
+type Ctor = abstract new (...args: never[]) => Error;
+
+const table = new Map<Ctor, { code: Code; message?: string }>([
+  [E.ErrEmptyKey, { code: Code.INVALID_ARGUMENT }],
+  [E.ErrKeyNotFound, { code: Code.INVALID_ARGUMENT }],
+  [E.ErrValueProvided, { code: Code.INVALID_ARGUMENT }],
+  [E.ErrLeaseProvided, { code: Code.INVALID_ARGUMENT }],
+  [E.ErrTooManyOps, { code: Code.INVALID_ARGUMENT }],
+  [E.ErrDuplicateKey, { code: Code.INVALID_ARGUMENT }],
+  [E.ErrInvalidSortOption, { code: Code.INVALID_ARGUMENT }],
+  [E.ErrRequestTooLarge, { code: Code.INVALID_ARGUMENT }],
+  [E.ErrTooManyRequests, { code: Code.RESOURCE_EXHAUSTED }],
+  [E.ErrNoSpace, { code: Code.RESOURCE_EXHAUSTED }],
+  [E.ErrLeaseNotFound, { code: Code.NOT_FOUND }],
+  [E.ErrLeaseExist, { code: Code.FAILED_PRECONDITION }],
+  [E.ErrLeaseTTLTooLarge, { code: Code.OUT_OF_RANGE }],
+  [E.ErrStopped, { code: Code.UNAVAILABLE }],
+  [E.ErrTimeout, { code: Code.UNAVAILABLE }],
+  [E.ErrNoLeader, { code: Code.UNAVAILABLE }],
+  [E.ErrNotCapable, { code: Code.FAILED_PRECONDITION }],
+  [E.ErrMemberNotFound, { code: Code.NOT_FOUND }],
+  [E.ErrBadLeaderTransferee, { code: Code.FAILED_PRECONDITION }],
+  [
+    ErrCompacted,
+    { code: Code.OUT_OF_RANGE, message: 'etcdserver: mvcc: required revision has been compacted' },
+  ],
+  [
+    ErrFutureRev,
+    { code: Code.OUT_OF_RANGE, message: 'etcdserver: mvcc: required revision is a future revision' },
+  ],
+]);
+
+export interface GrpcStatus {
+  code: Code;
+  details: string;
+}
+
+export class UnmarshalError extends Error {}
+
+/** Maps an error to the status a client sees; `unknown` is true for errors outside the table. */
+export function toStatus(err: unknown): GrpcStatus & { unknown: boolean } {
+  if (err instanceof UnmarshalError) {
+    return {
+      code: Code.INTERNAL,
+      details: `grpc: error unmarshalling request: ${err.message}`,
+      unknown: false,
+    };
+  }
+  if (err instanceof Error) {
+    for (let c: unknown = err.constructor; c && c !== Error; c = Object.getPrototypeOf(c)) {
+      const hit = table.get(c as Ctor);
+      if (hit) return { code: hit.code, details: hit.message ?? err.message, unknown: false };
+    }
+  }
+  return { code: Code.UNKNOWN, details: err instanceof Error ? err.message : String(err), unknown: true };
+}

@@ -1,0 +1,71 @@
+// `tetcd`: the server binary. Same flags as etcd; JSON logs on stderr; clean shutdown on SIGTERM/SIGINT;
+// fail-stop (exit 1) on any durability error.
+import { ConfigError, parseConfig } from './config.ts';
+import { createLogger } from '../pkg/logger.ts';
+import { EtcdServer } from '../server/server.ts';
+import { startGrpc, stopGrpc } from '../api/grpc/server.ts';
+
+function hostPort(u: string): string {
+  const url = new URL(u);
+  // "localhost" binds the IPv4 loopback only, like the address etcdctl dials by default.
+  const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname;
+  return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${url.port}`;
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseConfig(process.argv.slice(2), process.env);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.help') process.exit(0);
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tetcd: ${e.message}\nRun 'tetcd --help' for the flags.\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const { config, ignored } = parsed;
+  const log = createLogger(config.logLevel);
+  if (ignored.length) log.warn({ flags: ignored }, 'flags accepted for compatibility but not in effect yet');
+  const fatal = (err: unknown) => {
+    log.fatal({ err }, 'durability failure; stopping the member');
+    process.exit(1);
+  };
+  log.info(
+    { name: config.name, 'data-dir': config.dataDir, 'listen-client-urls': config.listenClientUrls },
+    'starting tetcd',
+  );
+  const srv = await EtcdServer.start({
+    name: config.name,
+    dataDir: config.dataDir,
+    advertisePeerUrls: config.initialAdvertisePeerUrls,
+    initialClusterToken: config.initialClusterToken,
+    maxTxnOps: config.maxTxnOps,
+    maxRequestBytes: config.maxRequestBytes,
+    logger: log,
+    fatal,
+  });
+  const servers: Awaited<ReturnType<typeof startGrpc>>[] = [];
+  for (const u of config.listenClientUrls) {
+    servers.push(await startGrpc(srv, log, hostPort(u)));
+    log.info({ address: u }, 'serving client traffic');
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'received signal; shutting down');
+    await Promise.all(servers.map(stopGrpc));
+    await srv.close();
+    log.info({}, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tetcd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,75 @@
+// Applies committed log entries: decode (or reuse the proposer's decoded request), run it through the
+// applier chain, settle the proposer's waiter. The backend batch is committed once per call.
+import type { Entry } from '../../wal/wal.ts';
+import { decodeRaftRequest, Op } from '../raft_request.ts';
+import type { Proposer } from '../propose.ts';
+import { ServerError } from '../errors.ts';
+import type {
+  ApplyPosition,
+  Applier,
+  LeaseCheckpointRequest,
+  LeaseGrantRequest,
+  LeaseRevokeRequest,
+} from './applier.ts';
+import type { CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest } from '../txn/types.ts';
+
+export interface ApplyDeps {
+  applier: Applier & { position: ApplyPosition };
+  proposer: Proposer;
+  /** The applied index the store already holds: entries at or below it are skipped (replay). */
+  appliedIndex(): number;
+  /** Commits the backend batch holding everything applied by this call. */
+  commitBackend(): void;
+  onApplied(index: number): void;
+}
+
+function applyOne(a: Applier, op: Op, req: unknown): unknown {
+  switch (op) {
+    case Op.Put:
+      return a.put(req as PutRequest);
+    case Op.DeleteRange:
+      return a.deleteRange(req as DeleteRangeRequest);
+    case Op.Txn:
+      return a.txn(req as TxnRequest);
+    case Op.Compaction: {
+      const r = a.compaction(req as CompactionRequest);
+      return (req as CompactionRequest).physical ? r.physical.then(() => r.resp) : r.resp;
+    }
+    case Op.LeaseGrant:
+      return a.leaseGrant(req as LeaseGrantRequest);
+    case Op.LeaseRevoke:
+      return a.leaseRevoke(req as LeaseRevokeRequest);
+    case Op.LeaseCheckpoint:
+      return a.leaseCheckpoint(req as LeaseCheckpointRequest);
+    default:
+      throw new Error(`apply: unsupported operation ${op}`);
+  }
+}
+
+export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): void {
+  let last = 0;
+  for (const e of entries) {
+    if (e.index <= deps.appliedIndex()) continue;
+    const d = decodeRaftRequest(e.data);
+    const waiter = deps.proposer.take(d.id);
+    deps.applier.position = { index: e.index, term: e.term };
+    try {
+      const result = applyOne(deps.applier, d.op, waiter ? waiter.decoded : d.req);
+      waiter?.resolve(result);
+    } catch (err) {
+      // Client errors (a missing lease, a compacted revision) fail that request only; anything else
+      // is a broken invariant and stops the member.
+      if (!(err instanceof ServerError) && !isStoreError(err)) throw err;
+      waiter?.reject(err);
+    }
+    last = e.index;
+  }
+  if (last > 0) {
+    deps.commitBackend();
+    deps.onApplied(last);
+  }
+}
+
+function isStoreError(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('mvcc: ');
+}

@@ -1,0 +1,35 @@
+// Server errors. Each class carries etcd's exact message (clients parse it); the gRPC edge maps
+// classes to status codes in one table (api/grpc/errors.ts).
+
+export class ServerError extends Error {}
+
+function def(name: string, message: string): new () => ServerError {
+  const C = class extends ServerError {
+    constructor() {
+      super(message);
+      this.name = name;
+    }
+  };
+  Object.defineProperty(C, 'name', { value: name });
+  return C;
+}
+
+export const ErrEmptyKey = def('ErrEmptyKey', 'etcdserver: key is not provided');
+export const ErrKeyNotFound = def('ErrKeyNotFound', 'etcdserver: key not found');
+export const ErrValueProvided = def('ErrValueProvided', 'etcdserver: value is provided');
+export const ErrLeaseProvided = def('ErrLeaseProvided', 'etcdserver: lease is provided');
+export const ErrTooManyOps = def('ErrTooManyOps', 'etcdserver: too many operations in txn request');
+export const ErrDuplicateKey = def('ErrDuplicateKey', 'etcdserver: duplicate key given in txn request');
+export const ErrInvalidSortOption = def('ErrInvalidSortOption', 'etcdserver: invalid sort option');
+export const ErrRequestTooLarge = def('ErrRequestTooLarge', 'etcdserver: request is too large');
+export const ErrTooManyRequests = def('ErrTooManyRequests', 'etcdserver: too many requests');
+export const ErrNoSpace = def('ErrNoSpace', 'etcdserver: mvcc: database space exceeded');
+export const ErrLeaseNotFound = def('ErrLeaseNotFound', 'etcdserver: requested lease not found');
+export const ErrLeaseExist = def('ErrLeaseExist', 'etcdserver: lease already exists');
+export const ErrLeaseTTLTooLarge = def('ErrLeaseTTLTooLarge', 'etcdserver: too large lease TTL');
+export const ErrStopped = def('ErrStopped', 'etcdserver: server stopped');
+export const ErrTimeout = def('ErrTimeout', 'etcdserver: request timed out');
+export const ErrNoLeader = def('ErrNoLeader', 'etcdserver: no leader');
+export const ErrNotCapable = def('ErrNotCapable', 'etcdserver: not capable');
+export const ErrMemberNotFound = def('ErrMemberNotFound', 'etcdserver: member not found');
+export const ErrBadLeaderTransferee = def('ErrBadLeaderTransferee', 'etcdserver: bad leader transferee');
