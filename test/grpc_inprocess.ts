@@ -3,9 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import type * as grpc from '@grpc/grpc-js';
 import { EtcdServer } from '../src/server/server.ts';
-import { startGrpc, stopGrpc } from '../src/api/grpc/server.ts';
+import { startClientServer } from '../src/api/grpc/server.ts';
 import { createLogger } from '../src/pkg/logger.ts';
 import { Client } from '../src/client/client.ts';
 
@@ -46,9 +45,8 @@ export async function startInProcess(
       throw err;
     },
   });
-  const port = await freePort();
-  const grpcServer: grpc.Server = await startGrpc(srv, log, `127.0.0.1:${port}`);
-  const endpoint = `127.0.0.1:${port}`;
+  const cs = await startClientServer(srv, log, '127.0.0.1', 0);
+  const endpoint = `127.0.0.1:${cs.port}`;
   const client = new Client(endpoint);
   return {
     srv,
@@ -57,7 +55,7 @@ export async function startInProcess(
     dataDir,
     async close({ keepData = false } = {}) {
       client.close();
-      await stopGrpc(grpcServer);
+      await cs.close();
       await srv.close();
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },

@@ -3,13 +3,13 @@
 import { ConfigError, parseConfig } from './config.ts';
 import { createLogger } from '../pkg/logger.ts';
 import { EtcdServer } from '../server/server.ts';
-import { startGrpc, stopGrpc } from '../api/grpc/server.ts';
+import { startClientServer, type ClientServer } from '../api/grpc/server.ts';
 
-function hostPort(u: string): string {
+function hostPort(u: string): { host: string; port: number } {
   const url = new URL(u);
   // "localhost" binds the IPv4 loopback only, like the address etcdctl dials by default.
-  const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname;
-  return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${url.port}`;
+  const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, '');
+  return { host, port: Number(url.port) };
 }
 
 async function main(): Promise<void> {
@@ -46,9 +46,10 @@ async function main(): Promise<void> {
     logger: log,
     fatal,
   });
-  const servers: Awaited<ReturnType<typeof startGrpc>>[] = [];
+  const servers: ClientServer[] = [];
   for (const u of config.listenClientUrls) {
-    servers.push(await startGrpc(srv, log, hostPort(u)));
+    const { host, port } = hostPort(u);
+    servers.push(await startClientServer(srv, log, host, port));
     log.info({ address: u }, 'serving client traffic');
   }
   let stopping = false;
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'received signal; shutting down');
-    await Promise.all(servers.map(stopGrpc));
+    await Promise.all(servers.map((s) => s.close()));
     await srv.close();
     log.info({}, 'stopped');
     process.exit(0);

@@ -89,6 +89,7 @@ const CATCHUP_REVS = 1000;
 export class WatchableStore {
   private readonly synced = new Set<Watcher>();
   private readonly unsynced = new Set<Watcher>();
+  private readonly congested = new Set<Watcher>();
   private catchingUp = false;
   private closed = false;
 
@@ -112,6 +113,7 @@ export class WatchableStore {
     w.closed = true;
     this.synced.delete(w);
     this.unsynced.delete(w);
+    this.congested.delete(w);
   }
 
   /** Called when a write txn that changed something ends (and from nowhere else). */
@@ -132,10 +134,12 @@ export class WatchableStore {
     w.nextRev = nextRev;
     this.synced.delete(w);
     this.unsynced.add(w);
+    this.congested.add(w);
   }
 
   /** The receiver of `w` has room again. */
   resume(w: Watcher): void {
+    this.congested.delete(w);
     if (!w.closed && !w.synced) this.scheduleCatchUp();
   }
 
@@ -164,11 +168,8 @@ export class WatchableStore {
     return false;
   }
 
-  private readonly congested = new Set<Watcher>();
-
   private async catchUp(): Promise<void> {
-    const ws = [...this.unsynced].filter((w) => !w.closed);
-    this.congested.clear();
+    const ws = [...this.unsynced].filter((w) => !w.closed && !this.congested.has(w));
     if (ws.length === 0) return;
     const compact = this.src.compactRev();
     const live: Watcher[] = [];
@@ -204,9 +205,11 @@ export class WatchableStore {
     }
   }
 
+  /** Adds prev_kv to this watcher's copies of the events (others' copies stay as they are). */
   private fillPrev(evs: WatchEvent[]): void {
-    for (const e of evs) {
-      if (e.prevKv === undefined) e.prevKv = this.src.prevKv(e.kv.key, e.kv.modRevision);
+    for (let i = 0; i < evs.length; i++) {
+      const e = evs[i]!;
+      evs[i] = { ...e, prevKv: e.prevKv ?? this.src.prevKv(e.kv.key, e.kv.modRevision) };
     }
   }
 

@@ -1,4 +1,4 @@
-// The client-facing gRPC server: every service on one port, etcd's message size limits.
+// The client-facing server: every gRPC service plus HTTP, multiplexed on each client port.
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/server.ts';
@@ -6,11 +6,24 @@ import { kvService } from './kv.ts';
 import { maintenanceService } from './maintenance.ts';
 import { healthService } from './health.ts';
 import { leaseService } from './lease.ts';
+import { watchService } from './watch.ts';
+import { createHttpServer } from '../http/http.ts';
+import { listenClient } from '../http/listener.ts';
 
 /** gRPC's receive limit sits above --max-request-bytes so that etcd's own "too large" error shows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
-export async function startGrpc(srv: EtcdServer, log: Logger, hostPort: string): Promise<grpc.Server> {
+export interface ClientServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startClientServer(
+  srv: EtcdServer,
+  log: Logger,
+  host: string,
+  port: number,
+): Promise<ClientServer> {
   const server = new grpc.Server({
     'grpc.max_receive_message_length': srv.cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     'grpc.max_send_message_length': 2 ** 31 - 1,
@@ -18,29 +31,30 @@ export async function startGrpc(srv: EtcdServer, log: Logger, hostPort: string):
   });
   for (const [def, impl] of [
     kvService(srv, log),
+    watchService(srv, log),
     leaseService(srv, log),
     maintenanceService(srv, log),
     healthService(),
   ]) {
     server.addService(def, impl);
   }
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(hostPort, grpc.ServerCredentials.createInsecure(), (err) =>
-      err ? reject(err) : resolve(),
-    );
-  });
-  return server;
-}
-
-export function stopGrpc(server: grpc.Server): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      server.forceShutdown();
-      resolve();
-    }, 2000);
-    server.tryShutdown(() => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
+  const http = createHttpServer(srv);
+  const listener = await listenClient(host, port, server, grpc.ServerCredentials.createInsecure(), http);
+  return {
+    port: listener.port,
+    async close() {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      await listener.close();
+      http.close();
+    },
+  };
 }
