@@ -13,6 +13,8 @@ import { Op } from './raft_request.ts';
 import { BackendApplier } from './apply/backend_applier.ts';
 import { Lessor, MAX_LEASE_TTL } from '../lease/lessor.ts';
 import { LeaseLoop } from './lease_loop.ts';
+import { WatchableStore } from '../mvcc/watchable_store.ts';
+import { watchSource } from './watch_source.ts';
 import { backendLeaseStore, loadLeases } from './lease_store.ts';
 import { ErrLeaseNotFound, ErrLeaseTTLTooLarge } from './errors.ts';
 import { messageType, toBigInt, toNumber, type Int64 } from '../proto/index.ts';
@@ -45,6 +47,8 @@ export interface ServerConfig {
   initialClusterToken: string;
   maxTxnOps: number;
   maxRequestBytes: number;
+  /** --watch-progress-notify-interval, ms (default 10 minutes). */
+  watchProgressNotifyIntervalMs?: number;
   /** Election timeout in ms: the minimum lease TTL is ceil(1.5 x this) seconds. */
   electionTimeoutMs?: number;
   logger: Logger;
@@ -60,6 +64,7 @@ export class EtcdServer {
   private appliedIndex = 0;
   private closed = false;
   readonly leaseLoop: LeaseLoop;
+  readonly watchable: WatchableStore;
 
   private constructor(
     readonly cfg: ServerConfig,
@@ -76,6 +81,8 @@ export class EtcdServer {
     this.clusterId = ids.cluster;
     this.memberIdLong = fromBigInt(ids.member, true);
     this.clusterIdLong = fromBigInt(ids.cluster, true);
+    this.watchable = new WatchableStore(watchSource(kv, backend));
+    kv.onTxnEnd((events, rev) => this.watchable.notify(events, rev));
     this.leaseLoop = new LeaseLoop({
       lessor,
       revoke: (id) =>
@@ -96,11 +103,12 @@ export class EtcdServer {
       log.warn({ bytes: contents.repairedBytes }, 'repaired a torn write at the end of the WAL');
     }
     const lastIndex = contents.entries.at(-1)?.index ?? contents.snapshot?.index ?? 0;
-    let srv: EtcdServer | undefined;
+    // The driver exists before the server it applies into; the sink is pointed at it below.
+    const sink = { apply: (_entries: Parameters<typeof applyEntries>[1]): void => {} };
     const driver = new RaftDriver(
       {
         wal,
-        apply: (entries) => srv!.apply(entries),
+        apply: (entries) => sink.apply(entries),
         fatal: (err) => cfg.fatal(err),
       },
       { hardState: contents.hardState, lastIndex: Math.max(lastIndex, kv.consistentIndex()) },
@@ -114,7 +122,8 @@ export class EtcdServer {
     for (const l of loadLeases(backend)) lessor.restore(l.id, l.ttl, l.remainingTtl);
     restoreAttachments(kv, lessor);
     const applier = new BackendApplier(kv, lessor);
-    srv = new EtcdServer(cfg, backend, kv, wal, driver, proposer, applier, lessor, { member, cluster });
+    const srv = new EtcdServer(cfg, backend, kv, wal, driver, proposer, applier, lessor, { member, cluster });
+    sink.apply = (entries) => srv.apply(entries);
     srv.appliedIndex = kv.consistentIndex();
     const replay = contents.entries.filter((e) => e.index > srv.appliedIndex);
     if (replay.length) {
@@ -233,6 +242,7 @@ export class EtcdServer {
     if (this.closed) return;
     this.closed = true;
     this.leaseLoop.close();
+    this.watchable.close();
     this.driver.stop();
     await this.driver.drain();
     this.proposer.failAll(new Error('server stopped'));

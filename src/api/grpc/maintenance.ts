@@ -28,9 +28,9 @@ export function maintenanceService(
       isLearner: false,
       errors: [],
     })),
-    HashKV: unary(log, 'HashKV', (raw) => {
+    HashKV: unary(log, 'HashKV', async (raw) => {
       const req = decode<{ revision: Int64 }>(methods['HashKV']!.requestType, raw);
-      const h = srv.kv.hashKV(sat(req.revision));
+      const h = await srv.kv.hashKV(sat(req.revision));
       return {
         header: srv.header({ revision: srv.kv.rev() }),
         hash: h.hash,

@@ -34,8 +34,10 @@ export function listenClient(
       socket.pause();
       socket.unshift(head);
       if (isH2) injector.injectConnection(socket);
-      else http.emit('connection', socket);
-      socket.resume();
+      else {
+        http.emit('connection', socket);
+        socket.resume();
+      }
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
