@@ -34,6 +34,8 @@ export class Lease {
 
 export class Lessor {
   private readonly leases = new Map<bigint, Lease>();
+  /** key (latin1) -> the lease it is attached to. */
+  private readonly itemMap = new Map<string, bigint>();
   private primary = false;
 
   constructor(private readonly opts: LessorOptions) {}
@@ -51,7 +53,9 @@ export class Lessor {
     return this.leases.get(id);
   }
 
-  has = (id: bigint): boolean => this.leases.has(id);
+  exists(id: bigint): boolean {
+    return this.leases.has(id);
+  }
 
   /** Applied from the log. Returns the lease (its ttl raised to the minimum if needed). */
   grant(id: bigint, ttl: number): Lease {
@@ -68,6 +72,7 @@ export class Lessor {
     if (!l) return undefined;
     this.leases.delete(id);
     this.opts.store.remove(id);
+    for (const k of l.keys) this.itemMap.delete(k);
     return [...l.keys].sort();
   }
 
@@ -94,11 +99,19 @@ export class Lessor {
   }
 
   attach(id: bigint, key: string): void {
-    this.leases.get(id)?.keys.add(key);
+    const l = this.leases.get(id);
+    if (!l) return;
+    l.keys.add(key);
+    this.itemMap.set(key, id);
   }
 
   detach(id: bigint, key: string): void {
     this.leases.get(id)?.keys.delete(key);
+    if (this.itemMap.get(key) === id) this.itemMap.delete(key);
+  }
+
+  leaseOf(key: string): bigint | undefined {
+    return this.itemMap.get(key);
   }
 
   /** This member became leader: every lease runs from now with its remaining (or full) TTL. */
