@@ -65,8 +65,8 @@ export interface ServerHandle {
   /** SIGTERM, then SIGKILL after a bound. */
   stop(): Promise<void>;
   kill9(): Promise<void>;
-  /** Starts again on the same port and data dir. */
-  restart(): Promise<ServerHandle>;
+  /** Starts again on the same port and data dir (optionally with other extra environment). */
+  restart(env?: Record<string, string>): Promise<ServerHandle>;
   /** Stops and removes the data dir. */
   destroy(): Promise<void>;
 }
@@ -153,7 +153,7 @@ async function launch(
       proc.kill('SIGKILL');
       await exited(proc);
     },
-    restart: () => launch(kind, port, dataDir, extraArgs, env),
+    restart: (envOverride?: Record<string, string>) => launch(kind, port, dataDir, extraArgs, envOverride ?? env),
     async destroy() {
       await h.stop();
       rmSync(dataDir, { recursive: true, force: true });
