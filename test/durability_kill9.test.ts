@@ -51,9 +51,13 @@ async function verify(h: ServerHandle, acked: Acked[], minRev: number): Promise<
   try {
     const all = await c.range('r', { rangeEnd: Buffer.from('s') });
     const have = new Map<string, string>(
-      all.kvs.map((kv: { key: Uint8Array; value: Uint8Array }) => [Buffer.from(kv.key).toString(), Buffer.from(kv.value).toString()]),
+      all.kvs.map((kv: { key: Uint8Array; value: Uint8Array }) => [
+        Buffer.from(kv.key).toString(),
+        Buffer.from(kv.value).toString(),
+      ]),
     );
-    for (const a of acked) assert.equal(have.get(a.key), a.value, `acknowledged put ${a.key} (rev ${a.rev}) lost`);
+    for (const a of acked)
+      assert.equal(have.get(a.key), a.value, `acknowledged put ${a.key} (rev ${a.rev}) lost`);
     const rev = toNumber(all.header.revision);
     assert.ok(rev >= minRev, `revision went back: ${rev} < ${minRev}`);
     return rev;
@@ -95,7 +99,11 @@ describe('durability across kill -9', () => {
     let restarted: ServerHandle | undefined;
     try {
       const acked = await writeUntilDeath(crashing.endpoint, 9, 2);
-      await new Promise((r) => (crashing.proc.exitCode !== null || crashing.proc.signalCode !== null ? r(null) : crashing.proc.once('exit', r)));
+      await new Promise((r) =>
+        crashing.proc.exitCode !== null || crashing.proc.signalCode !== null
+          ? r(null)
+          : crashing.proc.once('exit', r),
+      );
       assert.equal(crashing.proc.signalCode, 'SIGKILL', 'the failpoint did not kill the server');
       assert.ok(acked.length > 0);
       restarted = await crashing.restart({});

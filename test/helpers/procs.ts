@@ -153,7 +153,8 @@ async function launch(
       proc.kill('SIGKILL');
       await exited(proc);
     },
-    restart: (envOverride?: Record<string, string>) => launch(kind, port, dataDir, extraArgs, envOverride ?? env),
+    restart: (envOverride?: Record<string, string>) =>
+      launch(kind, port, dataDir, extraArgs, envOverride ?? env),
     async destroy() {
       await h.stop();
       rmSync(dataDir, { recursive: true, force: true });
