@@ -7,7 +7,22 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        performance: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+      },
+    },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'off',
@@ -20,7 +35,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['node:*', 'fs', 'net', 'os', 'timers', 'crypto', 'child_process', '../../*'], message: 'src/raft is pure: no I/O or imports from outside raft/' }] },
+        {
+          patterns: [
+            {
+              group: ['node:*', 'fs', 'net', 'os', 'timers', 'crypto', 'child_process', '../../*'],
+              message: 'src/raft is pure: no I/O or imports from outside raft/',
+            },
+          ],
+        },
       ],
       'no-restricted-globals': [
         'error',
@@ -32,7 +54,14 @@ export default tseslint.config(
         { name: 'Buffer', message: 'raft uses Uint8Array' },
       ],
       'no-restricted-properties': ['error', { object: 'Math', property: 'random', message: 'inject a PRNG' }],
-      'no-restricted-syntax': ['error', { selector: 'FunctionDeclaration[async=true], ArrowFunctionExpression[async=true], FunctionExpression[async=true]', message: 'raft is synchronous' }],
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'FunctionDeclaration[async=true], ArrowFunctionExpression[async=true], FunctionExpression[async=true]',
+          message: 'raft is synchronous',
+        },
+      ],
     },
   },
 );

@@ -3,11 +3,18 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { META_FINISHED_COMPACT } from '../backend/schema.ts';
 import { bytesToRev, revKey, revToBytes } from './revision.ts';
-import type { KVStore } from './kvstore.ts';
+import type { Backend } from '../backend/backend.ts';
+import type { TreeIndex } from './index.ts';
+
+/** What compaction works on (the store passes itself). */
+export interface CompactionTarget {
+  index: TreeIndex;
+  backend: Backend;
+}
 
 export const COMPACTION_BATCH = 1000;
 
-export async function runCompaction(s: KVStore, rev: number): Promise<void> {
+export async function runCompaction(s: CompactionTarget, rev: number): Promise<void> {
   const keep = s.index.compact(rev);
   const backend = s.backend;
   await backend.commit();
