@@ -1,0 +1,77 @@
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Backend } from './backend.ts';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'tetcd-backend-'));
+  dirs.push(d);
+  return d;
+}
+const B = (s: string) => Buffer.from(s);
+
+test('buffered writes are visible before commit; a buffered delete hides the stored value', async () => {
+  const be = Backend.open(tmp());
+  be.put('key', B('a'), B('1'));
+  assert.equal(be.get('key', B('a'))?.toString(), '1');
+  const committing = be.commit();
+  assert.equal(be.get('key', B('a'))?.toString(), '1', 'visible while in flight');
+  await committing;
+  be.del('key', B('a'));
+  assert.equal(be.get('key', B('a')), undefined);
+  await be.commit();
+  assert.equal(be.get('key', B('a')), undefined);
+  await be.close();
+});
+
+test('committed batches survive close and reopen; buckets are separate', async () => {
+  const dir = tmp();
+  let be = Backend.open(dir);
+  be.put('key', B('k'), B('v'));
+  be.put('meta', B('k'), B('m'));
+  await be.close();
+  be = Backend.open(dir);
+  assert.equal(be.get('key', B('k'))?.toString(), 'v');
+  assert.equal(be.get('meta', B('k'))?.toString(), 'm');
+  const seen: string[] = [];
+  be.forEach('key', undefined, undefined, (k, v) => void seen.push(`${k}=${v}`));
+  assert.deepEqual(seen, ['k=v']);
+  assert.ok(be.size() > 0 && be.sizeInUse() > 0 && be.sizeInUse() <= be.size());
+  await be.close();
+});
+
+test('a process killed with SIGKILL leaves every committed batch whole and nothing of the others', async () => {
+  const dir = tmp();
+  const script = join(dir, 'writer.mts');
+  writeFileSync(
+    script,
+    `import { Backend } from ${JSON.stringify(new URL('./backend.ts', import.meta.url).pathname)};
+const be = Backend.open(${JSON.stringify(join(dir, 'db'))});
+for (let b = 0; b < 50; b++) {
+  for (let i = 0; i < 20; i++) be.put('key', Buffer.from(\`b\${String(b).padStart(3, '0')}/\${i}\`), Buffer.from(String(b)));
+  await be.commit();
+}
+for (let i = 0; i < 20; i++) be.put('key', Buffer.from(\`zz/\${i}\`), Buffer.from('never committed'));
+process.kill(process.pid, 'SIGKILL');
+`,
+  );
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { timeout: 30_000 });
+  assert.equal(r.signal, 'SIGKILL', r.stderr?.toString());
+  const be = Backend.open(join(dir, 'db'));
+  const perBatch = new Map<string, number>();
+  be.forEach('key', undefined, undefined, (k) => {
+    const b = k.toString().split('/')[0]!;
+    perBatch.set(b, (perBatch.get(b) ?? 0) + 1);
+  });
+  assert.equal(perBatch.has('zz'), false, 'an uncommitted batch was written');
+  for (const [b, n] of perBatch) assert.equal(n, 20, `batch ${b} is torn`);
+  assert.equal(perBatch.size, 50);
+  await be.close();
+});
