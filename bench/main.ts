@@ -59,7 +59,9 @@ async function runPhase(h: ServerHandle, p: Phase, seconds: number, workers: num
   }, 500);
   const results = await Promise.all(
     Array.from({ length: nWorkers }, (_, w) => {
-      const child = fork(new URL('./worker.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'] });
+      const child = fork(new URL('./worker.ts', import.meta.url).pathname, [], {
+        execArgv: ['--import', 'tsx'],
+      });
       const job: WorkerJob = {
         endpoint: h.endpoint,
         op: p.op,
@@ -85,7 +87,8 @@ async function runPhase(h: ServerHandle, p: Phase, seconds: number, workers: num
   process.stderr.write('\n');
   const lat = Float64Array.from(results.flatMap((r) => r.latenciesUs)).sort();
   const errors = results.reduce((n, r) => n + r.errors, 0);
-  if (errors) process.stderr.write(`  ${errors} errors, first: ${results.find((r) => r.firstError)?.firstError}\n`);
+  if (errors)
+    process.stderr.write(`  ${errors} errors, first: ${results.find((r) => r.firstError)?.firstError}\n`);
   return {
     ops: lat.length,
     opsPerSec: lat.length / elapsed,
@@ -136,8 +139,11 @@ async function main(): Promise<void> {
   const o = cmd.opts<{ seconds: string; workers: string; target: string }>();
   const seconds = Number(o.seconds);
   const workers = Number(o.workers);
-  const kinds = o.target === 'both' ? (['etcd', 'tetcd'] as const) : ([o.target as 'etcd' | 'tetcd'] as const);
-  process.stderr.write(`tetcd-bench: ${PHASES.length} phases x ${seconds}s per server; 256-byte values; ${workers} worker processes for 64 clients\n`);
+  const kinds =
+    o.target === 'both' ? (['etcd', 'tetcd'] as const) : ([o.target as 'etcd' | 'tetcd'] as const);
+  process.stderr.write(
+    `tetcd-bench: ${PHASES.length} phases x ${seconds}s per server; 256-byte values; ${workers} worker processes for 64 clients\n`,
+  );
   const res: Partial<Record<'etcd' | 'tetcd', PhaseResult[]>> = {};
   for (const k of kinds) res[k] = await benchOne(k, seconds, workers);
   const rows = PHASES.map((p, i) => {
@@ -154,7 +160,16 @@ async function main(): Promise<void> {
       t ? `${fmt(t.serverCpuSec, 1)}/${fmt(t.clientCpuSec, 1)}` : '-',
     ];
   });
-  const head = ['phase', 'etcd ops/s', 'tetcd ops/s', 'tetcd/etcd', 'etcd p50/p99 ms', 'tetcd p50/p99 ms', 'etcd cpu srv/cli s', 'tetcd cpu srv/cli s'];
+  const head = [
+    'phase',
+    'etcd ops/s',
+    'tetcd ops/s',
+    'tetcd/etcd',
+    'etcd p50/p99 ms',
+    'tetcd p50/p99 ms',
+    'etcd cpu srv/cli s',
+    'tetcd cpu srv/cli s',
+  ];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const line = (r: string[]) => `| ${r.map((x, c) => x.padEnd(widths[c]!)).join(' | ')} |`;
   console.log(line(head));

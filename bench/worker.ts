@@ -23,8 +23,7 @@ export interface WorkerResult {
 async function run(job: WorkerJob): Promise<WorkerResult> {
   const conns = Array.from({ length: job.connections }, () => new RawGrpc(job.endpoint));
   const value = Buffer.alloc(job.valueSize, 0x61);
-  const path =
-    job.op === 'put' ? '/etcdserverpb.KV/Put' : '/etcdserverpb.KV/Range';
+  const path = job.op === 'put' ? '/etcdserverpb.KV/Put' : '/etcdserverpb.KV/Range';
   const latencies: number[] = [];
   let errors = 0;
   let firstError = '';
@@ -36,7 +35,13 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
       while (performance.now() < until) {
         const i = n++;
         const key = Buffer.from(`bench/${job.worker}/${String(i % job.keySpace).padStart(6, '0')}`);
-        const payload = job.op === 'put' ? encodePut(key, value) : encodeRange(Buffer.from(`bench/0/${String(i % 1000).padStart(6, '0')}`), job.op === 'range-serializable');
+        const payload =
+          job.op === 'put'
+            ? encodePut(key, value)
+            : encodeRange(
+                Buffer.from(`bench/0/${String(i % 1000).padStart(6, '0')}`),
+                job.op === 'range-serializable',
+              );
         const t0 = performance.now();
         const r = await c.unary(path, payload);
         latencies.push((performance.now() - t0) * 1000);

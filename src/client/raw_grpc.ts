@@ -44,7 +44,11 @@ export class RawGrpc {
       req.on('error', reject);
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        resolve({ code, message, payload: body.length >= 5 ? body.subarray(5, 5 + body.readUInt32BE(1)) : Buffer.alloc(0) });
+        resolve({
+          code,
+          message,
+          payload: body.length >= 5 ? body.subarray(5, 5 + body.readUInt32BE(1)) : Buffer.alloc(0),
+        });
       });
       req.end(frame);
     });

@@ -38,6 +38,9 @@ import type {
 } from './txn/types.ts';
 
 export const SERVER_VERSION = '3.5.0';
+
+const BACKEND_BATCH_MS = 20;
+const BACKEND_BATCH_LIMIT = 10_000;
 export const CLUSTER_VERSION = '3.5.0';
 
 export interface ServerConfig {
@@ -153,9 +156,7 @@ export class EtcdServer {
         applier: this.applier,
         proposer: this.proposer,
         appliedIndex: () => this.appliedIndex,
-        commitBackend: () => {
-          this.backend.commit().catch((err: unknown) => this.cfg.fatal(err));
-        },
+        commitBackend: () => this.scheduleBackendCommit(),
         onApplied: (i) => {
           this.appliedIndex = i;
         },
@@ -182,6 +183,30 @@ export class EtcdServer {
   private leaseCheckpoint(cps: { id: bigint; remainingTtl: number }[]): Promise<unknown> {
     const msg = { checkpoints: cps.map((c) => ({ ID: fromBigInt(c.id), remainingTTL: c.remainingTtl })) };
     return this.proposer.propose(Op.LeaseCheckpoint, LeaseCheckpointPb.encode(msg).finish(), msg);
+  }
+
+  private commitTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * The backend commits in batches (like etcd's batch interval): every BACKEND_BATCH_MS, or at once
+   * when BACKEND_BATCH_LIMIT writes are buffered. Reads see buffered writes; the WAL covers a crash.
+   */
+  private scheduleBackendCommit(): void {
+    if (this.backend.pendingWrites() >= BACKEND_BATCH_LIMIT) {
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+      this.commitBackendNow();
+    } else if (!this.commitTimer) {
+      this.commitTimer = setTimeout(() => {
+        this.commitTimer = undefined;
+        this.commitBackendNow();
+      }, BACKEND_BATCH_MS);
+    }
+  }
+
+  private commitBackendNow(): void {
+    if (this.closed) return;
+    this.backend.commit().catch((err: unknown) => this.cfg.fatal(err));
   }
 
   /** Fills the member-level fields of a response header. */
@@ -242,6 +267,7 @@ export class EtcdServer {
     if (this.closed) return;
     this.closed = true;
     this.leaseLoop.close();
+    clearTimeout(this.commitTimer);
     this.watchable.close();
     this.driver.stop();
     await this.driver.drain();
