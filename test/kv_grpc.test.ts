@@ -92,6 +92,16 @@ describe('KV over gRPC', () => {
     );
   });
 
+  test('fields absent on the wire (as Go clients send empty values) are empty, not a crash', async () => {
+    // PutRequest{key: "ev"} with no value field, and a txn whose put has no value.
+    await m.client.call('etcdserverpb.KV', 'Put', Buffer.from([0x0a, 0x02, 0x65, 0x76]));
+    const g = await m.client.range('ev');
+    assert.equal(g.kvs[0].value.length, 0);
+    const t = await m.client.txn({ success: [{ requestPut: { key: Buffer.from('ev2') } }] });
+    assert.equal(t.succeeded, true);
+    assert.equal(toNumber((await m.client.range('ev2')).count), 1);
+  });
+
   test('bad input gets etcd errors, and the member keeps serving', async () => {
     await rejectsWith(m.client.put('', 'x'), status.INVALID_ARGUMENT, 'etcdserver: key is not provided');
     await rejectsWith(m.client.range(''), status.INVALID_ARGUMENT, 'etcdserver: key is not provided');

@@ -57,8 +57,16 @@ export const NO_LEASES: LeaseHooks = {
   leaseOf: () => undefined,
 };
 
-export const asBuf = (b: Uint8Array): Buffer =>
-  Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+/**
+ * A bytes field as a Buffer. Fields absent on the wire decode to protobufjs's default, a plain empty
+ * array (Go clients omit empty values), so anything array-like is accepted.
+ */
+export const asBuf = (b: Uint8Array | readonly number[]): Buffer =>
+  Buffer.isBuffer(b)
+    ? b
+    : b instanceof Uint8Array
+      ? Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+      : Buffer.from(b as readonly number[]);
 
 /** The range end as the store takes it: empty means "just the key". */
 export const rangeEndOf = (end: Uint8Array): Buffer | undefined =>

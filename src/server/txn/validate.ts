@@ -8,6 +8,7 @@ import {
   ErrValueProvided,
 } from '../errors.ts';
 import { toBigInt } from '../../proto/index.ts';
+import { asBuf } from './kv_view.ts';
 import type { DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from './types.ts';
 
 export function checkRangeRequest(r: RangeRequest): void {
@@ -50,7 +51,7 @@ interface Interval {
   to: string | undefined;
 }
 
-const latin1 = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+const latin1 = (b: Uint8Array) => asBuf(b).toString('latin1');
 
 function hits(dels: Interval[], k: string): boolean {
   return dels.some((d) => (d.to === undefined ? d.from === k : d.from <= k && k < d.to));
