@@ -7,6 +7,8 @@ import { maintenanceService } from './maintenance.ts';
 import { healthService } from './health.ts';
 import { leaseService } from './lease.ts';
 import { watchService } from './watch.ts';
+import { lockService } from './lock.ts';
+import { electionService } from './election.ts';
 import { createHttpServer } from '../http/http.ts';
 import { listenClient } from '../http/listener.ts';
 
@@ -38,11 +40,15 @@ export async function startClientServer(
   ]) {
     server.addService(def, impl);
   }
+  // Lock and Election calls can wait indefinitely; they are ended first on close.
+  const coord = [lockService(srv, log), electionService(srv, log)];
+  for (const c of coord) server.addService(c.definition, c.impl);
   const http = createHttpServer(srv);
   const listener = await listenClient(host, port, server, grpc.ServerCredentials.createInsecure(), http);
   return {
     port: listener.port,
     async close() {
+      for (const c of coord) c.close();
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           server.forceShutdown();
