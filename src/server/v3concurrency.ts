@@ -210,19 +210,18 @@ export class CoordKV {
         return;
       }
       let finished = false;
-      let w: Watcher | undefined;
+      // Nothing is delivered synchronously from watch(), so `w` is set before finish() can run.
       const finish = (): boolean => {
         if (finished) return false;
         finished = true;
         signal.removeEventListener('abort', onAbort);
-        if (w) this.srv.watchable.cancel(w);
+        this.srv.watchable.cancel(w);
         return true;
       };
       const onAbort = () => {
         if (finish()) reject(signal.reason);
       };
-      signal.addEventListener('abort', onAbort, { once: true });
-      w = this.srv.watchable.watch({
+      const w: Watcher = this.srv.watchable.watch({
         key,
         end,
         startRev,
@@ -239,6 +238,7 @@ export class CoordKV {
           return true;
         },
       });
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 
