@@ -143,8 +143,13 @@ export class WatchableStore {
     if (!w.closed && !w.synced) this.scheduleCatchUp();
   }
 
+  /**
+   * True when every watcher has been given everything up to the store's revision. Being in the synced
+   * set is not enough: during a notify pass the watchers not visited yet still lack the newest revision.
+   */
   allSynced(ws: Iterable<Watcher>): boolean {
-    for (const w of ws) if (!w.synced) return false;
+    const rev = this.src.rev();
+    for (const w of ws) if (!w.synced || w.nextRev <= rev) return false;
     return true;
   }
 
@@ -191,7 +196,8 @@ export class WatchableStore {
       if (w.opts.prevKv) this.fillPrev(mine);
       let ok = true;
       if (mine.length > 0) ok = w.opts.send({ events: mine, revision: to });
-      w.nextRev = to + 1;
+      // A watcher already past this batch (it shares the pass with slower ones) must not go back.
+      w.nextRev = Math.max(w.nextRev, to + 1);
       if (!ok) {
         this.congested.add(w);
         continue;

@@ -82,6 +82,7 @@ class WatchStream {
   private closed = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private progressPending = false;
+  private progressQueued = false;
 
   constructor(
     private readonly srv: EtcdServer,
@@ -216,8 +217,14 @@ class WatchStream {
     return ok;
   }
 
+  /** A pending progress request is retried once the current notify pass has finished. */
   private afterDelivery(): void {
-    if (this.progressPending) this.progress();
+    if (!this.progressPending || this.progressQueued) return;
+    this.progressQueued = true;
+    queueMicrotask(() => {
+      this.progressQueued = false;
+      if (this.progressPending && !this.closed) this.progress();
+    });
   }
 
   private cancel(id: number): void {
