@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
 import { Client, GrpcError } from '../src/client/client.ts';
+import { startInProcess, type InProcess } from './grpc_inprocess.ts';
 import { messageType, toBigInt, toNumber } from '../src/proto/index.ts';
 
 type Any = Record<string, any>;
@@ -361,5 +362,66 @@ describe('Lock and Election services: tetcd answers as etcd 3.4 does', { skip: !
       `status ${grpc.status.CANCELLED}`,
     ]);
     assert.deepEqual(a, b);
+  });
+});
+
+describe('Lock and Election release what they hold (in-process tetcd)', () => {
+  const watchers = (ip: InProcess) => ip.srv.watchable['synced'].size + ip.srv.watchable['unsynced'].size;
+
+  test('a Lock that gives up and a cancelled Observe leave no watcher behind', async () => {
+    const ip = await startInProcess();
+    try {
+      const c = ip.client;
+      const t = new Transcript();
+      const l1 = await grant(c, t);
+      const l2 = await grant(c, t);
+      await c.call('v3lockpb.Lock', 'Lock', { name: Buffer.from('w'), lease: l1.toString() });
+      await c.call('v3electionpb.Election', 'Campaign', {
+        name: Buffer.from('o'),
+        lease: l1.toString(),
+        value: Buffer.from('v'),
+      });
+      const waiting = c
+        .call('v3lockpb.Lock', 'Lock', { name: Buffer.from('w'), lease: l2.toString() }, 600)
+        .catch((e: unknown) => e);
+      const obs = observe(ip.endpoint, 'o');
+      await until(() => obs.got.length === 1 && watchers(ip) === 2);
+      const err = await waiting;
+      assert.ok(err instanceof GrpcError && err.code === grpc.status.DEADLINE_EXCEEDED);
+      await obs.close();
+      await until(() => watchers(ip) === 0);
+      const left = await c.range('w/', { rangeEnd: Buffer.from('w0') });
+      assert.equal(left['kvs'].length, 1, 'the waiter withdrew its key');
+    } finally {
+      await ip.close();
+    }
+  });
+
+  test('closing the server ends a waiting Lock and an Observe at once', async () => {
+    const ip = await startInProcess();
+    const c = new Client(ip.endpoint);
+    try {
+      const t = new Transcript();
+      const l1 = await grant(c, t);
+      const l2 = await grant(c, t);
+      await c.call('v3lockpb.Lock', 'Lock', { name: Buffer.from('s'), lease: l1.toString() });
+      const waiting = c
+        .call('v3lockpb.Lock', 'Lock', { name: Buffer.from('s'), lease: l2.toString() }, 10_000)
+        .catch((e: unknown) => e);
+      const obs = observe(ip.endpoint, 'nobody');
+      await until(() => watchers(ip) === 2);
+      const started = Date.now();
+      await ip.close();
+      assert.ok(Date.now() - started < 1500, `close took ${Date.now() - started} ms`);
+      const err = await waiting;
+      assert.ok(err instanceof GrpcError, String(err));
+      assert.equal(err.code, grpc.status.UNAVAILABLE);
+      await until(() => obs.status() !== undefined, 3000);
+      assert.equal(obs.status()!.code, grpc.status.UNAVAILABLE);
+      await obs.close();
+      assert.equal(watchers(ip), 0);
+    } finally {
+      c.close();
+    }
   });
 });
