@@ -71,11 +71,22 @@ export class Network {
     for (const id of [...voters, ...(opts.learners ?? [])]) this.addNode(id, cs);
   }
 
+  /** Every node's log (terms of entries after the bootstrap snapshot), for comparing. */
+  logTerms(id: NodeId): number[] {
+    const r = this.rn(id).raft;
+    return r.raftLog.allEntries().map((e) => e.term);
+  }
+
   /** Creates a node whose storage holds a bootstrap snapshot (index 1, term 1) with configuration cs. */
   addNode(id: NodeId, cs: ConfState): TestNode {
     const storage = new MemoryStorage();
     storage.applySnapshot({ data: enc.encode('[]'), metadata: { index: 1, term: 1, confState: cs } });
     storage.setHardState({ term: 1, vote: 0n, commit: 1 });
+    return this.addNodeWithStorage(id, storage);
+  }
+
+  /** Creates a node over a prepared storage (its initial state decides log, term and configuration). */
+  addNodeWithStorage(id: NodeId, storage: MemoryStorage): TestNode {
     const rn = new RawNode({
       id,
       electionTick: 10,
@@ -85,25 +96,8 @@ export class Network {
       rand: new SeededRand((this.opts.seed ?? 1) * 7919 + Number(id)),
       ...this.opts.config,
     });
-    const n: TestNode = { id, rn, storage, applied: [], appliedEntries: [], confState: cs, readStates: [] };
-    this.nodes.set(id, n);
-    return n;
-  }
-
-  /** Creates a node with an empty log that learns everything from the leader (a new member). */
-  addEmptyNode(id: NodeId, cs: ConfState): TestNode {
-    const storage = new MemoryStorage();
-    storage.applySnapshot({ data: enc.encode('[]'), metadata: { index: 1, term: 1, confState: cs } });
-    const rn = new RawNode({
-      id,
-      electionTick: 10,
-      heartbeatTick: 1,
-      storage,
-      maxInflightMsgs: 256,
-      rand: new SeededRand(Number(id)),
-      ...this.opts.config,
-    });
-    const n: TestNode = { id, rn, storage, applied: [], appliedEntries: [], confState: cs, readStates: [] };
+    const confState = storage.initialState().confState;
+    const n: TestNode = { id, rn, storage, applied: [], appliedEntries: [], confState, readStates: [] };
     this.nodes.set(id, n);
     return n;
   }
