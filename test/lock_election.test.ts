@@ -240,6 +240,56 @@ describe('Lock and Election services: tetcd answers as etcd 3.4 does', { skip: !
     assert.deepEqual(a, b);
   });
 
+  test('a waiter whose own lease is revoked still gets the lock (as in etcd 3.4); a campaign that gives up withdraws', async () => {
+    const [a, b] = await both(tetcd, etcd, async (_h, c, base) => {
+      const t = new Transcript();
+      t.base = base;
+      const l1 = await grant(c, t);
+      const l2 = await grant(c, t);
+      const held = await c.call('v3lockpb.Lock', 'Lock', { name: Buffer.from('se'), lease: l1.toString() });
+      const waiting = outcome(
+        t,
+        'waiter',
+        c.call('v3lockpb.Lock', 'Lock', { name: Buffer.from('se'), lease: l2.toString() }),
+        (r) => t.key(r['key']),
+      );
+      await sleep(300);
+      await c.call('etcdserverpb.Lease', 'LeaseRevoke', { ID: l2.toString() });
+      await sleep(100);
+      await c.call('v3lockpb.Lock', 'Unlock', { key: held['key'] });
+      await waiting;
+      const name = Buffer.from('gu');
+      await c.call('v3electionpb.Election', 'Campaign', {
+        name,
+        lease: l1.toString(),
+        value: Buffer.from('x'),
+      });
+      const l3 = await grant(c, t);
+      await outcome(
+        t,
+        'campaign with a 500 ms deadline',
+        c.call(
+          'v3electionpb.Election',
+          'Campaign',
+          { name, lease: l3.toString(), value: Buffer.from('y') },
+          500,
+        ),
+        () => '',
+      );
+      await until(async () => (await c.range('gu/', { rangeEnd: Buffer.from('gu0') }))['kvs'].length === 1);
+      const keys = await c.range('gu/', { rangeEnd: Buffer.from('gu0') });
+      t.push(`candidates after giving up: ${keys['kvs'].map((kv: Any) => t.key(kv.key)).join(',')}`);
+      await c.call('etcdserverpb.Lease', 'LeaseRevoke', { ID: l1.toString() });
+      return t.lines;
+    });
+    assert.deepEqual(b, [
+      'waiter: ok se/L2',
+      'campaign with a 500 ms deadline: error 4 Deadline exceeded',
+      'candidates after giving up: gu/L1',
+    ]);
+    assert.deepEqual(a, b);
+  });
+
   test('campaign, leader, proclaim, resign; a non-leader cannot proclaim; an empty election has no leader', async () => {
     const [a, b] = await both(tetcd, etcd, async (_h, c, base) => {
       const t = new Transcript();

@@ -42,13 +42,6 @@ export class ErrMissingLeaderKey extends CoordError {
   }
 }
 
-export class ErrSessionExpired extends CoordError {
-  constructor() {
-    super('mutex: session is expired');
-    this.name = 'ErrSessionExpired';
-  }
-}
-
 /** The caller went away (client cancel or deadline) while a wait was pending. */
 export class ErrCanceled extends CoordError {
   constructor() {

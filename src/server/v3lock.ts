@@ -1,16 +1,7 @@
 // The Lock service's semantics (etcd's v3lock over clientv3/concurrency's Mutex): a lock is the prefix
 // `<name>/`; each session owns `<name>/<lease hex>`, and the owner of the oldest key holds the lock.
 import type { Header } from './txn/types.ts';
-import {
-  type CoordKV,
-  ErrSessionExpired,
-  createRevIs,
-  oldestOf,
-  rangeOf,
-  opGet,
-  opPut,
-  sessionKey,
-} from './v3concurrency.ts';
+import { type CoordKV, createRevIs, oldestOf, rangeOf, opGet, opPut, sessionKey } from './v3concurrency.ts';
 
 export interface LockResult {
   header: Header;
@@ -38,16 +29,16 @@ export class V3Lock {
     const myRev = resp.succeeded ? resp.header.revision : rangeOf(resp, 0).kvs[0]!.createRevision;
     const holder = rangeOf(resp, 1).kvs[0];
     if (!holder || holder.createRevision === myRev) return { header: resp.header, key };
+    let header: Header;
     try {
-      await this.kv.waitDeletes(prefix, myRev - 1, signal);
+      header = await this.kv.waitDeletes(prefix, myRev - 1, signal);
     } catch (err) {
       await this.kv.deleteKey(key).catch(() => {});
       throw err;
     }
-    // Our own key may have gone with its lease while we waited.
-    const mine = this.kv.range({ key });
-    if (mine.kvs.length === 0) throw new ErrSessionExpired();
-    return { header: mine.header, key };
+    // etcd 3.4 does not check that our own key survived the wait (3.5 answers "mutex: session is
+    // expired" then); we answer as 3.4 does.
+    return { header, key };
   }
 
   async unlock(key: Buffer): Promise<{ header: Header }> {
