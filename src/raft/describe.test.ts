@@ -173,6 +173,7 @@ test('describeReady: header, non-empty parts in fixed order, empty Ready', () =>
     describeReady(rd),
     [
       'Ready MustSync=true:',
+      'SoftState Lead:1 State:StateLeader',
       'HardState Term:2 Vote:1 Commit:4',
       'Entries:',
       '2/5 EntryNormal "e"',
@@ -183,7 +184,6 @@ test('describeReady: header, non-empty parts in fixed order, empty Ready', () =>
       '1->2 MsgHeartbeat Term:2 Log:0/0 Commit:4',
       'ReadStates:',
       'Index:4 RequestCtx:"r"',
-      'SoftState Lead:1 State:StateLeader',
     ].join('\n'),
   );
   assert.equal(

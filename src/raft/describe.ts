@@ -140,11 +140,12 @@ export function describeMessage(m: Message): string {
 
 /**
  * Multi-line, non-empty parts only, in this order under a `Ready MustSync=<bool>:` header:
- * `HardState ...`, `Entries:` + lines, `Snapshot ...`, `CommittedEntries:` + lines, `Messages:` + lines,
- * `ReadStates:` + lines, `SoftState ...`. An empty Ready is `<empty Ready>`. No trailing newline.
+ * `SoftState ...` (first, so a trace shows the role change before what the new role sends), `HardState ...`,
+ * `Entries:` + lines, `Snapshot ...`, `CommittedEntries:` + lines, `Messages:` + lines, `ReadStates:` + lines. An empty Ready is `<empty Ready>`. No trailing newline.
  */
 export function describeReady(rd: ReadyLike): string {
   const out: string[] = [];
+  if (rd.softState !== undefined) out.push(`SoftState ${describeSoftState(rd.softState)}`);
   if (!isEmptyHardState(rd.hardState)) out.push(`HardState ${describeHardState(rd.hardState)}`);
   if (rd.entries.length > 0) out.push('Entries:', ...rd.entries.map(describeEntry));
   if (!isEmptySnap(rd.snapshot)) out.push(`Snapshot ${describeSnapshot(rd.snapshot)}`);
@@ -152,7 +153,6 @@ export function describeReady(rd: ReadyLike): string {
     out.push('CommittedEntries:', ...rd.committedEntries.map(describeEntry));
   if (rd.messages.length > 0) out.push('Messages:', ...rd.messages.map(describeMessage));
   if (rd.readStates.length > 0) out.push('ReadStates:', ...rd.readStates.map(describeReadState));
-  if (rd.softState !== undefined) out.push(`SoftState ${describeSoftState(rd.softState)}`);
   if (out.length === 0) return '<empty Ready>';
   return [`Ready MustSync=${rd.mustSync}:`, ...out].join('\n');
 }
