@@ -3,24 +3,24 @@
 // hand-encoded requests (far cheaper per call than a full gRPC client), so the client is not what
 // limits the server; the CPU time of both sides is printed to show it.
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { startServer, etcdctl, type ServerHandle } from '../test/helpers/procs.ts';
-import { RawGrpc, encodeCompaction, encodeRange, headerRevision } from '../src/client/raw_grpc.ts';
+import { startServer, type ServerHandle } from '../test/helpers/procs.ts';
 import type { WorkerJob, WorkerResult } from './worker.ts';
+import { COORD_SCENARIOS, compactAll, cpuSeconds, runCoord, type CoordResult } from './coord.ts';
 
 interface Phase {
   name: string;
+  group: 'kv';
   op: WorkerJob['op'];
   clients: number;
 }
 
 const PHASES: Phase[] = [
-  { name: 'put, 1 client', op: 'put', clients: 1 },
-  { name: 'put, 64 clients', op: 'put', clients: 64 },
-  { name: 'range (linearizable), 1 client', op: 'range', clients: 1 },
-  { name: 'range (linearizable), 64 clients', op: 'range', clients: 64 },
-  { name: 'range (serializable), 64 clients', op: 'range-serializable', clients: 64 },
+  { name: 'put, 1 client', group: 'kv', op: 'put', clients: 1 },
+  { name: 'put, 64 clients', group: 'kv', op: 'put', clients: 64 },
+  { name: 'range (linearizable), 1 client', group: 'kv', op: 'range', clients: 1 },
+  { name: 'range (linearizable), 64 clients', group: 'kv', op: 'range', clients: 64 },
+  { name: 'range (serializable), 64 clients', group: 'kv', op: 'range-serializable', clients: 64 },
 ];
 
 interface PhaseResult {
@@ -31,15 +31,6 @@ interface PhaseResult {
   errors: number;
   serverCpuSec: number;
   clientCpuSec: number;
-}
-
-function cpuSeconds(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
-  } catch {
-    return 0;
-  }
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -100,25 +91,26 @@ async function runPhase(h: ServerHandle, p: Phase, seconds: number, workers: num
   };
 }
 
-/** Compacts history away (and defragments etcd) so leftover history does not slow the next phase. */
-async function compactAll(h: ServerHandle): Promise<void> {
-  const c = new RawGrpc(h.endpoint);
-  try {
-    const r = await c.unary('/etcdserverpb.KV/Range', encodeRange(Buffer.from('bench/'), true));
-    const rev = headerRevision(r.payload);
-    if (rev > 1) await c.unary('/etcdserverpb.KV/Compact', encodeCompaction(rev, true));
-  } finally {
-    c.close();
-  }
-  if (h.kind === 'etcd') await etcdctl(h.endpoint, ['defrag']);
+interface Results {
+  kv: PhaseResult[];
+  coord: CoordResult[];
 }
 
-async function benchOne(kind: 'tetcd' | 'etcd', seconds: number, workers: number): Promise<PhaseResult[]> {
+async function benchOne(
+  kind: 'tetcd' | 'etcd',
+  seconds: number,
+  workers: number,
+  only: Set<string>,
+): Promise<Results> {
   const h = await startServer(kind);
   try {
-    const out: PhaseResult[] = [];
-    for (const p of PHASES) {
-      out.push(await runPhase(h, p, seconds, workers));
+    const out: Results = { kv: [], coord: [] };
+    for (const p of PHASES.filter((x) => only.has(x.group))) {
+      out.kv.push(await runPhase(h, p, seconds, workers));
+      await compactAll(h);
+    }
+    for (const sc of COORD_SCENARIOS.filter((x) => only.has(x.group))) {
+      out.coord.push(await runCoord(h, sc, seconds, workers));
       await compactAll(h);
     }
     return out;
@@ -127,28 +119,40 @@ async function benchOne(kind: 'tetcd' | 'etcd', seconds: number, workers: number
   }
 }
 
+function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `| ${r.map((x, c) => x.padEnd(widths[c]!)).join(' | ')} |`;
+  console.log(line(head));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
 const fmt = (n: number, d = 0) => n.toFixed(d);
 
 async function main(): Promise<void> {
   const cmd = new Command('tetcd-bench')
-    .description('put and range throughput and latency of tetcd against etcd 3.4 on this machine')
+    .description('put/range, watch and lease throughput of tetcd against etcd 3.4 on this machine')
     .option('--seconds <n>', 'seconds per phase', '5')
     .option('--workers <n>', 'load-generating processes for the 64-client phases', '2')
     .option('--target <t>', 'tetcd | etcd | both', 'both')
+    .option('--only <groups>', 'comma-separated: kv, watch, lease', 'kv,watch,lease')
     .parse();
-  const o = cmd.opts<{ seconds: string; workers: string; target: string }>();
+  const o = cmd.opts<{ seconds: string; workers: string; target: string; only: string }>();
+  const only = new Set(o.only.split(',').map((x) => x.trim()));
+  const phases = PHASES.filter((p) => only.has(p.group));
+  const scenarios = COORD_SCENARIOS.filter((x) => only.has(x.group));
   const seconds = Number(o.seconds);
   const workers = Number(o.workers);
   const kinds =
     o.target === 'both' ? (['etcd', 'tetcd'] as const) : ([o.target as 'etcd' | 'tetcd'] as const);
   process.stderr.write(
-    `tetcd-bench: ${PHASES.length} phases x ${seconds}s per server; 256-byte values; ${workers} worker processes for 64 clients\n`,
+    `tetcd-bench: ${phases.length + scenarios.length} phases x ${seconds}s per server; ${workers} worker processes for the many-client phases\n`,
   );
-  const res: Partial<Record<'etcd' | 'tetcd', PhaseResult[]>> = {};
-  for (const k of kinds) res[k] = await benchOne(k, seconds, workers);
-  const rows = PHASES.map((p, i) => {
-    const e = res.etcd?.[i];
-    const t = res.tetcd?.[i];
+  const res: Partial<Record<'etcd' | 'tetcd', Results>> = {};
+  for (const k of kinds) res[k] = await benchOne(k, seconds, workers, only);
+  const rows = phases.map((p, i) => {
+    const e = res.etcd?.kv[i];
+    const t = res.tetcd?.kv[i];
     return [
       p.name,
       e ? fmt(e.opsPerSec) : '-',
@@ -170,11 +174,41 @@ async function main(): Promise<void> {
     'etcd cpu srv/cli s',
     'tetcd cpu srv/cli s',
   ];
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => `| ${r.map((x, c) => x.padEnd(widths[c]!)).join(' | ')} |`;
-  console.log(line(head));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  if (rows.length) printTable(head, rows);
+  const coordRows = scenarios.map((sc, i) => {
+    const e = res.etcd?.coord[i];
+    const t = res.tetcd?.coord[i];
+    const aux = (r: CoordResult) =>
+      sc.group === 'watch' ? `${fmt(r.aux)} puts/s, ${fmt(r.fanout * 100)}%` : `${fmt(r.aux, 2)} ms`;
+    return [
+      sc.name,
+      sc.group === 'watch' ? 'events/s' : 'keep-alives/s',
+      e ? fmt(e.rate) : '-',
+      t ? fmt(t.rate) : '-',
+      e && t ? `${fmt(t.rate / e.rate, 2)}x` : '-',
+      e ? aux(e) : '-',
+      t ? aux(t) : '-',
+      e ? `${fmt(e.serverCpuSec, 1)}/${fmt(e.clientCpuSec, 1)}` : '-',
+      t ? `${fmt(t.serverCpuSec, 1)}/${fmt(t.clientCpuSec, 1)}` : '-',
+    ];
+  });
+  if (coordRows.length) {
+    if (rows.length) console.log('');
+    printTable(
+      [
+        'scenario',
+        'unit',
+        'etcd',
+        'tetcd',
+        'tetcd/etcd',
+        'etcd puts/s, fan-out | p99',
+        'tetcd puts/s, fan-out | p99',
+        'etcd cpu srv/cli s',
+        'tetcd cpu srv/cli s',
+      ],
+      coordRows,
+    );
+  }
 }
 
 main().catch((err: unknown) => {
