@@ -17,3 +17,4 @@ export { StateType, type SoftState, type BasicStatus, type Status } from './stat
 export { NO_LIMIT, limitSize } from './util.ts';
 export { Progress, ProgressStateType } from './tracker/progress.ts';
 export type { TrackerConfig } from './tracker/tracker.ts';
+export * from './describe.ts';

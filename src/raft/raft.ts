@@ -1,19 +1,13 @@
 // The raft state machine (Raft thesis; etcd-io/raft's shape). Pure: messages and ticks in, messages and
 // log changes out, collected by RawNode into a Ready. Each role is a pair of swapped functions
 // (tickFn, stepFn); step() applies the term rules once, up front, before handing the message to the role.
-import {
-  ErrCompacted,
-  ErrProposalDropped,
-  ErrSnapshotTemporarilyUnavailable,
-  ErrUnavailable,
-} from './errors.ts';
+import { ErrProposalDropped } from './errors.ts';
 import { RaftLog } from './log.ts';
 import {
   EntryType,
   MessageType,
   NONE,
   isEmptyHardState,
-  isEmptySnap,
   message,
   type ConfChangeV2,
   type ConfState,
@@ -25,82 +19,31 @@ import {
 } from './raftpb.ts';
 import { ReadOnly, ReadOnlyOption, readCtx, type ReadState } from './read_only.ts';
 import { StateType, type SoftState } from './status.ts';
-import type { Storage } from './storage.ts';
 import { ProgressTracker, trackerConfigString, type TrackerConfig } from './tracker/tracker.ts';
-import { Progress, ProgressStateType, type ProgressMap } from './tracker/progress.ts';
+import { Progress, type ProgressMap } from './tracker/progress.ts';
 import { Inflights } from './tracker/inflights.ts';
 import { VoteResult } from './quorum/quorum.ts';
-import { Changer } from './confchange/confchange.ts';
 import { restore as restoreConfig } from './confchange/restore.ts';
-import { enterJoint, leaveJoint } from './confchange/conv.ts';
 import { stepCandidate, stepFollower, stepLeader } from './raft_step.ts';
+import { maybeSendAppend, sendHeartbeat } from './raft_send.ts';
+import { campaign, hup } from './raft_election.ts';
+import { CAMPAIGN_TRANSFER_CTX, type CampaignType, type RaftCore } from './raft_core.ts';
+export { CAMPAIGN_TRANSFER_CTX, type CampaignType };
+import {
+  applyConfChange,
+  assertConfStatesEquivalent,
+  changer,
+  restoreSnapshot,
+  switchToConfig,
+} from './raft_conf.ts';
+import { noopLogger, validate, type Config, type Rand, type RaftLogger } from './raft_config.ts';
 import { NO_LIMIT, bytesEqual, panic, payloadsSize } from './util.ts';
 
-export interface Rand {
-  /** Uniform in [0, n). */
-  intn(n: number): number;
-}
+export type { Config, Rand, RaftLogger } from './raft_config.ts';
 
-export interface RaftLogger {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-}
+export type StepFn = (r: RaftCore, m: Message) => void;
 
-const noopLogger: RaftLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-export interface Config {
-  id: NodeId;
-  /** Ticks a follower waits without hearing from a leader before campaigning (randomised in [e, 2e)). */
-  electionTick: number;
-  /** Ticks between leader heartbeats; must be < electionTick. */
-  heartbeatTick: number;
-  storage: Storage;
-  /** The last applied index when restarting; entries up to it are not handed out again. */
-  applied?: number;
-  /** Byte limit of one MsgApp's entries (0: one entry per message). Default: no limit. */
-  maxSizePerMsg?: number;
-  /** Byte limit of committed entries handed out but not yet applied. Default: maxSizePerMsg, else no limit. */
-  maxCommittedSizePerReady?: number;
-  /** Payload bytes of uncommitted entries a leader accepts before dropping proposals. Default: no limit. */
-  maxUncommittedEntriesSize?: number;
-  /** MsgApps in flight per follower in StateReplicate. */
-  maxInflightMsgs: number;
-  /** Bytes in flight per follower (0 or absent: no limit). */
-  maxInflightBytes?: number;
-  checkQuorum?: boolean;
-  preVote?: boolean;
-  readOnlyOption?: ReadOnlyOption;
-  disableProposalForwarding?: boolean;
-  /** A leader removed from (or demoted in) the configuration steps down. */
-  stepDownOnRemoval?: boolean;
-  rand: Rand;
-  logger?: RaftLogger;
-}
-
-export type CampaignType = 'CampaignPreElection' | 'CampaignElection' | 'CampaignTransfer';
-
-/** Context of votes caused by a leader transfer; such votes bypass the leader lease. */
-export const CAMPAIGN_TRANSFER_CTX = Uint8Array.from('CampaignTransfer', (c) => c.charCodeAt(0));
-
-export type StepFn = (r: Raft, m: Message) => void;
-
-function validate(c: Config): void {
-  if (c.id === NONE) throw new Error('cannot use none as id');
-  if (c.heartbeatTick <= 0) throw new Error('heartbeat tick must be greater than 0');
-  if (c.electionTick <= c.heartbeatTick) throw new Error('election tick must be greater than heartbeat tick');
-  if (c.maxInflightMsgs <= 0) throw new Error('max inflight messages must be greater than 0');
-  const maxMsg = c.maxSizePerMsg ?? NO_LIMIT;
-  if ((c.maxInflightBytes ?? 0) > 0 && c.maxInflightBytes! < maxMsg) {
-    throw new Error('max inflight bytes must be >= max message size');
-  }
-  if (c.readOnlyOption === ReadOnlyOption.ReadOnlyLeaseBased && !c.checkQuorum) {
-    throw new Error('CheckQuorum must be enabled when ReadOnlyOption is ReadOnlyLeaseBased');
-  }
-}
-
-export class Raft {
+export class Raft implements RaftCore {
   readonly id: NodeId;
   term = 0;
   vote: NodeId = NONE;
@@ -158,7 +101,7 @@ export class Raft {
     this.stepDownOnRemoval = c.stepDownOnRemoval ?? false;
 
     const { hardState, confState } = c.storage.initialState();
-    const { config, progress } = restoreConfig(this.changer(), confState);
+    const { config, progress } = restoreConfig(changer(this), confState);
     assertConfStatesEquivalent(confState, this.switchToConfig(config, progress));
     if (!isEmptyHardState(hardState)) this.loadState(hardState);
     if (c.applied !== undefined && c.applied > 0) this.raftLog.appliedTo(c.applied, 0);
@@ -180,10 +123,6 @@ export class Raft {
 
   hardState(): HardState {
     return { term: this.term, vote: this.vote, commit: this.raftLog.committed };
-  }
-
-  private changer(): Changer {
-    return new Changer(this.trk, this.raftLog.lastIndex(), this.trk.maxInflight, this.trk.maxInflightBytes);
   }
 
   /** Queues m; fills in from and (except for votes, proposals and reads) the current term. */
@@ -221,59 +160,11 @@ export class Raft {
    * compacted. Empty appends only when sendIfEmpty. Returns whether a message was sent.
    */
   maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
-    const pr = this.trk.progress.get(to);
-    if (pr === undefined || pr.isPaused()) return false;
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.raftLog.termOrUndefined(prevIndex);
-    if (prevTerm === undefined) return this.maybeSendSnapshot(to, pr);
-    let ents: Entry[] = [];
-    // A full window in StateReplicate still gets an empty append, so dropped messages cannot stall it.
-    if (pr.state !== ProgressStateType.StateReplicate || !pr.inflights.full()) {
-      try {
-        ents = this.raftLog.entries(pr.next, this.maxMsgSize);
-      } catch (e) {
-        if (e instanceof ErrCompacted || e instanceof ErrUnavailable) return this.maybeSendSnapshot(to, pr);
-        throw e;
-      }
-    }
-    if (ents.length === 0 && !sendIfEmpty) return false;
-    this.send(
-      message({
-        type: MessageType.MsgApp,
-        to,
-        index: prevIndex,
-        logTerm: prevTerm,
-        entries: ents,
-        commit: this.raftLog.committed,
-      }),
-    );
-    pr.sentEntries(ents.length, payloadsSize(ents));
-    pr.setSentCommit(this.raftLog.committed);
-    return true;
-  }
-
-  private maybeSendSnapshot(to: NodeId, pr: Progress): boolean {
-    // A follower that does not answer would only make us build snapshots for nothing.
-    if (!pr.recentActive) return false;
-    let snap: Snapshot;
-    try {
-      snap = this.raftLog.snapshot();
-    } catch (e) {
-      if (e instanceof ErrSnapshotTemporarilyUnavailable) return false;
-      throw e;
-    }
-    if (isEmptySnap(snap)) panic('need non-empty snapshot');
-    pr.becomeSnapshot(snap.metadata.index);
-    this.send(message({ type: MessageType.MsgSnap, to, snapshot: snap }));
-    return true;
+    return maybeSendAppend(this, to, sendIfEmpty);
   }
 
   sendHeartbeat(to: NodeId, ctx: Uint8Array): void {
-    const pr = this.trk.progress.get(to)!;
-    // Never tell a follower to commit past what it is known to hold.
-    const commit = Math.min(pr.match, this.raftLog.committed);
-    this.send(message({ type: MessageType.MsgHeartbeat, to, commit, context: ctx }));
-    pr.setSentCommit(commit);
+    sendHeartbeat(this, to, ctx);
   }
 
   bcastAppend(): void {
@@ -453,67 +344,11 @@ export class Raft {
   }
 
   hup(t: CampaignType): void {
-    if (this.state === StateType.StateLeader) return;
-    if (!this.promotable()) {
-      this.logger.warn(`${this.id.toString(16)} is unpromotable and can not campaign`);
-      return;
-    }
-    if (this.hasUnappliedConfChanges()) {
-      this.logger.warn(
-        `${this.id.toString(16)} cannot campaign at term ${this.term}: unapplied conf changes`,
-      );
-      return;
-    }
-    this.campaign(t);
-  }
-
-  private hasUnappliedConfChanges(): boolean {
-    if (this.raftLog.applied >= this.raftLog.committed) return false;
-    let lo = this.raftLog.applied + 1;
-    const hi = this.raftLog.committed + 1;
-    // Paged so a long unapplied tail does not load at once.
-    while (lo < hi) {
-      const ents = this.raftLog.slice(lo, hi, this.raftLog.maxApplyingEntsSize);
-      for (const e of ents) {
-        if (e.type === EntryType.EntryConfChange || e.type === EntryType.EntryConfChangeV2) return true;
-      }
-      lo += ents.length;
-    }
-    return false;
+    hup(this, t);
   }
 
   campaign(t: CampaignType): void {
-    let term: number;
-    let voteMsg: MessageType;
-    if (t === 'CampaignPreElection') {
-      this.becomePreCandidate();
-      voteMsg = MessageType.MsgPreVote;
-      // Pre-votes ask about the next term without moving to it.
-      term = this.term + 1;
-    } else {
-      this.becomeCandidate();
-      voteMsg = MessageType.MsgVote;
-      term = this.term;
-    }
-    const respType = voteMsg === MessageType.MsgVote ? MessageType.MsgVoteResp : MessageType.MsgPreVoteResp;
-    for (const id of this.trk.voterNodes()) {
-      if (id === this.id) {
-        // Our own vote counts once it is durable, like any other.
-        this.send(message({ type: respType, to: id, term }));
-        continue;
-      }
-      const context = t === 'CampaignTransfer' ? CAMPAIGN_TRANSFER_CTX : new Uint8Array(0);
-      this.send(
-        message({
-          type: voteMsg,
-          to: id,
-          term,
-          index: this.raftLog.lastIndex(),
-          logTerm: this.raftLog.lastTerm(),
-          context,
-        }),
-      );
-    }
+    campaign(this, t);
   }
 
   poll(id: NodeId, v: boolean): { granted: number; rejected: number; result: VoteResult } {
@@ -592,73 +427,17 @@ export class Raft {
 
   /** Applies a committed conf change (the application calls this when it applies the entry). */
   applyConfChange(cc: ConfChangeV2): ConfState {
-    const chg = this.changer();
-    let res: { config: TrackerConfig; progress: ProgressMap };
-    if (leaveJoint(cc)) res = chg.leaveJoint();
-    else {
-      const j = enterJoint(cc);
-      res = j.ok ? chg.enterJoint(j.autoLeave, ...cc.changes) : chg.simple(...cc.changes);
-    }
-    return this.switchToConfig(res.config, res.progress);
+    return applyConfChange(this, cc);
   }
 
   /** Installs a new configuration and reacts to it (removed leader, changed quorum, new peers). */
   switchToConfig(cfg: TrackerConfig, prs: ProgressMap): ConfState {
-    this.trk.config = cfg;
-    this.trk.progress = prs;
-    this.logger.info(`${this.id.toString(16)} switched to configuration ${this.configString()}`);
-    const cs = this.trk.confState();
-    const pr = prs.get(this.id);
-    this.isLearner = pr !== undefined && pr.isLearner;
-    if ((pr === undefined || this.isLearner) && this.state === StateType.StateLeader) {
-      // Removed or demoted leader: keep leading (to commit the change) unless told to step down.
-      if (this.stepDownOnRemoval) this.becomeFollower(this.term, NONE);
-      return cs;
-    }
-    if (this.state !== StateType.StateLeader || cs.voters.length === 0) return cs;
-    if (this.maybeCommit()) {
-      // A smaller quorum may commit more right away.
-      this.bcastAppend();
-    } else {
-      // Probe newly added peers now rather than at the next heartbeat.
-      this.trk.visit((id) => {
-        if (id !== this.id) this.maybeSendAppend(id, false);
-      });
-    }
-    if (this.leadTransferee !== NONE && !this.trk.config.voters.ids().has(this.leadTransferee)) {
-      this.abortLeaderTransfer();
-    }
-    return cs;
+    return switchToConfig(this, cfg, prs);
   }
 
   /** Restores log and configuration from a leader's snapshot; false if it was stale or ignored. */
   restore(s: Snapshot): boolean {
-    if (s.metadata.index <= this.raftLog.committed) return false;
-    if (this.state !== StateType.StateFollower) {
-      // Defense in depth: never install a snapshot while leading.
-      this.logger.warn(
-        `${this.id.toString(16)} attempted to restore snapshot as leader; should never happen`,
-      );
-      this.becomeFollower(this.term + 1, NONE);
-      return false;
-    }
-    const cs = s.metadata.confState;
-    if (![...cs.voters, ...cs.learners, ...cs.votersOutgoing].includes(this.id)) {
-      this.logger.warn(
-        `${this.id.toString(16)} attempted to restore snapshot but it is not in the ConfState`,
-      );
-      return false;
-    }
-    if (this.raftLog.matchTerm(s.metadata.index, s.metadata.term)) {
-      // We already hold that entry: just move the commit index.
-      this.raftLog.commitTo(s.metadata.index);
-      return false;
-    }
-    this.raftLog.restore(s);
-    this.trk = new ProgressTracker(this.trk.maxInflight, this.trk.maxInflightBytes);
-    const { config, progress } = restoreConfig(this.changer(), cs);
-    assertConfStatesEquivalent(cs, this.switchToConfig(config, progress));
-    return true;
+    return restoreSnapshot(this, s);
   }
 
   /** Whether this node may campaign: a voter, not waiting to install a snapshot. */
@@ -729,14 +508,4 @@ export class Raft {
   configString(): string {
     return trackerConfigString(this.trk.config);
   }
-}
-
-function assertConfStatesEquivalent(a: ConfState, b: ConfState): void {
-  const norm = (cs: ConfState): string =>
-    JSON.stringify(
-      [cs.voters, cs.learners, cs.votersOutgoing, cs.learnersNext]
-        .map((l) => [...l].sort().map(String))
-        .concat([[String(cs.autoLeave)]]),
-    );
-  if (norm(a) !== norm(b)) panic(`ConfStates not equivalent after sorting: ${norm(a)} vs ${norm(b)}`);
 }

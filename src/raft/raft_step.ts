@@ -3,13 +3,13 @@
 import { ErrProposalDropped } from './errors.ts';
 import { EntryType, MessageType, NONE, message, type Entry, type Message } from './raftpb.ts';
 import { decodeConfChange, decodeConfChangeV2 } from './raftpb_codec.ts';
-import type { Raft } from './raft.ts';
+import type { RaftCore } from './raft_core.ts';
 import { ReadOnlyOption, readCtx } from './read_only.ts';
 import { StateType } from './status.ts';
 import { ProgressStateType } from './tracker/progress.ts';
 import { VoteResult } from './quorum/quorum.ts';
 
-export function stepLeader(r: Raft, m: Message): void {
+export function stepLeader(r: RaftCore, m: Message): void {
   // Messages that need no progress entry for the sender.
   switch (m.type) {
     case MessageType.MsgBeat:
@@ -124,7 +124,7 @@ export function stepLeader(r: Raft, m: Message): void {
   }
 }
 
-function leaderPropose(r: Raft, m: Message): void {
+function leaderPropose(r: RaftCore, m: Message): void {
   if (m.entries.length === 0) throw new Error(`raft: ${r.id.toString(16)} stepped empty MsgProp`);
   // Removed from the configuration while leading: take nothing new.
   if (!r.trk.progress.has(r.id)) throw new ErrProposalDropped();
@@ -162,7 +162,7 @@ function confChangeCount(e: Entry): number | undefined {
   return undefined;
 }
 
-function handleAppendRejection(r: Raft, m: Message): void {
+function handleAppendRejection(r: RaftCore, m: Message): void {
   const pr = r.trk.progress.get(m.from)!;
   // rejectHint/logTerm is where the follower thinks our logs may match. Skip every index whose term in
   // our log is above the follower's term there: none of those can match.
@@ -175,7 +175,7 @@ function handleAppendRejection(r: Raft, m: Message): void {
 }
 
 /** Pre-candidates and candidates. */
-export function stepCandidate(r: Raft, m: Message): void {
+export function stepCandidate(r: RaftCore, m: Message): void {
   // Stale pre-vote responses may arrive once we are a real candidate in the same term.
   const myVoteResp =
     r.state === StateType.StatePreCandidate ? MessageType.MsgPreVoteResp : MessageType.MsgVoteResp;
@@ -211,7 +211,7 @@ export function stepCandidate(r: Raft, m: Message): void {
   }
 }
 
-export function stepFollower(r: Raft, m: Message): void {
+export function stepFollower(r: RaftCore, m: Message): void {
   switch (m.type) {
     case MessageType.MsgProp:
       if (r.lead === NONE || r.disableProposalForwarding) throw new ErrProposalDropped();
@@ -259,7 +259,7 @@ export function stepFollower(r: Raft, m: Message): void {
   }
 }
 
-function handleAppendEntries(r: Raft, m: Message): void {
+function handleAppendEntries(r: RaftCore, m: Message): void {
   // Everything up to our commit index already matches the leader.
   if (m.index < r.raftLog.committed) {
     r.send(message({ type: MessageType.MsgAppResp, to: m.from, index: r.raftLog.committed }));
@@ -285,12 +285,12 @@ function handleAppendEntries(r: Raft, m: Message): void {
   );
 }
 
-function handleHeartbeat(r: Raft, m: Message): void {
+function handleHeartbeat(r: RaftCore, m: Message): void {
   r.raftLog.commitTo(m.commit);
   r.send(message({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context }));
 }
 
-function handleSnapshot(r: Raft, m: Message): void {
+function handleSnapshot(r: RaftCore, m: Message): void {
   const s = m.snapshot;
   if (s !== undefined && r.restore(s)) {
     r.send(message({ type: MessageType.MsgAppResp, to: m.from, index: r.raftLog.lastIndex() }));
@@ -299,7 +299,7 @@ function handleSnapshot(r: Raft, m: Message): void {
   }
 }
 
-export function releasePendingReadIndexMessages(r: Raft): void {
+export function releasePendingReadIndexMessages(r: RaftCore): void {
   if (r.pendingReadIndexMessages.length === 0) return;
   if (!r.committedEntryInCurrentTerm()) {
     r.logger.error('pending MsgReadIndex should be released only after first commit in current term');
@@ -310,7 +310,7 @@ export function releasePendingReadIndexMessages(r: Raft): void {
   for (const m of msgs) sendMsgReadIndexResponse(r, m);
 }
 
-function sendMsgReadIndexResponse(r: Raft, m: Message): void {
+function sendMsgReadIndexResponse(r: RaftCore, m: Message): void {
   if (r.readOnly.option === ReadOnlyOption.ReadOnlySafe) {
     const ctx = readCtx(m);
     r.readOnly.addRequest(r.raftLog.committed, m);

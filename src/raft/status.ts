@@ -2,7 +2,6 @@
 import type { HardState, NodeId } from './raftpb.ts';
 import type { Progress } from './tracker/progress.ts';
 import { cloneTrackerConfig, type TrackerConfig } from './tracker/tracker.ts';
-import type { Raft } from './raft.ts';
 
 export enum StateType {
   StateFollower = 0,
@@ -36,7 +35,18 @@ export interface Status {
   progress: Map<NodeId, Progress>;
 }
 
-export function getBasicStatus(r: Raft): BasicStatus {
+/** What status reads from a node. */
+export interface StatusSource {
+  readonly id: NodeId;
+  state: StateType;
+  leadTransferee: NodeId;
+  raftLog: { applied: number };
+  trk: { config: TrackerConfig; visit(f: (id: NodeId, pr: Progress) => void): void };
+  hardState(): HardState;
+  softState(): SoftState;
+}
+
+export function getBasicStatus(r: StatusSource): BasicStatus {
   return {
     id: r.id,
     hardState: r.hardState(),
@@ -46,7 +56,7 @@ export function getBasicStatus(r: Raft): BasicStatus {
   };
 }
 
-export function getStatus(r: Raft): Status {
+export function getStatus(r: StatusSource): Status {
   const progress = new Map<NodeId, Progress>();
   if (r.state === StateType.StateLeader) r.trk.visit((id, pr) => progress.set(id, pr.clone()));
   return { basic: getBasicStatus(r), config: cloneTrackerConfig(r.trk.config), progress };
