@@ -102,6 +102,18 @@ export class Network {
     return n;
   }
 
+  /**
+   * Crash and restart: a new RawNode over the same storage. Unpersisted state is lost; the application
+   * state restarts from the storage snapshot and committed entries are applied again.
+   */
+  restart(id: NodeId): TestNode {
+    const old = this.node(id);
+    const snap = old.storage.snapshot();
+    const n = this.addNodeWithStorage(id, old.storage);
+    n.applied = JSON.parse(dec.decode(snap.data)) as string[];
+    return n;
+  }
+
   node(id: NodeId): TestNode {
     const n = this.nodes.get(id);
     if (n === undefined) throw new Error(`no node ${id}`);
