@@ -164,3 +164,28 @@ test('randomised election timeout is drawn from config.rand in [electionTick, 2*
   rn.tick();
   assert.equal(rn.raft.state, StateType.StateCandidate);
 });
+
+test('bootstrap: an empty storage gets committed AddNode entries and can elect itself', () => {
+  const s = new MemoryStorage();
+  const rn = node(s);
+  rn.bootstrap([{ id: 1n }]);
+  assert.deepEqual(rn.status().config.voters.incoming.slice(), [1n]);
+  const rd = rn.ready();
+  assert.deepEqual(rd.hardState, { term: 1, vote: 0n, commit: 1 });
+  assert.deepEqual(
+    rd.entries.map((e) => e.type),
+    [EntryType.EntryConfChange],
+  );
+  assert.equal(rd.committedEntries.length, 1);
+  s.append(rd.entries);
+  s.setHardState(rd.hardState);
+  rn.advance(rd);
+  rn.campaign();
+  const applied: string[] = [];
+  drain(rn, s, applied);
+  assert.equal(rn.basicStatus().softState.raftState, StateType.StateLeader);
+  rn.propose(enc.encode('x'));
+  drain(rn, s, applied);
+  assert.deepEqual(applied, ['x']);
+  assert.throws(() => rn.bootstrap([{ id: 1n }]), /nonempty/);
+});

@@ -4,6 +4,7 @@
 import { ErrStepLocalMsg, ErrStepPeerNotFound } from './errors.ts';
 import { Raft, type Config } from './raft.ts';
 import {
+  ConfChangeType,
   EntryType,
   MessageType,
   NONE,
@@ -83,6 +84,42 @@ export class RawNode {
     this.raft = new Raft(config);
     this.prevSoftSt = this.raft.softState();
     this.prevHardSt = this.raft.hardState();
+  }
+
+  /**
+   * Sets up a brand-new node with an empty Storage: ConfChangeAddNode entries for the peers at term 1,
+   * already committed and applied to the configuration. The first Ready persists them.
+   */
+  bootstrap(peers: { id: NodeId; context?: Uint8Array }[]): void {
+    if (peers.length === 0) throw new Error('must provide at least one peer to Bootstrap');
+    const r = this.raft;
+    if (r.raftLog.storage.lastIndex() !== 0) throw new Error("can't bootstrap a nonempty Storage");
+    // Nothing is persisted yet, so the first Ready must carry the hard state.
+    this.prevHardSt = emptyHardState();
+    r.becomeFollower(1, NONE);
+    const ents: Entry[] = peers.map((p, i) => ({
+      term: 1,
+      index: i + 1,
+      type: EntryType.EntryConfChange,
+      data: encodeConfChange({
+        type: ConfChangeType.ConfChangeAddNode,
+        nodeId: p.id,
+        context: p.context ?? new Uint8Array(0),
+        id: 0n,
+      }),
+    }));
+    r.raftLog.append(ents);
+    r.raftLog.committed = ents.length;
+    for (const p of peers) {
+      r.applyConfChange(
+        confChangeAsV2({
+          type: ConfChangeType.ConfChangeAddNode,
+          nodeId: p.id,
+          context: new Uint8Array(0),
+          id: 0n,
+        }),
+      );
+    }
   }
 
   tick(): void {
