@@ -47,6 +47,18 @@ describe('checker', () => {
     assert.match(c.violations[0] ?? '', /committed logs differ/);
   });
 
+  test('a node overwriting a committed entry', () => {
+    const c = boot([1n, 2n, 3n]);
+    c.appendLog(1n, [ent(2, 2, 'a')]);
+    c.hardState(1n, { term: 2, vote: 1n, commit: 2 });
+    c.appendLog(2n, [ent(2, 2, 'a')]);
+    c.hardState(2n, { term: 2, vote: 1n, commit: 2 });
+    c.appendLog(3n, [ent(3, 2, 'b')]); // a stale node may hold something else there
+    assert.deepEqual(c.violations, []);
+    c.appendLog(2n, [ent(3, 2, 'b')]);
+    assert.match(c.violations[0] ?? '', /over a different committed entry/);
+  });
+
   test('election safety: two leaders in one term', () => {
     const c = boot([1n, 2n, 3n]);
     c.becameLeader(1n, 2);
@@ -68,9 +80,9 @@ describe('checker', () => {
 
   test('leader completeness: same length, different committed entry', () => {
     const c = boot([1n, 3n]);
+    c.appendLog(3n, [ent(3, 2, 'z')]);
     c.appendLog(1n, [ent(2, 2, 'a')]);
     c.hardState(1n, { term: 2, vote: 1n, commit: 2 });
-    c.appendLog(3n, [ent(3, 2, 'z')]);
     c.becameLeader(3n, 4);
     assert.match(c.violations[0] ?? '', /leader completeness/);
   });

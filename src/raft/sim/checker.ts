@@ -148,6 +148,13 @@ export class Checker {
         return;
       }
       const h = chainHash(v.hashes[at - 1]!, e.term, contentHash(e));
+      // Below its own commit index a node may only rewrite what is already there (a stale leader may
+      // write at indexes others committed, but never below what it knows is committed).
+      const committed = e.index <= v.hs.commit ? this.committedHash[e.index] : undefined;
+      if (committed !== undefined && committed !== h) {
+        this.fail(`node ${id}: wrote ${e.term}/${e.index} over a different committed entry below its commit`);
+        return;
+      }
       const k2 = key(e.index, e.term);
       const seen = this.prefix.get(k2);
       if (seen === undefined) this.prefix.set(k2, h);

@@ -2,7 +2,9 @@
 //   --seeds N       run seeds S..S+N-1 and print one line per failing seed plus a summary line
 //   --seed S        replay one seed and print its trace, one event per line
 //   --chaos-ticks T / --heal-ticks H   change the length of the faulty and the healed stretch
+//   --sabotage forget-vote|send-before-sync   a deliberate driver bug, to see the checks catch it
 import { runSeed, DEFAULT_OPTIONS, type SimOptions } from './sim.ts';
+import { emptyStats, type Sabotage, type SimStats } from './node.ts';
 
 function usage(msg: string): never {
   process.stderr.write(
@@ -12,12 +14,19 @@ function usage(msg: string): never {
   process.exit(2);
 }
 
+let sabotage: Sabotage | undefined;
+
 function parse(argv: string[]): Map<string, number> {
   const out = new Map<string, number>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (!a.startsWith('--')) usage(`unexpected argument ${a}`);
     const v = argv[++i];
+    if (a === '--sabotage') {
+      if (v !== 'forget-vote' && v !== 'send-before-sync') usage('--sabotage forget-vote|send-before-sync');
+      sabotage = v;
+      continue;
+    }
     if (v === undefined || !/^\d+$/.test(v)) usage(`${a} needs a non-negative integer`);
     out.set(a.slice(2), Number(v));
   }
@@ -36,6 +45,7 @@ const opts: Partial<SimOptions> = {
   chaosTicks: args.get('chaos-ticks') ?? DEFAULT_OPTIONS.chaosTicks,
   healTicks: args.get('heal-ticks') ?? DEFAULT_OPTIONS.healTicks,
 };
+if (sabotage !== undefined) opts.sabotage = sabotage;
 
 const single = args.get('seed');
 if (single !== undefined) {
@@ -54,10 +64,12 @@ const first = args.get('first-seed') ?? 1;
 let steps = 0;
 let violations = 0;
 let liveness = 0;
+const total: SimStats = emptyStats();
 const started = performance.now();
 for (let s = first; s < first + count; s++) {
   const r = runSeed(s, opts);
   steps += r.steps;
+  for (const k of Object.keys(total) as (keyof SimStats)[]) total[k] += r.stats[k];
   if (r.violation !== undefined) {
     violations++;
     process.stdout.write(`seed ${s}: ${r.violation.split('\n')[0]}\n`);
@@ -67,6 +79,11 @@ for (let s = first; s < first + count; s++) {
   }
 }
 const secs = (performance.now() - started) / 1000;
+process.stderr.write(
+  `exercised: ${Object.entries(total)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}\n`,
+);
 process.stderr.write(
   `${secs.toFixed(1)} s, ${(count / secs).toFixed(1)} seeds/s, ${Math.round(steps / count)} steps/seed\n`,
 );

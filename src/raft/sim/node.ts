@@ -23,17 +23,56 @@ import { SimDisk, SimStorage } from './disk.ts';
 import type { Prng } from './prng.ts';
 import { StateMachine } from './state_machine.ts';
 
+/** What a run exercised, to show the faults and features were really hit. */
+export interface SimStats {
+  leaders: number;
+  crashes: number;
+  tornWrites: number;
+  partitions: number;
+  delivered: number;
+  dropped: number;
+  duplicated: number;
+  snapshotsSent: number;
+  snapshotsRestored: number;
+  compactions: number;
+  confChanges: number;
+  transfers: number;
+  applied: number;
+}
+
+export function emptyStats(): SimStats {
+  return {
+    leaders: 0,
+    crashes: 0,
+    tornWrites: 0,
+    partitions: 0,
+    delivered: 0,
+    dropped: 0,
+    duplicated: 0,
+    snapshotsSent: 0,
+    snapshotsRestored: 0,
+    compactions: 0,
+    confChanges: 0,
+    transfers: 0,
+    applied: 0,
+  };
+}
+
+/** Deliberate driver bugs: a disk that loses the vote on crash; messages sent before the fsync. */
+export type Sabotage = 'forget-vote' | 'send-before-sync';
+
 export type RaftKnobs = Omit<Config, 'id' | 'storage' | 'applied' | 'rand' | 'logger'>;
 
 /** What a node needs from the world around it. */
 export interface NodeEnv {
   readonly checker: Checker;
+  readonly stats: SimStats;
   readonly knobs: RaftKnobs;
   /** A compaction policy: snapshot every `every` applied entries, keeping `keep` entries behind. */
   readonly compactEvery: number;
   readonly compactKeep: number;
-  /** Sabotage (tests of the simulator only): crashes make the disk forget the durable vote. */
-  readonly forgetVoteOnCrash: boolean;
+  /** Sabotage, to prove the checks bite (never set in normal runs). */
+  readonly sabotage: Sabotage | undefined;
   trace: ((line: string) => void) | undefined;
   /** Whether to crash this node between its writes and their fsync: the fraction that lands, or undefined. */
   crashBeforeSync(n: SimNode): number | undefined;
@@ -90,9 +129,10 @@ export class SimNode {
   /** Stop; `keep` of the unsynced writes reach the disk (a torn tail). */
   crash(keep: number): void {
     const pending = this.disk.pendingOps();
-    this.disk.crash(keep, this.env.forgetVoteOnCrash);
+    this.disk.crash(keep, this.env.sabotage === 'forget-vote');
     this.rn = undefined;
     this.isLeader = false;
+    this.env.stats.crashes++;
     this.env.trace?.(`${this.id} crash (${Math.min(keep, pending)} of ${pending} unsynced writes kept)`);
   }
 
@@ -125,8 +165,13 @@ export class SimNode {
         trace?.(
           `${this.id} becomes ${StateType[rd.softState.raftState]} term ${rn.raft.term} lead ${rd.softState.lead}`,
         );
-        if (this.isLeader) checker.becameLeader(this.id, rn.raft.term);
+        if (this.isLeader) {
+          checker.becameLeader(this.id, rn.raft.term);
+          this.env.stats.leaders++;
+        }
       }
+      const early = this.env.sabotage === 'send-before-sync';
+      if (early) for (const m of rd.messages) this.sendOne(m);
       // 2. fsync (always when something will be applied, so applied <= durable commit).
       if (rd.mustSync || hasSnap || rd.committedEntries.length > 0) {
         const frac = this.env.crashBeforeSync(this);
@@ -140,10 +185,7 @@ export class SimNode {
         if (hs.vote !== NONE) checker.voteGranted(this.id, hs.vote, hs.term);
       }
       // 3. Send.
-      for (const m of rd.messages) {
-        if (m.type === MessageType.MsgVoteResp && !m.reject) checker.voteGranted(m.from, m.to, m.term);
-        this.env.send(m.type === MessageType.MsgSnap ? this.freshSnapshot(m) : m);
-      }
+      if (!early) for (const m of rd.messages) this.sendOne(m);
       // 4. Apply.
       if (hasSnap) {
         const md = rd.snapshot.metadata;
@@ -151,6 +193,7 @@ export class SimNode {
       }
       for (const e of rd.committedEntries) {
         this.sm.apply(e);
+        this.env.stats.applied++;
         checker.applied(this.id, e);
         trace?.(`${this.id} apply ${describeEntry(e)}`);
         if (e.type === EntryType.EntryConfChange || e.type === EntryType.EntryConfChangeV2) {
@@ -172,8 +215,14 @@ export class SimNode {
       checker.appliedRecord(this.id, r.index, r.term, contentHash(r));
     }
     checker.restoredState(this.id, index);
+    this.env.stats.snapshotsRestored++;
     this.env.onConfApplied(this, cs, index);
     this.env.trace?.(`${this.id} restore state machine from snapshot ${term}/${index}`);
+  }
+
+  private sendOne(m: Message): void {
+    if (m.type === MessageType.MsgVoteResp && !m.reject) this.env.checker.voteGranted(m.from, m.to, m.term);
+    this.env.send(m.type === MessageType.MsgSnap ? this.freshSnapshot(m) : m);
   }
 
   /**
@@ -197,6 +246,7 @@ export class SimNode {
     const compactTo = Math.max(applied - this.env.compactKeep, 0);
     this.disk.snapshotAndCompact(applied, this.sm.confState, this.sm.encode(), compactTo);
     this.env.checker.compactLog(this.id, compactTo);
+    this.env.stats.compactions++;
     this.env.trace?.(`${this.id} snapshot at ${applied}, compact to ${compactTo}`);
   }
 }

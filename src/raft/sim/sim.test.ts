@@ -44,7 +44,7 @@ describe('raft simulator', () => {
   test('a disk that forgets votes on crash is caught', () => {
     let caught = 0;
     for (let s = 1; s <= 150 && caught === 0; s++) {
-      if (runSeed(s, { forgetVoteOnCrash: true }).violation !== undefined) caught++;
+      if (runSeed(s, { sabotage: 'forget-vote' }).violation !== undefined) caught++;
     }
     assert.ok(caught > 0, 'no violation found with a vote-forgetting disk');
   });

@@ -10,7 +10,7 @@ import { Checker } from './checker.ts';
 import { SimDisk } from './disk.ts';
 import { EventQueue } from './event_queue.ts';
 import { chooseConfChange } from './membership.ts';
-import { SimNode, type NodeEnv } from './node.ts';
+import { SimNode, emptyStats, type NodeEnv, type Sabotage, type SimStats } from './node.ts';
 import { drawParams, describeParams, ELECTION_TICK, TICK, type SeedParams } from './params.ts';
 import { Prng } from './prng.ts';
 import { StateMachine } from './state_machine.ts';
@@ -24,8 +24,8 @@ export interface SimOptions {
   /** Ticks the healed cluster gets to commit a proposal on every voter. */
   healTicks: number;
   trace?: (line: string) => void;
-  /** Sabotage to prove the checks bite: a crash loses the node's durable vote. */
-  forgetVoteOnCrash?: boolean;
+  /** A deliberate driver bug, to prove the checks bite. */
+  sabotage?: Sabotage;
 }
 
 export const DEFAULT_OPTIONS: SimOptions = { nodes: 3, chaosTicks: 200, healTicks: 300 };
@@ -36,6 +36,7 @@ export interface SeedResult {
   ticks: number;
   /** Ticks after healing until a proposal was applied on every voter. */
   healTicks?: number;
+  stats: SimStats;
   violation?: string;
   liveness?: string;
 }
@@ -61,6 +62,7 @@ class World {
   private readonly netRand: Prng;
   private readonly params: SeedParams;
   private readonly checker = new Checker(1, 1);
+  private readonly stats = emptyStats();
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly queue = new EventQueue<Ev>();
   private readonly faults: Faults;
@@ -96,14 +98,18 @@ class World {
     this.nextId = BigInt(opts.nodes) + 1n;
     this.env = {
       checker: this.checker,
+      stats: this.stats,
       knobs: this.params.knobs,
       compactEvery: this.params.compactEvery,
       compactKeep: this.params.compactKeep,
-      forgetVoteOnCrash: opts.forgetVoteOnCrash ?? false,
+      sabotage: opts.sabotage,
       trace: this.trace,
       crashBeforeSync: (n) => {
         const frac = this.faults.tornWrite();
-        if (frac !== undefined) this.scheduleRestart(n);
+        if (frac !== undefined) {
+          this.stats.tornWrites++;
+          this.scheduleRestart(n);
+        }
         return frac;
       },
       send: (m) => this.send(m),
@@ -131,7 +137,7 @@ class World {
         this.panic(e);
       }
     }
-    const r: SeedResult = { seed: this.seed, steps: this.steps, ticks: this.tickNo };
+    const r: SeedResult = { seed: this.seed, steps: this.steps, ticks: this.tickNo, stats: this.stats };
     if (!this.checker.ok) r.violation = this.checker.violations[0]!;
     else if (this.liveness !== undefined) r.liveness = this.liveness;
     if (this.healedAfter !== undefined) r.healTicks = this.healedAfter;
@@ -226,6 +232,7 @@ class World {
     const copy: Message = { ...m, entries: m.entries.map((e) => ({ ...e })) };
     const why = this.healed ? undefined : this.faults.dropReason(m.from, m.to);
     if (why !== undefined) {
+      this.stats.dropped++;
       this.trace?.(`drop(${why}) ${describeMessage(m)}`);
       if (m.type === MessageType.MsgSnap) this.snapStatusLater(m, false);
       if (why === 'partition' && m.type === MessageType.MsgApp) {
@@ -235,6 +242,7 @@ class World {
     }
     this.queue.push(this.now + this.faults.delay(this.netRand, this.healed), { k: 'msg', m: copy });
     if (this.faults.duplicate(this.netRand)) {
+      this.stats.duplicated++;
       this.queue.push(this.now + this.faults.delay(this.netRand, this.healed), { k: 'msg', m: copy });
     }
   }
@@ -256,6 +264,8 @@ class World {
       return;
     }
     this.trace?.(`deliver ${describeMessage(m)}`);
+    this.stats.delivered++;
+    if (m.type === MessageType.MsgSnap) this.stats.snapshotsSent++;
     try {
       n.rn.step(m);
     } catch (e) {
@@ -278,6 +288,7 @@ class World {
     // Only the newest configuration counts: a lagging node applies old ones too.
     if (index <= this.lastConfIndex) return;
     this.lastConfIndex = index;
+    this.stats.confChanges++;
     const now = new Set([...cs.voters, ...cs.votersOutgoing, ...cs.learners, ...cs.learnersNext]);
     for (const id of now) this.members.add(id);
     for (const id of this.members) {
@@ -328,7 +339,11 @@ class World {
       this.tickNo,
       this.liveNodes().map((n) => n.id),
     );
-    if (f !== undefined) this.trace?.(f);
+    if (f !== undefined) {
+      if (f.startsWith('partition {') || f.startsWith('one-way') || f.startsWith('links'))
+        this.stats.partitions++;
+      this.trace?.(f);
+    }
     if (p.chance(this.params.crashRate)) {
       const cands = this.liveNodes();
       if (cands.length > 0) {
@@ -359,6 +374,7 @@ class World {
           const to = p.pick(others);
           this.trace?.(`${ld.id} transfer leadership to ${to}`);
           ld.rn.transferLeader(to);
+          this.stats.transfers++;
           ld.handleReady();
         }
       }
