@@ -2,6 +2,9 @@
 // to the store's revision and is notified when a write txn ends) or unsynced (it is behind: history
 // replay, or it was too slow to take events). Unsynced watchers catch up from the backend in batches,
 // so a slow watcher never blocks writes or other watchers, and what it holds in memory stays bounded.
+// Synced watchers are indexed by range and filters (watcher_group.ts): a write visits only the
+// watchers it concerns, and watchers of the same range share one filtered event list.
+import { WatcherIndex, type WatcherGroup } from './watcher_group.ts';
 
 export interface WatchKV {
   key: Buffer;
@@ -18,7 +21,10 @@ export interface WatchEvent {
   prevKv?: WatchKV | undefined;
 }
 
-/** What a watcher's owner receives; `compactRevision` set means the watcher is gone (history lost). */
+/**
+ * What a watcher's owner receives; `compactRevision` set means the watcher is gone (history lost).
+ * Watchers of the same range and filters are handed the same object: receivers must not modify it.
+ */
 export interface WatchDelivery {
   events: WatchEvent[];
   revision: number;
@@ -56,6 +62,8 @@ export class Watcher {
   nextRev: number;
   synced = false;
   closed = false;
+  /** The index group while synced. */
+  group: WatcherGroup<Watcher> | undefined;
   private readonly keyStr: string;
   private readonly endStr: string | undefined;
 
@@ -87,11 +95,13 @@ export class Watcher {
 const CATCHUP_REVS = 1000;
 
 export class WatchableStore {
-  private readonly synced = new Set<Watcher>();
+  private readonly synced = new WatcherIndex<Watcher>();
   private readonly unsynced = new Set<Watcher>();
   private readonly congested = new Set<Watcher>();
   private catchingUp = false;
   private closed = false;
+  /** The revision of the notify pass under way, 0 outside one. */
+  private passRev = 0;
 
   constructor(private readonly src: WatchSource) {}
 
@@ -100,8 +110,7 @@ export class WatchableStore {
     const cur = this.src.rev();
     if (w.nextRev <= 0 || w.nextRev > cur) {
       w.nextRev = Math.max(w.nextRev, cur + 1);
-      w.synced = true;
-      this.synced.add(w);
+      this.join(w);
     } else {
       this.unsynced.add(w);
       this.scheduleCatchUp();
@@ -111,28 +120,66 @@ export class WatchableStore {
 
   cancel(w: Watcher): void {
     w.closed = true;
-    this.synced.delete(w);
+    this.leave(w);
     this.unsynced.delete(w);
     this.congested.delete(w);
   }
 
   /** Called when a write txn that changed something ends (and from nowhere else). */
   notify(events: readonly WatchEvent[], rev: number): void {
-    for (const w of this.synced) {
-      if (w.nextRev > rev) continue;
-      const evs = w.filter(events);
-      w.nextRev = rev + 1;
-      if (evs.length === 0) continue;
-      if (w.opts.prevKv) this.fillPrev(evs);
-      if (!w.opts.send({ events: evs, revision: rev })) this.demote(w, rev + 1);
+    if (this.synced.size === 0) return;
+    const matched = this.synced.match(events);
+    if (matched.length === 0) return;
+    // Until visited, the watchers of these groups lack `rev` (see allSynced); nobody else needs it.
+    for (const [g] of matched) g.touchedRev = rev;
+    const outer = this.passRev;
+    this.passRev = rev;
+    let prevs: Map<WatchEvent, WatchEvent> | undefined;
+    try {
+      for (const [g, evs] of matched) {
+        let d: WatchDelivery | undefined;
+        for (const w of g.watchers) {
+          if (w.nextRev > rev) continue;
+          w.nextRev = rev + 1;
+          if (d === undefined) {
+            if (g.spec.prevKv) prevs ??= new Map();
+            d = { events: prevs && g.spec.prevKv ? this.withPrev(evs, prevs) : evs, revision: rev };
+          }
+          if (!w.opts.send(d)) this.demote(w, rev + 1);
+        }
+      }
+    } finally {
+      this.passRev = outer;
     }
+  }
+
+  /** Copies of `evs` with prev_kv, each looked up once per pass however many groups want it. */
+  private withPrev(evs: WatchEvent[], done: Map<WatchEvent, WatchEvent>): WatchEvent[] {
+    return evs.map((e) => {
+      let c = done.get(e);
+      if (c === undefined) {
+        c = { ...e, prevKv: e.prevKv ?? this.src.prevKv(e.kv.key, e.kv.modRevision) };
+        done.set(e, c);
+      }
+      return c;
+    });
+  }
+
+  private join(w: Watcher): void {
+    w.synced = true;
+    w.group = this.synced.add(w, w.opts);
+  }
+
+  private leave(w: Watcher): void {
+    w.synced = false;
+    if (w.group) this.synced.delete(w, w.group);
+    w.group = undefined;
   }
 
   /** A congested watcher leaves the synced set; it catches up from `nextRev` once it drains. */
   private demote(w: Watcher, nextRev: number): void {
-    w.synced = false;
+    this.leave(w);
     w.nextRev = nextRev;
-    this.synced.delete(w);
     this.unsynced.add(w);
     this.congested.add(w);
   }
@@ -145,11 +192,15 @@ export class WatchableStore {
 
   /**
    * True when every watcher has been given everything up to the store's revision. Being in the synced
-   * set is not enough: during a notify pass the watchers not visited yet still lack the newest revision.
+   * set is not enough: during a notify pass the watchers not visited yet still lack the newest revision
+   * (only those of groups the pass has events for; the others need nothing from it).
    */
   allSynced(ws: Iterable<Watcher>): boolean {
-    const rev = this.src.rev();
-    for (const w of ws) if (!w.synced || w.nextRev <= rev) return false;
+    const rev = this.passRev;
+    for (const w of ws) {
+      if (!w.synced) return false;
+      if (rev !== 0 && w.group?.touchedRev === rev && w.nextRev <= rev) return false;
+    }
     return true;
   }
 
@@ -205,8 +256,7 @@ export class WatchableStore {
       // Caught up with everything written meanwhile too? Then it joins the synced set.
       if (w.nextRev > this.src.rev()) {
         this.unsynced.delete(w);
-        w.synced = true;
-        this.synced.add(w);
+        this.join(w);
       }
     }
   }

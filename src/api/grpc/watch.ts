@@ -1,13 +1,17 @@
 // etcdserverpb.Watch: one bidirectional stream, many watchers. `created` is always sent before any
 // event of a watcher; a congested stream never blocks the store (its watchers fall back to catch-up).
+// Events are encoded once per revision (watch_codec.ts) and, while the stream's earlier responses are
+// still being written, a watcher's further revisions wait and go out together in one response: a
+// response may hold several whole revisions (never part of one, unless the watcher asked for
+// fragments), which is what keeps grpc-js's per-message cost from bounding fan-out.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/server.ts';
-import type { WatchDelivery, WatchEvent, WatchKV, Watcher } from '../../mvcc/watchable_store.ts';
-import { fromBigInt, type Int64 } from '../../proto/index.ts';
+import type { WatchDelivery, WatchEvent, Watcher } from '../../mvcc/watchable_store.ts';
+import type { Int64, MessageType } from '../../proto/index.ts';
 import { sat } from '../../server/txn/kv_view.ts';
 import { decode, serviceDefinition } from './codec.ts';
-import type { Header } from '../../server/txn/types.ts';
+import { HeaderCache, eventEntry, eventsResponse } from './watch_codec.ts';
 
 interface CreateRequest {
   key: Buffer;
@@ -26,6 +30,13 @@ interface WatchRequest {
   progressRequest?: object | null;
 }
 
+/** One delivery from the store, encoded: whole revisions, never to be split (unless fragmenting). */
+interface Unit {
+  entries: Buffer[];
+  bytes: number;
+  revision: number;
+}
+
 interface StreamWatcher {
   id: number;
   w: Watcher;
@@ -33,10 +44,17 @@ interface StreamWatcher {
   progressNotify: boolean;
   prevKv: boolean;
   sentSinceTick: boolean;
+  /** Deliveries not yet handed to grpc-js, oldest first. */
+  pending: Unit[];
 }
 
 const NOPUT = 0;
 const NODELETE = 1;
+
+/** Bytes buffered per stream (ours plus grpc-js's) above which its watchers fall back to catch-up. */
+const HIGH_WATER = 1 << 20;
+/** Responses grpc-js may still be writing when the next batch is handed over. */
+const FLUSH_BELOW = 1;
 
 export function watchService(
   srv: EtcdServer,
@@ -44,37 +62,36 @@ export function watchService(
 ): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
   const { definition, methods } = serviceDefinition('etcdserverpb.Watch');
   const reqType = methods['Watch']!.requestType;
+  const respType = methods['Watch']!.responseType;
+  // Responses are encoded here (event bytes are shared between watchers): grpc-js gets Buffers.
+  const method = (definition as Record<string, grpc.MethodDefinition<Buffer, Buffer>>)['Watch']!;
+  method.responseSerialize = (b: Buffer) => b;
   return [
     definition,
     {
-      Watch: (call: grpc.ServerDuplexStream<Buffer, object>) => {
-        new WatchStream(srv, call, log, (raw) => decode<WatchRequest>(reqType, raw));
+      Watch: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        new WatchStream(srv, call, log, (raw) => decode<WatchRequest>(reqType, raw), respType);
       },
     },
   ];
 }
 
-function kvMsg(kv: WatchKV) {
-  const m: Record<string, unknown> = {
-    key: kv.key,
-    createRevision: kv.createRevision,
-    modRevision: kv.modRevision,
-    version: kv.version,
-    value: kv.value,
-  };
-  if (kv.lease !== 0n) m['lease'] = fromBigInt(kv.lease);
-  return m;
-}
+const plainEntries = new WeakMap<readonly WatchEvent[], Unit>();
+const prevEntries = new WeakMap<readonly WatchEvent[], Unit>();
 
-function eventMsg(e: WatchEvent, withPrev: boolean) {
-  const kv = e.type === 'DELETE' ? { key: e.kv.key, modRevision: e.kv.modRevision } : kvMsg(e.kv);
-  const m: Record<string, unknown> = { type: e.type === 'PUT' ? 0 : 1, kv };
-  if (withPrev && e.prevKv) m['prevKv'] = kvMsg(e.prevKv);
-  return m;
+/**
+ * The encoded events of a delivery. Watchers of the same range and filters are handed the same array,
+ * so this runs once per array, not once per watcher.
+ */
+function unitOf(d: WatchDelivery, withPrev: boolean): Unit {
+  const cache = withPrev ? prevEntries : plainEntries;
+  const hit = cache.get(d.events);
+  if (hit && hit.revision === d.revision) return hit;
+  const entries = d.events.map((e) => eventEntry(e, withPrev));
+  const u = { entries, bytes: entries.reduce((n, b) => n + b.length, 0), revision: d.revision };
+  cache.set(d.events, u);
+  return u;
 }
-
-const eventBytes = (e: WatchEvent) =>
-  32 + e.kv.key.length * 2 + e.kv.value.length + (e.prevKv?.value.length ?? 0);
 
 class WatchStream {
   private readonly watchers = new Map<number, StreamWatcher>();
@@ -83,32 +100,130 @@ class WatchStream {
   private readonly timers: NodeJS.Timeout[] = [];
   private progressPending = false;
   private progressQueued = false;
+  private readonly headers: HeaderCache;
+  /** Watchers with pending deliveries, in the order their first one arrived. */
+  private pendingWatchers: StreamWatcher[] = [];
+  private pendingBytes = 0;
+  /** Responses handed to grpc-js and not yet written out, and their bytes. */
+  private inflight = 0;
+  private inflightBytes = 0;
+  private flushQueued = false;
+  /** A delivery was refused; the watchers are resumed once the buffers drain. */
+  private congested = false;
 
   constructor(
     private readonly srv: EtcdServer,
-    private readonly call: grpc.ServerDuplexStream<Buffer, object>,
+    private readonly call: grpc.ServerDuplexStream<Buffer, Buffer>,
     private readonly log: Logger,
     private readonly decodeReq: (raw: Buffer) => WatchRequest,
+    private readonly respType: MessageType,
   ) {
+    this.headers = new HeaderCache((revision) => srv.header({ revision }));
     call.on('data', (raw: Buffer) => this.onRequest(raw));
     call.on('end', () => this.close(true));
     call.on('error', () => this.close(false));
     call.on('cancelled', () => this.close(false));
     call.on('close', () => this.close(false));
-    call.on('drain', () => {
-      for (const sw of this.watchers.values()) srv.watchable.resume(sw.w);
-    });
     const every = srv.cfg.watchProgressNotifyIntervalMs ?? 10 * 60 * 1000;
     this.timers.push(setInterval(() => this.progressTick(), every).unref());
   }
 
-  private header(revision: number): Header {
+  private header(revision: number) {
     return this.srv.header({ revision });
   }
 
-  private write(resp: object): boolean {
-    if (this.closed) return false;
-    return this.call.write(resp);
+  /** Writes a response that is not an event delivery, after everything delivered before it. */
+  private write(resp: object): void {
+    if (this.closed) return;
+    this.flush();
+    this.send(Buffer.from(this.respType.encode(resp).finish()));
+  }
+
+  private send(b: Buffer): void {
+    this.inflight++;
+    this.inflightBytes += b.length;
+    this.call.write(b, () => this.written(b.length));
+  }
+
+  private written(n: number): void {
+    this.inflight--;
+    this.inflightBytes -= n;
+    if (this.closed) return;
+    if (this.pendingWatchers.length > 0) this.scheduleFlush();
+    if (this.congested && this.pendingBytes + this.inflightBytes <= HIGH_WATER / 2) {
+      this.congested = false;
+      for (const sw of this.watchers.values()) this.srv.watchable.resume(sw.w);
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushQueued || this.inflight >= FLUSH_BELOW) return;
+    this.flushQueued = true;
+    queueMicrotask(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  /** Hands every pending delivery to grpc-js: per watcher, as few responses as the size limit allows. */
+  private flush(): void {
+    if (this.closed || this.pendingWatchers.length === 0) return;
+    const ws = this.pendingWatchers;
+    this.pendingWatchers = [];
+    this.pendingBytes = 0;
+    const max = this.srv.cfg.maxRequestBytes;
+    const term = this.srv.term();
+    for (const sw of ws) {
+      const units = sw.pending;
+      sw.pending = [];
+      let entries: Buffer[] = [];
+      // `entries` is still a unit's own list (shared with other watchers): copy before appending.
+      let borrowed = false;
+      let bytes = 0;
+      let rev = 0;
+      const emit = () => {
+        if (entries.length === 0) return;
+        this.send(eventsResponse(this.headers.get(rev, term), sw.id, entries, false));
+        entries = [];
+        bytes = 0;
+      };
+      for (const u of units) {
+        if (sw.fragment && u.bytes > max) {
+          emit();
+          this.sendFragments(sw, u, max, term);
+          continue;
+        }
+        if (bytes > 0 && bytes + u.bytes > max) emit();
+        if (entries.length === 0) {
+          entries = u.entries;
+          borrowed = true;
+        } else {
+          if (borrowed) entries = entries.slice();
+          borrowed = false;
+          for (const e of u.entries) entries.push(e);
+        }
+        bytes += u.bytes;
+        rev = u.revision;
+      }
+      emit();
+    }
+  }
+
+  /** A delivery over the size limit, split between events; every part but the last says `fragment`. */
+  private sendFragments(sw: StreamWatcher, u: Unit, max: number, term: number): void {
+    const header = this.headers.get(u.revision, term);
+    let part: Buffer[] = [];
+    let size = 0;
+    for (const e of u.entries) {
+      if (part.length > 0 && size + e.length > max) {
+        this.send(eventsResponse(header, sw.id, part, true));
+        part = [];
+        size = 0;
+      }
+      part.push(e);
+      size += e.length;
+    }
+    this.send(eventsResponse(header, sw.id, part, false));
   }
 
   private onRequest(raw: Buffer): void {
@@ -157,6 +272,7 @@ class WatchStream {
       progressNotify: c.progressNotify,
       prevKv: c.prevKv,
       sentSinceTick: false,
+      pending: [],
       w: undefined as unknown as Watcher,
     };
     this.watchers.set(id, sw);
@@ -174,47 +290,24 @@ class WatchStream {
   private deliver(sw: StreamWatcher, d: WatchDelivery): boolean {
     if (d.compactRevision !== undefined) {
       this.watchers.delete(sw.id);
-      return this.write({
+      this.write({
         header: this.header(d.revision),
         watchId: sw.id,
         compactRevision: d.compactRevision,
         canceled: true,
       });
+      return !this.congested;
     }
+    if (this.closed) return false;
     sw.sentSinceTick = true;
-    const max = this.srv.cfg.maxRequestBytes;
-    const total = d.events.reduce((n, e) => n + eventBytes(e), 0);
-    if (!sw.fragment || total <= max) {
-      const ok = this.write({
-        header: this.header(d.revision),
-        watchId: sw.id,
-        events: d.events.map((e) => eventMsg(e, sw.prevKv)),
-      });
-      this.afterDelivery();
-      return ok;
-    }
-    let ok = true;
-    let part: WatchEvent[] = [];
-    let size = 0;
-    const flush = (last: boolean) => {
-      ok =
-        this.write({
-          header: this.header(d.revision),
-          watchId: sw.id,
-          events: part.map((e) => eventMsg(e, sw.prevKv)),
-          fragment: !last,
-        }) && ok;
-      part = [];
-      size = 0;
-    };
-    for (const e of d.events) {
-      if (part.length > 0 && size + eventBytes(e) > max) flush(false);
-      part.push(e);
-      size += eventBytes(e);
-    }
-    flush(true);
+    const u = unitOf(d, sw.prevKv);
+    if (sw.pending.length === 0) this.pendingWatchers.push(sw);
+    sw.pending.push(u);
+    this.pendingBytes += u.bytes;
+    this.scheduleFlush();
     this.afterDelivery();
-    return ok;
+    if (this.pendingBytes + this.inflightBytes > HIGH_WATER) this.congested = true;
+    return !this.congested;
   }
 
   /** A pending progress request is retried once the current notify pass has finished. */
