@@ -366,6 +366,18 @@ class World {
       this.propose(n, `v${++this.proposals}`);
     }
     if (p.chance(this.params.confRate)) this.proposeConfChange();
+    if (p.chance(0.01)) {
+      // An operator forcing an election, or a follower told its leader is gone.
+      const live = this.liveNodes();
+      if (live.length > 0) {
+        const n = p.pick(live);
+        const forget = p.chance(0.5);
+        this.trace?.(`${n.id} ${forget ? 'forget leader' : 'campaign'}`);
+        if (forget) n.rn!.forgetLeader();
+        else n.rn!.campaign();
+        n.handleReady();
+      }
+    }
     if (p.chance(this.params.transferRate)) {
       const ld = this.leader();
       if (ld?.rn !== undefined) {
