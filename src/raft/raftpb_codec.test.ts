@@ -470,3 +470,16 @@ function cutsBetweenFields(enc: Uint8Array, at: number): boolean {
   }
   return p === at;
 }
+
+test('decoded byte fields are plain copies, even from a Buffer', () => {
+  const m = message({
+    type: MessageType.MsgApp,
+    context: new Uint8Array([4]),
+    entries: [{ term: 1, index: 2, type: EntryType.EntryNormal, data: new Uint8Array([1, 2, 3]) }],
+  });
+  const input = Buffer.from(encodeMessage(m));
+  const out = decodeMessage(input);
+  input.fill(0);
+  assert.deepEqual(out, m); // Buffer-typed fields would fail deepStrictEqual against Uint8Array
+  assert.equal(Object.getPrototypeOf(out.entries[0]!.data), Uint8Array.prototype);
+});

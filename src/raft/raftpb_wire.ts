@@ -197,7 +197,9 @@ export class Reader {
 
   bytes(): Uint8Array {
     const end = this.delimitedEnd();
-    const out = this.buf.slice(this.pos, end);
+    // A fresh Uint8Array even when the input is a Buffer (whose slice() would be a view).
+    const out = new Uint8Array(end - this.pos);
+    out.set(this.buf.subarray(this.pos, end));
     this.pos = end;
     return out;
   }
