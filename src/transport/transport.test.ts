@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { freePort } from '../../test/helpers/procs.ts';
 import { type Limits, Transport } from './transport.ts';
 import { type Message, MessageType, message } from '../raft/raftpb.ts';
@@ -189,6 +189,42 @@ test('an overflowing queue drops MsgApp but keeps heartbeats, and reports the pe
   );
   assert.deepEqual(a.unreachable, [ID2]); // once for the whole turn
   await Promise.all([a.t.close(), b.t.close()]);
+});
+
+test('a peer that stops reading: its backlog stops the flushes, then MsgApp is dropped and heartbeats kept', async () => {
+  // A fake peer that completes the handshake and then never reads again.
+  const accepted: Socket[] = [];
+  const server = createServer((s) => {
+    accepted.push(s);
+    s.once('data', () => {
+      s.write(frame(FrameKind.HelloOk));
+      s.pause();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const a = await node(ID1, { limits: { writeHighWaterBytes: 256 << 10, maxQueueMsgs: 50 } });
+  a.t.addPeer(ID2, `127.0.0.1:${port}`);
+  await waitFor('connection', () => a.t.connected(ID2));
+  const big = new Uint8Array(16 << 10);
+  let i = 0;
+  await waitFor(
+    'overflow',
+    () => a.unreachable.includes(ID2),
+    10_000,
+    () => {
+      for (let k = 0; k < 10; k++) a.t.send([app(ID1, ID2, i++, big)]);
+    },
+  );
+  const queued = a.t.queuedMessages(ID2);
+  a.t.send([app(ID1, ID2, i++, big)]);
+  assert.equal(a.t.queuedMessages(ID2), queued); // dropped
+  a.t.send([hb(ID1, ID2), message({ type: MessageType.MsgVote, from: ID1, to: ID2, term: 4 })]);
+  assert.equal(a.t.queuedMessages(ID2), queued + 2); // kept
+  assert.ok(a.t.connected(ID2));
+  await a.t.close();
+  for (const s of accepted) s.destroy(); // paused sockets never see the EOF
+  await new Promise((r) => server.close(r));
 });
 
 test('partition and heal, plus drop and delay fault hooks, on the send side', async () => {
