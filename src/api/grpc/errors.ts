@@ -3,6 +3,7 @@
 import { status as Code } from '@grpc/grpc-js';
 import * as E from '../../server/errors.ts';
 import { ErrCompacted, ErrFutureRev } from '../../mvcc/errors.ts';
+import * as M from '../../membership/errors.ts';
 
 type Ctor = abstract new (...args: never[]) => Error;
 
@@ -26,6 +27,15 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   [E.ErrNotCapable, { code: Code.FAILED_PRECONDITION }],
   [E.ErrMemberNotFound, { code: Code.NOT_FOUND }],
   [E.ErrBadLeaderTransferee, { code: Code.FAILED_PRECONDITION }],
+  [M.ErrMemberBadURLs, { code: Code.INVALID_ARGUMENT }],
+  [M.ErrPeerURLExists, { code: Code.FAILED_PRECONDITION }],
+  [M.ErrIDExists, { code: Code.FAILED_PRECONDITION }],
+  [M.ErrIDNotFound, { code: Code.NOT_FOUND }],
+  [M.ErrMemberNotLearner, { code: Code.FAILED_PRECONDITION }],
+  [M.ErrLearnerNotReady, { code: Code.FAILED_PRECONDITION }],
+  [M.ErrTooManyLearners, { code: Code.FAILED_PRECONDITION }],
+  [M.ErrNotEnoughStartedMembers, { code: Code.FAILED_PRECONDITION }],
+  [M.ErrUnhealthy, { code: Code.UNAVAILABLE }],
   [
     ErrCompacted,
     { code: Code.OUT_OF_RANGE, message: 'etcdserver: mvcc: required revision has been compacted' },
