@@ -273,31 +273,46 @@ describe('etcdserverpb.Cluster over gRPC', () => {
   });
 });
 
-test('etcdctl 3.4 member list / add / remove understand the answers', { skip: !haveEtcd() }, async () => {
-  const run = async (...args: string[]) =>
-    (
-      await promisify(execFile)('etcdctl', ['--endpoints', endpoint, '--command-timeout=5s', ...args], {
-        timeout: 10_000,
-      })
-    ).stdout;
-  const table = await run('member', 'list');
-  for (const m of fake.cluster.members()) {
+test(
+  'etcdctl 3.4 member list / add / remove / promote / update understand the answers',
+  { skip: !haveEtcd() },
+  async () => {
+    const run = async (...args: string[]) =>
+      (
+        await promisify(execFile)('etcdctl', ['--endpoints', endpoint, '--command-timeout=5s', ...args], {
+          timeout: 10_000,
+        })
+      ).stdout;
+    const table = await run('member', 'list');
+    for (const m of fake.cluster.members()) {
+      assert.match(
+        table,
+        new RegExp(
+          `^${m.id.toString(16)}, ${m.name ? 'started' : 'unstarted'}, ${m.name}, ${m.peerURLs.join(',')}, , (true|false)$`,
+          'm',
+        ),
+      );
+    }
+    const added = await run('member', 'add', 'n9', '--peer-urls=http://10.9.9.9:2380');
+    const id = [...fake.cluster.members()].find((m) => m.peerURLs[0] === 'http://10.9.9.9:2380')!.id;
     assert.match(
-      table,
-      new RegExp(
-        `^${m.id.toString(16)}, ${m.name ? 'started' : 'unstarted'}, ${m.name}, ${m.peerURLs.join(',')}, , (true|false)$`,
-        'm',
-      ),
+      added,
+      new RegExp(`Member ${id.toString(16)} added to cluster ${fake.cluster.clusterId.toString(16)}`),
     );
-  }
-  const added = await run('member', 'add', 'n9', '--peer-urls=http://10.9.9.9:2380');
-  const id = [...fake.cluster.members()].find((m) => m.peerURLs[0] === 'http://10.9.9.9:2380')!.id;
-  assert.match(
-    added,
-    new RegExp(`Member ${id.toString(16)} added to cluster ${fake.cluster.clusterId.toString(16)}`),
-  );
-  assert.match(added, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
-  const removed = await run('member', 'remove', id.toString(16));
-  assert.match(removed, new RegExp(`Member ${id.toString(16)} removed from cluster`));
-  await assert.rejects(run('member', 'remove', id.toString(16)), /member not found/);
-});
+    assert.match(added, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
+    const removed = await run('member', 'remove', id.toString(16));
+    assert.match(removed, new RegExp(`Member ${id.toString(16)} removed from cluster`));
+    await assert.rejects(run('member', 'remove', id.toString(16)), /member not found/);
+    await run('member', 'add', 'n8', '--peer-urls=http://10.8.8.8:2380', '--learner');
+    const l = fake.cluster.learners()[0]!;
+    const hex = l.id.toString(16);
+    assert.match(await run('member', 'promote', hex), new RegExp(`Member ${hex} promoted in cluster`));
+    assert.equal(fake.cluster.member(l.id)!.isLearner, false);
+    await assert.rejects(run('member', 'promote', hex), /can only promote a learner member/);
+    assert.match(
+      await run('member', 'update', hex, '--peer-urls=http://10.8.8.9:2380'),
+      new RegExp(`Member ${hex} updated in cluster`),
+    );
+    assert.deepEqual(fake.cluster.member(l.id)!.peerURLs, ['http://10.8.8.9:2380']);
+  },
+);
