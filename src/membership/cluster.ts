@@ -195,6 +195,7 @@ export class RaftCluster {
 
   /** The member with this name; names are unique among started members (etcd panics otherwise). */
   memberByName(name: string): Member | undefined {
+    if (name === '') return undefined; // unstarted members have no name yet
     let found: Member | undefined;
     for (const m of this.byId.values()) {
       if (m.name !== name) continue;
