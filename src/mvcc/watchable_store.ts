@@ -4,7 +4,7 @@
 // so a slow watcher never blocks writes or other watchers, and what it holds in memory stays bounded.
 // Synced watchers are indexed by range and filters (watcher_group.ts): a write visits only the
 // watchers it concerns, and watchers of the same range share one filtered event list.
-import { WatcherIndex, type WatcherGroup } from './watcher_group.ts';
+import { WatcherIndex, groupId, type WatcherGroup } from './watcher_group.ts';
 
 export interface WatchKV {
   key: Buffer;
@@ -67,7 +67,11 @@ export class Watcher {
   private readonly keyStr: string;
   private readonly endStr: string | undefined;
 
+  /** Equal for watchers of the same range, filters and prev_kv choice. */
+  readonly specId: string;
+
   constructor(readonly opts: WatcherOptions) {
+    this.specId = groupId(opts);
     this.nextRev = opts.startRev;
     this.keyStr = opts.key.toString('latin1');
     this.endStr = opts.end?.toString('latin1');
@@ -89,6 +93,18 @@ export class Watcher {
     }
     return out;
   }
+}
+
+/** The index of the first event at or after revision `rev` (events are in revision order). */
+function firstFrom(evs: readonly WatchEvent[], rev: number): number {
+  let lo = 0;
+  let hi = evs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (evs[mid]!.kv.modRevision < rev) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** How many revisions one catch-up read covers. */
@@ -167,7 +183,7 @@ export class WatchableStore {
 
   private join(w: Watcher): void {
     w.synced = true;
-    w.group = this.synced.add(w, w.opts);
+    w.group = this.synced.add(w, w.opts, w.specId);
   }
 
   private leave(w: Watcher): void {
@@ -241,12 +257,28 @@ export class WatchableStore {
     const cur = this.src.rev();
     const to = Math.min(cur, from + CATCHUP_REVS - 1);
     const events = from <= to ? await this.src.history(from, to) : [];
+    // Watchers of one range and filters share the filtering (and prev_kv lookups); those that also
+    // start at the same revision share the delivery.
+    const bySpec = new Map<string, WatchEvent[]>();
+    const byStart = new Map<string, WatchDelivery>();
+    const prevs = new Map<WatchEvent, WatchEvent>();
     for (const w of live) {
       if (w.closed) continue;
-      const mine = w.filter(events.filter((e) => e.kv.modRevision >= w.nextRev));
-      if (w.opts.prevKv) this.fillPrev(mine);
+      let evs = bySpec.get(w.specId);
+      if (evs === undefined) {
+        evs = w.filter(events);
+        if (w.opts.prevKv) evs = this.withPrev(evs, prevs);
+        bySpec.set(w.specId, evs);
+      }
+      const skip = firstFrom(evs, w.nextRev);
+      const startKey = `${skip}@${w.specId}`;
+      let d = byStart.get(startKey);
+      if (d === undefined) {
+        d = { events: skip === 0 ? evs : evs.slice(skip), revision: to };
+        byStart.set(startKey, d);
+      }
       let ok = true;
-      if (mine.length > 0) ok = w.opts.send({ events: mine, revision: to });
+      if (d.events.length > 0) ok = w.opts.send(d);
       // A watcher already past this batch (it shares the pass with slower ones) must not go back.
       w.nextRev = Math.max(w.nextRev, to + 1);
       if (!ok) {
@@ -258,14 +290,6 @@ export class WatchableStore {
         this.unsynced.delete(w);
         this.join(w);
       }
-    }
-  }
-
-  /** Adds prev_kv to this watcher's copies of the events (others' copies stay as they are). */
-  private fillPrev(evs: WatchEvent[]): void {
-    for (let i = 0; i < evs.length; i++) {
-      const e = evs[i]!;
-      evs[i] = { ...e, prevKv: e.prevKv ?? this.src.prevKv(e.kv.key, e.kv.modRevision) };
     }
   }
 

@@ -60,8 +60,7 @@ export class WatcherIndex<W> {
     return this.count;
   }
 
-  add(w: W, spec: GroupSpec): WatcherGroup<W> {
-    const id = groupId(spec);
+  add(w: W, spec: GroupSpec, id = groupId(spec)): WatcherGroup<W> {
     let g = this.groups.get(id);
     if (!g) {
       g = new WatcherGroup<W>(id, spec);

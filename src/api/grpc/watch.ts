@@ -7,11 +7,12 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/server.ts';
-import type { WatchDelivery, WatchEvent, Watcher } from '../../mvcc/watchable_store.ts';
+import type { WatchDelivery, Watcher } from '../../mvcc/watchable_store.ts';
 import type { Int64, MessageType } from '../../proto/index.ts';
 import { sat } from '../../server/txn/kv_view.ts';
 import { decode, serviceDefinition } from './codec.ts';
-import { HeaderCache, eventEntry, eventsResponse } from './watch_codec.ts';
+import { HeaderCache } from './watch_codec.ts';
+import { batchResponses, encodeUnit, type Unit } from './watch_batch.ts';
 
 interface CreateRequest {
   key: Buffer;
@@ -30,13 +31,6 @@ interface WatchRequest {
   progressRequest?: object | null;
 }
 
-/** One delivery from the store, encoded: whole revisions, never to be split (unless fragmenting). */
-interface Unit {
-  entries: Buffer[];
-  bytes: number;
-  revision: number;
-}
-
 interface StreamWatcher {
   id: number;
   w: Watcher;
@@ -53,6 +47,8 @@ const NODELETE = 1;
 
 /** Bytes buffered per stream (ours plus grpc-js's) above which its watchers fall back to catch-up. */
 const HIGH_WATER = 1 << 20;
+/** Revisions are merged into one response up to this size (or --max-request-bytes if smaller). */
+const MERGE_BYTES = 32 * 1024;
 /** Responses grpc-js may still be writing when the next batch is handed over. */
 const FLUSH_BELOW = 1;
 
@@ -76,21 +72,21 @@ export function watchService(
   ];
 }
 
-const plainEntries = new WeakMap<readonly WatchEvent[], Unit>();
-const prevEntries = new WeakMap<readonly WatchEvent[], Unit>();
-
 /**
- * The encoded events of a delivery. Watchers of the same range and filters are handed the same array,
- * so this runs once per array, not once per watcher.
+ * The encoded events of a delivery. Watchers of the same range and filters are handed the same
+ * delivery one after another, so remembering the last answer encodes it once, not once per watcher.
  */
+let last: { d: WatchDelivery | undefined; withPrev: boolean; unit: Unit } = {
+  d: undefined,
+  withPrev: false,
+  unit: { entries: [], revs: [], bytes: 0, revision: 0 },
+};
+
 function unitOf(d: WatchDelivery, withPrev: boolean): Unit {
-  const cache = withPrev ? prevEntries : plainEntries;
-  const hit = cache.get(d.events);
-  if (hit && hit.revision === d.revision) return hit;
-  const entries = d.events.map((e) => eventEntry(e, withPrev));
-  const u = { entries, bytes: entries.reduce((n, b) => n + b.length, 0), revision: d.revision };
-  cache.set(d.events, u);
-  return u;
+  if (d === last.d && withPrev === last.withPrev) return last.unit;
+  const unit = encodeUnit(d.events, d.revision, withPrev);
+  last = { d, withPrev, unit };
+  return unit;
 }
 
 class WatchStream {
@@ -173,57 +169,14 @@ class WatchStream {
     this.pendingBytes = 0;
     const max = this.srv.cfg.maxRequestBytes;
     const term = this.srv.term();
+    const header = (rev: number) => this.headers.get(rev, term);
+    const send = (b: Buffer) => this.send(b);
     for (const sw of ws) {
       const units = sw.pending;
       sw.pending = [];
-      let entries: Buffer[] = [];
-      // `entries` is still a unit's own list (shared with other watchers): copy before appending.
-      let borrowed = false;
-      let bytes = 0;
-      let rev = 0;
-      const emit = () => {
-        if (entries.length === 0) return;
-        this.send(eventsResponse(this.headers.get(rev, term), sw.id, entries, false));
-        entries = [];
-        bytes = 0;
-      };
-      for (const u of units) {
-        if (sw.fragment && u.bytes > max) {
-          emit();
-          this.sendFragments(sw, u, max, term);
-          continue;
-        }
-        if (bytes > 0 && bytes + u.bytes > max) emit();
-        if (entries.length === 0) {
-          entries = u.entries;
-          borrowed = true;
-        } else {
-          if (borrowed) entries = entries.slice();
-          borrowed = false;
-          for (const e of u.entries) entries.push(e);
-        }
-        bytes += u.bytes;
-        rev = u.revision;
-      }
-      emit();
+      const o = { watchId: sw.id, cap: Math.min(max, MERGE_BYTES), max, fragment: sw.fragment, header };
+      batchResponses(units, o, send);
     }
-  }
-
-  /** A delivery over the size limit, split between events; every part but the last says `fragment`. */
-  private sendFragments(sw: StreamWatcher, u: Unit, max: number, term: number): void {
-    const header = this.headers.get(u.revision, term);
-    let part: Buffer[] = [];
-    let size = 0;
-    for (const e of u.entries) {
-      if (part.length > 0 && size + e.length > max) {
-        this.send(eventsResponse(header, sw.id, part, true));
-        part = [];
-        size = 0;
-      }
-      part.push(e);
-      size += e.length;
-    }
-    this.send(eventsResponse(header, sw.id, part, false));
   }
 
   private onRequest(raw: Buffer): void {

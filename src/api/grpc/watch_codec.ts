@@ -151,16 +151,19 @@ export class HeaderCache {
 }
 
 /** A WatchResponse carrying events: header, watch_id, fragment flag, then the event entries. */
-export function eventsResponse(
-  header: Buffer,
-  watchId: number,
-  entries: Buffer[],
-  fragment: boolean,
-): Buffer {
-  const p = new Parts();
-  p.push(header);
-  p.num(2, watchId);
-  if (fragment) p.push(Buffer.of(7 << 3, 1));
-  for (const e of entries) p.push(e);
-  return p.concat();
+export function eventsResponse(header: Buffer, watchId: number, entries: Buffer[], fragment: boolean): Buffer {
+  let size = header.length + (watchId === 0 ? 0 : 1 + varintSize(watchId)) + (fragment ? 2 : 0);
+  for (const e of entries) size += e.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = header.copy(out, 0);
+  if (watchId !== 0) {
+    out[at++] = 2 << 3;
+    at = putVarint(out, at, watchId);
+  }
+  if (fragment) {
+    out[at++] = 7 << 3;
+    out[at++] = 1;
+  }
+  for (const e of entries) at += e.copy(out, at);
+  return out;
 }
