@@ -151,7 +151,12 @@ export class HeaderCache {
 }
 
 /** A WatchResponse carrying events: header, watch_id, fragment flag, then the event entries. */
-export function eventsResponse(header: Buffer, watchId: number, entries: Buffer[], fragment: boolean): Buffer {
+export function eventsResponse(
+  header: Buffer,
+  watchId: number,
+  entries: Buffer[],
+  fragment: boolean,
+): Buffer {
   let size = header.length + (watchId === 0 ? 0 : 1 + varintSize(watchId)) + (fragment ? 2 : 0);
   for (const e of entries) size += e.length;
   const out = Buffer.allocUnsafe(size);
