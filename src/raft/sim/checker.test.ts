@@ -47,6 +47,26 @@ describe('checker', () => {
     assert.match(c.violations[0] ?? '', /committed logs differ/);
   });
 
+  test('a crash before the sync of a higher commit: the old entries on disk above the durable commit are fine', () => {
+    // Seen in the simulator (seed 41782): node 2 holds 2/11 on disk, learns 3/11 and commit 11 from the
+    // leader, crashes before syncing either, and restarts with 2/11 and commit 1 again.
+    const c = boot([1n, 2n]);
+    c.appendLog(2n, [ent(2, 2, 'old')]);
+    c.synced(2n);
+    c.appendLog(1n, [ent(3, 2, 'new')]);
+    c.hardState(1n, { term: 3, vote: 1n, commit: 2 });
+    c.appendLog(2n, [ent(3, 2, 'new')]);
+    c.hardState(2n, { term: 3, vote: 1n, commit: 2 }); // never synced
+    c.restarted(2n, { term: 1, vote: 0n, commit: 1 }, 1);
+    c.resetLog(2n, 1, 1);
+    c.appendLog(2n, [ent(2, 2, 'old')]);
+    assert.deepEqual(c.violations, []);
+    // ...but a restart that comes back below a commit that did reach disk is caught.
+    c.synced(1n);
+    c.restarted(1n, { term: 3, vote: 1n, commit: 1 }, 1);
+    assert.match(c.violations[0] ?? '', /below its durable commit/);
+  });
+
   test('a node overwriting a committed entry', () => {
     const c = boot([1n, 2n, 3n]);
     c.appendLog(1n, [ent(2, 2, 'a')]);

@@ -200,7 +200,7 @@ export class Checker {
     v.durableTerm = Math.max(v.durableTerm, v.hs.term);
   }
 
-  /** A node restarted from disk; hs is what raft came back with; log was re-registered before. */
+  /** A node restarted from disk; hs is what raft came back with. Its log is re-registered after this. */
   restarted(id: NodeId, hs: HardState, applied: number): void {
     const v = this.view(id);
     if (hs.commit < v.durableCommit) {

@@ -108,9 +108,6 @@ export class SimNode {
       // Crashed after the snapshot was durable but before the state machine took it: restore now.
       this.restoreState(snap.data, snap.metadata.index, snap.metadata.term, snap.metadata.confState);
     }
-    const first = m.firstIndex();
-    checker.resetLog(this.id, first - 1, m.term(first - 1));
-    if (m.lastIndex() >= first) checker.appendLog(this.id, m.entries(first, m.lastIndex() + 1, NO_LIMIT));
     this.incarnation++;
     this.isLeader = false;
     this.rn = new RawNode({
@@ -120,7 +117,12 @@ export class SimNode {
       applied: this.sm.appliedIndex,
       rand: this.rand.fork(),
     });
+    // The hard state first: the log on disk is judged against the commit index that survived the
+    // crash, not against one the node learned but never synced.
     checker.restarted(this.id, this.rn.basicStatus().hardState, this.sm.appliedIndex);
+    const first = m.firstIndex();
+    checker.resetLog(this.id, first - 1, m.term(first - 1));
+    if (m.lastIndex() >= first) checker.appendLog(this.id, m.entries(first, m.lastIndex() + 1, NO_LIMIT));
     this.env.trace?.(
       `${this.id} start #${this.incarnation} ${describeHardState(this.disk.durableHardState())} applied:${this.sm.appliedIndex} log:[${first}, ${m.lastIndex()}]`,
     );

@@ -29,6 +29,14 @@ describe('raft simulator', () => {
     assert.deepEqual(failures, []);
   });
 
+  test('seeds where a node crashed before syncing a higher commit pass (once misjudged by the checker)', () => {
+    for (const seed of [18_955, 41_782]) {
+      const r = runSeed(seed, { nodes: 3 });
+      assert.equal(r.violation, undefined, `seed ${seed}`);
+      assert.equal(r.liveness, undefined, `seed ${seed}`);
+    }
+  });
+
   test('a seed replays exactly (same trace, same result)', () => {
     const a: string[] = [];
     const b: string[] = [];
