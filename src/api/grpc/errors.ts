@@ -24,7 +24,9 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   [E.ErrStopped, { code: Code.UNAVAILABLE }],
   [E.ErrTimeout, { code: Code.UNAVAILABLE }],
   [E.ErrNoLeader, { code: Code.UNAVAILABLE }],
-  [E.ErrNotCapable, { code: Code.FAILED_PRECONDITION }],
+  // etcd 3.4 answers "not capable" as Unavailable (later versions moved it); "not leader" stays FailedPrecondition.
+  [E.ErrNotCapable, { code: Code.UNAVAILABLE }],
+  [E.ErrNotLeader, { code: Code.FAILED_PRECONDITION }],
   [E.ErrMemberNotFound, { code: Code.NOT_FOUND }],
   [E.ErrBadLeaderTransferee, { code: Code.FAILED_PRECONDITION }],
   [M.ErrMemberBadURLs, { code: Code.INVALID_ARGUMENT }],

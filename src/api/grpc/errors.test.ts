@@ -1,0 +1,28 @@
+// The error table: etcd 3.4's codes and messages, most specific class first.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { status as Code } from '@grpc/grpc-js';
+import { toStatus } from './errors.ts';
+import * as E from '../../server/errors.ts';
+import { ErrCompacted } from '../../mvcc/errors.ts';
+
+test('a subclass keeps its own code: not leader is FailedPrecondition, not capable is Unavailable', () => {
+  assert.deepEqual(toStatus(new E.ErrNotLeader()), {
+    code: Code.FAILED_PRECONDITION,
+    details: 'etcdserver: not leader',
+    unknown: false,
+  });
+  assert.deepEqual(toStatus(new E.ErrNotCapable()), {
+    code: Code.UNAVAILABLE,
+    details: 'etcdserver: not capable',
+    unknown: false,
+  });
+});
+
+test('store errors get the message etcd puts on the wire; unknown errors are Unknown', () => {
+  const s = toStatus(new ErrCompacted());
+  assert.equal(s.code, Code.OUT_OF_RANGE);
+  assert.equal(s.details, 'etcdserver: mvcc: required revision has been compacted');
+  assert.equal(toStatus(new Error('boom')).unknown, true);
+  assert.equal(toStatus(new Error('boom')).code, Code.UNKNOWN);
+});
