@@ -13,6 +13,7 @@ import { sat } from '../../server/txn/kv_view.ts';
 import { decode, serviceDefinition } from './codec.ts';
 import { HeaderCache } from './watch_codec.ts';
 import { batchResponses, encodeUnit, type Unit } from './watch_batch.ts';
+import { frame, responseWriter, type ResponseWriter } from './watch_writer.ts';
 
 interface CreateRequest {
   key: Buffer;
@@ -106,6 +107,7 @@ class WatchStream {
   private flushQueued = false;
   /** A delivery was refused; the watchers are resumed once the buffers drain. */
   private congested = false;
+  private readonly out: ResponseWriter;
 
   constructor(
     private readonly srv: EtcdServer,
@@ -115,6 +117,7 @@ class WatchStream {
     private readonly respType: MessageType,
   ) {
     this.headers = new HeaderCache((revision) => srv.header({ revision }));
+    this.out = responseWriter(call);
     call.on('data', (raw: Buffer) => this.onRequest(raw));
     call.on('end', () => this.close(true));
     call.on('error', () => this.close(false));
@@ -132,13 +135,14 @@ class WatchStream {
   private write(resp: object): void {
     if (this.closed) return;
     this.flush();
-    this.send(Buffer.from(this.respType.encode(resp).finish()));
+    const b = this.respType.encode(resp).finish();
+    this.send(this.out.framed ? frame(b) : Buffer.from(b.buffer, b.byteOffset, b.length));
   }
 
   private send(b: Buffer): void {
     this.inflight++;
     this.inflightBytes += b.length;
-    this.call.write(b, () => this.written(b.length));
+    this.out.write(b, () => this.written(b.length));
   }
 
   private written(n: number): void {
@@ -161,7 +165,7 @@ class WatchStream {
     });
   }
 
-  /** Hands every pending delivery to grpc-js: per watcher, as few responses as the size limit allows. */
+  /** Sends every pending delivery: per watcher, as few responses as the size limit allows. */
   private flush(): void {
     if (this.closed || this.pendingWatchers.length === 0) return;
     const ws = this.pendingWatchers;
@@ -171,12 +175,15 @@ class WatchStream {
     const term = this.srv.term();
     const header = (rev: number) => this.headers.get(rev, term);
     const send = (b: Buffer) => this.send(b);
+    const cap = Math.min(max, MERGE_BYTES);
+    const framed = this.out.framed;
+    this.out.cork();
     for (const sw of ws) {
       const units = sw.pending;
       sw.pending = [];
-      const o = { watchId: sw.id, cap: Math.min(max, MERGE_BYTES), max, fragment: sw.fragment, header };
-      batchResponses(units, o, send);
+      batchResponses(units, { watchId: sw.id, cap, max, fragment: sw.fragment, framed, header }, send);
     }
+    this.out.uncork();
   }
 
   private onRequest(raw: Buffer): void {

@@ -32,6 +32,7 @@ function run(units: Unit[], o: Partial<BatchOptions> = {}) {
     cap: 1 << 20,
     max: 1 << 20,
     fragment: false,
+    framed: false,
     header: (r) => headers.get(r, 1),
     ...o,
   };

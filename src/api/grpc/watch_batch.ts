@@ -36,6 +36,8 @@ export interface BatchOptions {
   /** --max-request-bytes: the size above which a revision is fragmented. */
   max: number;
   fragment: boolean;
+  /** Responses start with the gRPC message prefix (see watch_writer.ts). */
+  framed: boolean;
   /** The encoded header field for a revision. */
   header(revision: number): Buffer;
 }
@@ -47,7 +49,7 @@ export function batchResponses(units: readonly Unit[], o: BatchOptions, out: (re
   let rev = 0;
   const emit = () => {
     if (msg.length === 0) return;
-    out(eventsResponse(o.header(rev), o.watchId, msg, false));
+    out(eventsResponse(o.header(rev), o.watchId, msg, false, o.framed));
     msg = [];
     bytes = 0;
   };
@@ -83,12 +85,12 @@ function fragments(entries: Buffer[], header: Buffer, o: BatchOptions, out: (res
   let size = 0;
   for (const e of entries) {
     if (part.length > 0 && size + e.length > o.max) {
-      out(eventsResponse(header, o.watchId, part, true));
+      out(eventsResponse(header, o.watchId, part, true, o.framed));
       part = [];
       size = 0;
     }
     part.push(e);
     size += e.length;
   }
-  out(eventsResponse(header, o.watchId, part, false));
+  out(eventsResponse(header, o.watchId, part, false, o.framed));
 }

@@ -98,3 +98,14 @@ test('watch ID 0 and a fragment flag, and large revisions and values survive the
   assert.equal(Buffer.from(ev['kv'].value).length, 70_000);
   assert.equal(toNumber(r['header'].revision), big);
 });
+
+test('the prefixed form is the gRPC frame of the plain form', () => {
+  const e: WatchEvent = { type: 'PUT', kv: kv('k', 3) };
+  const h = new HeaderCache(header).get(3, 1);
+  for (const fragment of [false, true]) {
+    const plain = eventsResponse(h, 9, [eventEntry(e, false)], fragment);
+    const framed = eventsResponse(h, 9, [eventEntry(e, false)], fragment, true);
+    assert.deepEqual(framed.subarray(5), plain);
+    assert.deepEqual([...framed.subarray(0, 5)], [0, 0, 0, 0, plain.length]);
+  }
+});

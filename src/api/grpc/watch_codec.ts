@@ -150,17 +150,26 @@ export class HeaderCache {
   }
 }
 
-/** A WatchResponse carrying events: header, watch_id, fragment flag, then the event entries. */
+/**
+ * A WatchResponse carrying events: header, watch_id, fragment flag, then the event entries. With
+ * `prefix`, room for the gRPC message prefix (5 bytes) comes first, filled in.
+ */
 export function eventsResponse(
   header: Buffer,
   watchId: number,
   entries: Buffer[],
   fragment: boolean,
+  prefix = false,
 ): Buffer {
   let size = header.length + (watchId === 0 ? 0 : 1 + varintSize(watchId)) + (fragment ? 2 : 0);
   for (const e of entries) size += e.length;
-  const out = Buffer.allocUnsafe(size);
-  let at = header.copy(out, 0);
+  const pre = prefix ? 5 : 0;
+  const out = Buffer.allocUnsafe(pre + size);
+  if (prefix) {
+    out[0] = 0;
+    out.writeUInt32BE(size, 1);
+  }
+  let at = pre + header.copy(out, pre);
   if (watchId !== 0) {
     out[at++] = 2 << 3;
     at = putVarint(out, at, watchId);
