@@ -1,7 +1,8 @@
 // Synced watchers indexed by what they watch. Watchers with the same key range and filters form one
 // group: an event is matched and filtered once per group, not once per watcher, and the group's
 // watchers share the resulting event list. Single-key groups are found by a map lookup; range groups
-// are kept sorted by start key, so an event only visits the ranges that start at or before its key.
+// are kept sorted by start key with the furthest end reached so far, so an event visits only the
+// ranges starting at or before its key, walking back until no earlier range reaches past the key.
 
 /** What a group needs of an event. */
 export interface KeyedEvent {
@@ -53,6 +54,8 @@ export class WatcherIndex<W> {
   private readonly byKey = new Map<string, WatcherGroup<W>[]>();
   /** Range groups in start key order (rebuilt lazily after a change). */
   private ranges: WatcherGroup<W>[] = [];
+  /** reach[i]: the largest end of ranges[0..i]; null when one of them has no end. */
+  private reach: (string | null)[] = [];
   private rangesSorted = true;
   private count = 0;
 
@@ -92,6 +95,7 @@ export class WatcherIndex<W> {
       else this.byKey.delete(g.keyStr);
     } else {
       this.ranges = this.ranges.filter((x) => x !== g);
+      this.rangesSorted = false;
     }
   }
 
@@ -103,7 +107,18 @@ export class WatcherIndex<W> {
     this.groups.clear();
     this.byKey.clear();
     this.ranges = [];
+    this.reach = [];
     this.count = 0;
+  }
+
+  private sortRanges(): void {
+    this.ranges.sort((a, b) => (a.keyStr < b.keyStr ? -1 : a.keyStr > b.keyStr ? 1 : 0));
+    let far: string | null = '';
+    this.reach = this.ranges.map((g) => {
+      if (far !== null) far = g.endStr === '' ? null : g.endStr! > far ? g.endStr! : far;
+      return far;
+    });
+    this.rangesSorted = true;
   }
 
   /**
@@ -111,10 +126,9 @@ export class WatcherIndex<W> {
    * fresh arrays; a group appears once, in the order of its first matching event.
    */
   match<E extends KeyedEvent>(events: readonly E[]): [WatcherGroup<W>, E[]][] {
-    if (!this.rangesSorted) {
-      this.ranges.sort((a, b) => (a.keyStr < b.keyStr ? -1 : a.keyStr > b.keyStr ? 1 : 0));
-      this.rangesSorted = true;
-    }
+    if (!this.rangesSorted) this.sortRanges();
+    const ranges = this.ranges;
+    const reach = this.reach;
     const out: [WatcherGroup<W>, E[]][] = [];
     const at = new Map<WatcherGroup<W>, E[]>();
     const take = (g: WatcherGroup<W>, e: E) => {
@@ -130,9 +144,18 @@ export class WatcherIndex<W> {
       const key = e.kv.key.toString('latin1');
       const exact = this.byKey.get(key);
       if (exact) for (const g of exact) if (g.wants(key, e.type)) take(g, e);
-      // Ranges starting after the key cannot hold it: stop at the first of them.
-      for (const g of this.ranges) {
-        if (g.keyStr > key) break;
+      // The last range starting at or before the key, then back while some range may reach past it.
+      let lo = 0;
+      let hi = ranges.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (ranges[mid]!.keyStr <= key) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo - 1; i >= 0; i--) {
+        const r = reach[i]!;
+        if (r !== null && r <= key) break;
+        const g = ranges[i]!;
         if (g.wants(key, e.type)) take(g, e);
       }
     }
