@@ -18,6 +18,15 @@ export interface TetcdConfig {
   maxTxnOps: number;
   maxRequestBytes: number;
   logLevel: string;
+  /** ms */
+  heartbeatInterval: number;
+  /** ms */
+  electionTimeout: number;
+  snapshotCount: number;
+  snapshotCatchupEntries: number;
+  preVote: boolean;
+  /** Whether --listen-peer-urls was given (a lone member without it opens no peer port). */
+  listenPeerUrlsGiven: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -87,20 +96,46 @@ const FLAGS: FlagSpec[] = [
     def: '1572864',
   },
   { flag: 'log-level', key: 'logLevel', help: `log level (${LOG_LEVELS.join(', ')})`, def: 'info' },
+  {
+    flag: 'heartbeat-interval',
+    key: 'heartbeatInterval',
+    help: 'time (in milliseconds) of a heartbeat interval',
+    def: '100',
+  },
+  {
+    flag: 'election-timeout',
+    key: 'electionTimeout',
+    help: 'time (in milliseconds) for an election to timeout',
+    def: '1000',
+  },
+  {
+    flag: 'snapshot-count',
+    key: 'snapshotCount',
+    help: 'number of committed transactions to trigger a snapshot to disk',
+    def: '100000',
+  },
+  {
+    flag: 'snapshot-catchup-entries',
+    key: 'snapshotCatchupEntries',
+    help: 'number of entries for a slow follower to catch-up after compacting the raft storage entries',
+    def: '5000',
+  },
+  {
+    flag: 'pre-vote',
+    key: 'preVote',
+    help: 'enable the raft Pre-Vote algorithm to prevent disruption when a node rejoins the cluster',
+    def: 'true',
+  },
 ];
 
 /** Flags etcd users pass that this version accepts and ignores (cluster and tuning flags). */
 const ACCEPTED_IGNORED = [
-  'heartbeat-interval',
-  'election-timeout',
-  'snapshot-count',
   'quota-backend-bytes',
   'auto-compaction-mode',
   'auto-compaction-retention',
   'logger',
   'log-outputs',
   'enable-v2',
-  'pre-vote',
   'listen-metrics-urls',
   'max-learners',
 ];
@@ -147,6 +182,17 @@ function build(raw: Record<string, string>): TetcdConfig {
     throw new ConfigError(`--initial-cluster-state must be "new" or "existing", got "${state}"`);
   }
   const name = get('name');
+  const heartbeat = positiveInt('heartbeat-interval', get('heartbeat-interval'));
+  const election = positiveInt('election-timeout', get('election-timeout'));
+  if (election < 5 * heartbeat) {
+    throw new ConfigError(
+      `--election-timeout[${election}ms] should be at least as 5 times as --heartbeat-interval[${heartbeat}ms]`,
+    );
+  }
+  const preVote = get('pre-vote');
+  if (!['true', 'false', ''].includes(preVote)) {
+    throw new ConfigError(`--pre-vote must be true or false, got "${preVote}"`);
+  }
   return {
     name,
     dataDir: get('data-dir') || `${name}.tetcd`,
@@ -160,6 +206,12 @@ function build(raw: Record<string, string>): TetcdConfig {
     maxTxnOps: positiveInt('max-txn-ops', get('max-txn-ops')),
     maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
     logLevel: level,
+    heartbeatInterval: heartbeat,
+    electionTimeout: election,
+    snapshotCount: positiveInt('snapshot-count', get('snapshot-count')),
+    snapshotCatchupEntries: positiveInt('snapshot-catchup-entries', get('snapshot-catchup-entries')),
+    preVote: preVote !== 'false',
+    listenPeerUrlsGiven: raw['listen-peer-urls'] !== undefined,
   };
 }
 
@@ -175,10 +227,11 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Parsed {
     .exitOverride()
     .configureOutput({ writeErr: () => {} })
     .allowExcessArguments(false);
-  for (const f of FLAGS)
-    cmd.addOption(
-      new Option(`--${f.flag} <value>`, `${f.help} (env ${envName(f.flag)}, default "${f.def}")`),
-    );
+  for (const f of FLAGS) {
+    // Boolean flags take an optional value, as Go's flag package allows (--pre-vote, --pre-vote=false).
+    const arg = f.def === 'true' || f.def === 'false' ? '[value]' : '<value>';
+    cmd.addOption(new Option(`--${f.flag} ${arg}`, `${f.help} (env ${envName(f.flag)}, default "${f.def}")`));
+  }
   for (const f of ACCEPTED_IGNORED) cmd.addOption(new Option(`--${f} [value]`).hideHelp());
   cmd.addOption(
     new Option('--config-file <path>', 'path to a YAML configuration file (replaces flags and environment)'),
@@ -216,7 +269,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   for (const f of FLAGS) {
     const fromFlag = opts[camel(f.flag)];
     const fromEnv = env[envName(f.flag)];
-    if (typeof fromFlag === 'string') raw[f.flag] = fromFlag;
+    if (fromFlag === true) raw[f.flag] = 'true';
+    else if (typeof fromFlag === 'string') raw[f.flag] = fromFlag;
     else if (fromEnv !== undefined) raw[f.flag] = fromEnv;
   }
   return { config: build(raw), ignored };

@@ -3,6 +3,7 @@
 import { ConfigError, parseConfig } from './config.ts';
 import { createLogger } from '../pkg/logger.ts';
 import { EtcdServer } from '../server/server.ts';
+import { BootstrapError } from '../server/bootstrap.ts';
 import { startClientServer, type ClientServer } from '../api/grpc/server.ts';
 
 function hostPort(u: string): { host: string; port: number } {
@@ -36,16 +37,35 @@ async function main(): Promise<void> {
     { name: config.name, 'data-dir': config.dataDir, 'listen-client-urls': config.listenClientUrls },
     'starting tetcd',
   );
-  const srv = await EtcdServer.start({
-    name: config.name,
-    dataDir: config.dataDir,
-    advertisePeerUrls: config.initialAdvertisePeerUrls,
-    initialClusterToken: config.initialClusterToken,
-    maxTxnOps: config.maxTxnOps,
-    maxRequestBytes: config.maxRequestBytes,
-    logger: log,
-    fatal,
-  });
+  let srv: EtcdServer;
+  try {
+    srv = await EtcdServer.start({
+      name: config.name,
+      dataDir: config.dataDir,
+      advertisePeerUrls: config.initialAdvertisePeerUrls,
+      advertiseClientUrls: config.advertiseClientUrls,
+      initialCluster: config.initialCluster,
+      initialClusterState: config.initialClusterState,
+      initialClusterToken: config.initialClusterToken,
+      heartbeatMs: config.heartbeatInterval,
+      electionTimeoutMs: config.electionTimeout,
+      snapshotCount: config.snapshotCount,
+      snapshotCatchupEntries: config.snapshotCatchupEntries,
+      preVote: config.preVote,
+      ...(config.listenPeerUrlsGiven ? { listenPeerUrls: config.listenPeerUrls } : {}),
+      maxTxnOps: config.maxTxnOps,
+      maxRequestBytes: config.maxRequestBytes,
+      logger: log,
+      fatal,
+    });
+  } catch (e) {
+    if (e instanceof BootstrapError) {
+      log.fatal({ err: e.message }, 'cannot start the member');
+      process.stderr.write(`tetcd: ${e.message}\n`);
+      process.exit(1);
+    }
+    throw e;
+  }
   const servers: ClientServer[] = [];
   for (const u of config.listenClientUrls) {
     const { host, port } = hostPort(u);

@@ -1,17 +1,20 @@
 // Proposals and their waiters: a client request gets an id, goes into the log, and its promise is
-// settled by whoever applies the entry carrying that id.
+// settled by whoever applies the entry carrying that id. A proposal that does not apply within the
+// request timeout (no leader, or its entry was lost in a leader change) fails with etcd's timeout error.
 import type { Op } from './raft_request.ts';
 import { encodeRaftRequest } from './raft_request.ts';
-import { ErrStopped, ErrTooManyRequests } from './errors.ts';
+import { ErrStopped, ErrTimeout, ErrTooManyRequests } from './errors.ts';
 
 export interface Waiter {
   decoded: unknown;
   resolve(v: unknown): void;
   reject(e: unknown): void;
+  deadline: number;
 }
 
 export interface LogSink {
-  propose(data: Uint8Array): void;
+  /** Queues `data` for the log; `alive` says whether anyone still waits for it. */
+  propose(data: Uint8Array, alive: () => boolean): void;
   pending(): number;
 }
 
@@ -22,14 +25,33 @@ export class Proposer {
   private readonly waits = new Map<bigint, Waiter>();
   private nextId: bigint;
   private stopped = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly log: LogSink,
     memberId: bigint,
     now: number,
+    private readonly timeoutMs = 7000,
+    private readonly clock: () => number = () => performance.now(),
   ) {
     // Unique across restarts of this member: member bits, then time, then a counter (etcd's idutil).
     this.nextId = ((memberId & 0xffffn) << 48n) | (BigInt(now & 0xffffffffff) << 8n);
+  }
+
+  /** Starts the periodic check that fails proposals older than the request timeout. */
+  startTimeouts(intervalMs = 250): void {
+    this.sweeper = setInterval(() => this.expire(), intervalMs);
+    this.sweeper.unref();
+  }
+
+  /** Fails every waiter past its deadline. */
+  expire(): void {
+    const now = this.clock();
+    for (const [id, w] of this.waits) {
+      if (w.deadline > now) continue;
+      this.waits.delete(id);
+      w.reject(new ErrTimeout());
+    }
   }
 
   propose<T>(op: Op, raw: Uint8Array, decoded: unknown): Promise<T> {
@@ -37,8 +59,29 @@ export class Proposer {
     if (this.log.pending() > MAX_PENDING) return Promise.reject(new ErrTooManyRequests());
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.waits.set(id, { decoded, resolve: resolve as (v: unknown) => void, reject });
-      this.log.propose(encodeRaftRequest(id, op, raw));
+      const w: Waiter = {
+        decoded,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        deadline: this.clock() + this.timeoutMs,
+      };
+      this.waits.set(id, w);
+      this.log.propose(encodeRaftRequest(id, op, raw), () => this.waits.get(id) === w);
+    });
+  }
+
+  /** A waiter for something proposed by `submit` (a conf change) under a fresh id. */
+  register<T>(submit: (id: bigint) => void): Promise<T> {
+    if (this.stopped) return Promise.reject(new ErrStopped());
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.waits.set(id, {
+        decoded: undefined,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        deadline: this.clock() + this.timeoutMs,
+      });
+      submit(id);
     });
   }
 
@@ -51,6 +94,7 @@ export class Proposer {
 
   failAll(err: unknown): void {
     this.stopped = true;
+    clearInterval(this.sweeper);
     for (const w of this.waits.values()) w.reject(err);
     this.waits.clear();
   }

@@ -1,94 +1,357 @@
-// The loop that moves proposals through the log, in DESIGN.md's order for every batch:
-//   1. append the entries and the hard state to the WAL with ONE fdatasync (group commit)
-//   2. send messages to peers (none yet: a single voter)
-//   3. apply the committed entries, in order, then commit the backend batch once
+// The Ready loop around the raft core (RawNode), in DESIGN.md's order for every Ready:
+//   1. persist: snapshot marker, entries and hard state in ONE durable WAL write (group commit)
+//   2. send messages to peers through the transport
+//   3. apply the committed entries (one backend batch, storing the applied index)
 //   4. advance
-// Everything proposed while a batch is on its way to disk becomes the next batch.
-// This is the single-voter log; the raft core's RawNode takes over steps 1-2 for clusters.
-import type { Entry, HardState, Wal } from '../wal/wal.ts';
+// Every input (peer messages, ticks, proposals, read-index requests) is queued and fed to raft at the
+// start of a loop turn, so everything that arrived in one event-loop turn lands in one Ready, and
+// nothing touches the RawNode between ready() and advance().
+import {
+  EntryType,
+  ErrProposalDropped,
+  MessageType,
+  NONE,
+  RawNode,
+  SnapshotStatus,
+  isEmptyHardState,
+  isEmptySnap,
+  message,
+  type Config,
+  type ConfChange,
+  type ConfChangeV2,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type MemoryStorage,
+  type Message,
+  type ReadState,
+  type Snapshot,
+  type SoftState,
+} from '../raft/index.ts';
+import type { Wal } from '../wal/wal.ts';
 
 export interface DriverDeps {
   wal: Wal;
-  /** Applies committed entries in order (one backend batch for all of them). */
+  storage: MemoryStorage;
+  /** Sends messages to peers (step 2). */
+  send(msgs: Message[]): void;
+  /** A snapshot from the leader was persisted: replace the state machine with it (before its entries). */
+  applySnapshot(snap: Snapshot): void;
+  /** Applies committed entries in order (step 3); conf changes call driver.applyConfChange. */
   apply(entries: Entry[]): void;
+  onSoftState(ss: SoftState, term: number): void;
+  onReadStates(rs: ReadState[]): void;
+  /** After every processed Ready (advance done): the snapshot trigger and similar run here. */
+  afterAdvance(): void;
   /** Fail-stop: a durability error means this member must not go on. */
   fatal(err: unknown): void;
 }
 
-const MAX_BATCH = 4096;
+/** A queued proposal: `alive` says whether someone still waits for it (timed-out ones are skipped). */
+interface Queued {
+  data: Uint8Array;
+  alive(): boolean;
+}
+
+const MAX_PROPOSALS_PER_STEP = 4096;
 
 export class RaftDriver {
-  private queue: Uint8Array[] = [];
+  readonly rn: RawNode;
+  private inbox: Message[] = [];
+  private ticks = 0;
+  private props: Queued[] = [];
+  private confProps: { cc: ConfChange | ConfChangeV2; fail(e: unknown): void }[] = [];
+  private reads: Uint8Array[] = [];
+  private transfers: bigint[] = [];
+  private reports: (() => void)[] = [];
+  private scheduled = false;
   private running = false;
   private stopped = false;
-  private idle: Array<() => void> = [];
-  private hardState: HardState;
-  private lastIndex: number;
+  private idle: (() => void)[] = [];
+  private tickTimer: NodeJS.Timeout | undefined;
+  /** The newest hard state, and whether the WAL has it yet (commit-only changes ride on the next write). */
+  private hs: HardState;
+  private hsDirty = false;
+  /** Until the first check after start: campaign at once if this member is the only voter. */
+  private campaignIfAlone = false;
 
   constructor(
     private readonly deps: DriverDeps,
-    state: { hardState: HardState; lastIndex: number },
+    config: Config,
   ) {
-    this.hardState = { ...state.hardState };
-    this.lastIndex = state.lastIndex;
+    this.rn = new RawNode(config);
+    this.hs = { ...deps.storage.initialState().hardState };
+  }
+
+  /** Brand-new member: the initial voters become committed conf change entries (etcd's bootstrap). */
+  bootstrap(peers: { id: bigint; context: Uint8Array }[]): void {
+    this.rn.bootstrap(peers);
+  }
+
+  /** Starts the tick timer; a lone voter campaigns at once instead of waiting an election timeout. */
+  start(heartbeatMs: number): void {
+    this.tickTimer = setInterval(() => {
+      this.ticks++;
+      this.schedule();
+    }, heartbeatMs);
+    this.campaignIfAlone = true;
+    this.schedule();
   }
 
   term(): number {
-    return this.hardState.term;
+    return this.rn.raft.term;
   }
 
   committedIndex(): number {
-    return this.hardState.commit;
+    return this.rn.raft.raftLog.committed;
   }
 
-  /** Starts a new term (a single voter elects itself) and makes it durable. */
-  async campaign(selfId: bigint): Promise<void> {
-    this.hardState = { term: this.hardState.term + 1, vote: selfId, commit: this.hardState.commit };
-    await this.deps.wal.save(this.hardState, []);
+  lead(): bigint {
+    return this.rn.lead;
   }
 
-  propose(data: Uint8Array): void {
+  isLeader(): boolean {
+    return this.rn.lead === this.rn.id && this.rn.lead !== NONE;
+  }
+
+  /** Voters of the current configuration (incoming and outgoing). */
+  voters(): bigint[] {
+    return [...this.rn.raft.trk.config.voters.ids()];
+  }
+
+  /** This member is the only voter: its applied state is linearizable without a read-index round. */
+  soleVoter(): boolean {
+    const v = this.rn.raft.trk.config.voters;
+    return v.outgoing.ids.size === 0 && v.incoming.ids.size === 1 && v.incoming.ids.has(this.rn.id);
+  }
+
+  isLearner(): boolean {
+    return this.rn.raft.trk.config.learners.has(this.rn.id);
+  }
+
+  /** Match index of a peer as this leader sees it (0 when unknown or not leader). */
+  matchOf(id: bigint): number {
+    return this.rn.raft.trk.progress.get(id)?.match ?? 0;
+  }
+
+  propose(data: Uint8Array, alive: () => boolean): void {
     if (this.stopped) throw new Error('raft driver stopped');
-    this.queue.push(data);
-    if (!this.running) {
-      this.running = true;
-      setImmediate(() => void this.run());
-    }
+    this.props.push({ data, alive });
+    this.schedule();
+  }
+
+  proposeConfChange(cc: ConfChange | ConfChangeV2, fail: (e: unknown) => void): void {
+    this.confProps.push({ cc, fail });
+    this.schedule();
   }
 
   pending(): number {
-    return this.queue.length;
+    return this.props.length;
+  }
+
+  readIndex(ctx: Uint8Array): void {
+    this.reads.push(ctx);
+    this.schedule();
+  }
+
+  transferLeader(to: bigint): void {
+    this.transfers.push(to);
+    this.schedule();
+  }
+
+  step(m: Message): void {
+    if (this.stopped) return;
+    this.inbox.push(m);
+    this.schedule();
+  }
+
+  reportUnreachable(id: bigint): void {
+    this.reports.push(() => this.rn.reportUnreachable(id));
+    this.schedule();
+  }
+
+  reportSnapshot(id: bigint, ok: boolean): void {
+    const st = ok ? SnapshotStatus.SnapshotFinish : SnapshotStatus.SnapshotFailure;
+    this.reports.push(() => this.rn.reportSnapshot(id, st));
+    this.schedule();
+  }
+
+  /** Called by the applier for a committed conf change entry. */
+  applyConfChange(cc: ConfChange | ConfChangeV2): ConfState {
+    return this.rn.applyConfChange(cc);
   }
 
   /** Resolves when nothing is queued or in flight. */
   drain(): Promise<void> {
-    if (!this.running) return Promise.resolve();
+    if (!this.running && !this.scheduled) return Promise.resolve();
     return new Promise((r) => this.idle.push(r));
   }
 
   stop(): void {
     this.stopped = true;
+    clearInterval(this.tickTimer);
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.run();
+    });
   }
 
   private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.length <= MAX_BATCH ? this.queue : this.queue.slice(0, MAX_BATCH);
-        this.queue = this.queue.length <= MAX_BATCH ? [] : this.queue.slice(MAX_BATCH);
-        const term = this.hardState.term;
-        const entries: Entry[] = batch.map((data) => ({ index: ++this.lastIndex, term, data }));
-        const hs = { ...this.hardState, commit: this.lastIndex };
-        await this.deps.wal.save(hs, entries); // 1
-        this.hardState = hs;
-        this.deps.apply(entries); // 3
+      for (let turn = 0; turn < 64; turn++) {
+        const fed = this.feed();
+        if (!this.rn.hasReady()) {
+          if (!fed) break;
+          continue;
+        }
+        while (this.rn.hasReady() && !this.stopped) await this.handleReady();
+        if (this.stopped) break;
       }
     } catch (err) {
       this.stopped = true;
+      clearInterval(this.tickTimer);
       this.deps.fatal(err);
-      return;
     } finally {
       this.running = false;
-      for (const r of this.idle.splice(0)) r();
+      if (this.hasInput() && !this.stopped) this.schedule();
+      else for (const r of this.idle.splice(0)) r();
+    }
+  }
+
+  private hasInput(): boolean {
+    const waitingProps = this.props.length > 0 && this.rn.lead !== NONE;
+    return (
+      this.inbox.length > 0 ||
+      this.ticks > 0 ||
+      waitingProps ||
+      this.confProps.length > 0 ||
+      this.reads.length > 0 ||
+      this.transfers.length > 0 ||
+      this.reports.length > 0
+    );
+  }
+
+  /** Feeds the queued inputs to raft; returns whether anything was fed. */
+  private feed(): boolean {
+    const rn = this.rn;
+    let fed = false;
+    for (const m of this.inbox.splice(0)) {
+      fed = true;
+      try {
+        rn.step(m);
+      } catch {
+        // A response from a peer no longer in the configuration, or a stray local type: ignore it.
+      }
+    }
+    for (const r of this.reports.splice(0)) {
+      fed = true;
+      r();
+    }
+    for (; this.ticks > 0; this.ticks--) {
+      fed = true;
+      rn.tick();
+    }
+    for (const to of this.transfers.splice(0)) {
+      fed = true;
+      rn.transferLeader(to);
+    }
+    // Proposals wait (in this queue) for a leader; the proposer times out those that never get one.
+    if (this.props.length > 0 && rn.lead !== NONE) {
+      const live = this.props.filter((p) => p.alive());
+      this.props = [];
+      for (let i = 0; i < live.length; i += MAX_PROPOSALS_PER_STEP) {
+        const chunk = live.slice(i, i + MAX_PROPOSALS_PER_STEP);
+        fed = true;
+        try {
+          // One MsgProp for the whole batch: a leader appends it as one run, a follower forwards it once.
+          rn.raft.step(
+            message({
+              type: MessageType.MsgProp,
+              from: rn.id,
+              entries: chunk.map((p) => ({ term: 0, index: 0, type: EntryType.EntryNormal, data: p.data })),
+            }),
+          );
+        } catch (err) {
+          if (!(err instanceof ErrProposalDropped)) throw err;
+          // A leader transfer is under way, or the leader is unknown: retry on a later turn.
+          this.props.push(...chunk);
+        }
+      }
+    }
+    for (const c of this.confProps.splice(0)) {
+      fed = true;
+      try {
+        rn.proposeConfChange(c.cc);
+      } catch (err) {
+        c.fail(err);
+      }
+    }
+    for (const ctx of this.reads.splice(0)) {
+      fed = true;
+      rn.readIndex(ctx);
+    }
+    // After a restart the configuration is known only once the committed conf changes are applied
+    // again, so the check waits until raft has handed out everything committed.
+    if (this.campaignIfAlone && rn.raft.raftLog.applied >= rn.raft.raftLog.committed) {
+      this.campaignIfAlone = false;
+      if (this.soleVoter() && rn.lead === NONE) {
+        rn.campaign();
+        fed = true;
+      }
+    }
+    return fed;
+  }
+
+  private async handleReady(): Promise<void> {
+    const { deps } = this;
+    const rd = this.rn.ready();
+    if (rd.softState !== undefined) deps.onSoftState(rd.softState, this.rn.raft.term);
+    const hasSnap = !isEmptySnap(rd.snapshot);
+    if (!isEmptyHardState(rd.hardState)) {
+      this.hs = rd.hardState;
+      this.hsDirty = true;
+    }
+    // 1. Persist. A change of commit alone needs no write of its own (etcd skips the fsync too): the
+    // applied index in the backend covers it, and the next write carries it.
+    if (rd.entries.length > 0 || rd.mustSync || hasSnap) {
+      const snap = hasSnap
+        ? {
+            index: rd.snapshot.metadata.index,
+            term: rd.snapshot.metadata.term,
+            confState: rd.snapshot.metadata.confState,
+          }
+        : undefined;
+      await deps.wal.save(this.hsDirty ? this.hs : undefined, rd.entries, snap);
+      this.hsDirty = false;
+    }
+    if (hasSnap) {
+      deps.storage.applySnapshot(rd.snapshot);
+      deps.applySnapshot(rd.snapshot);
+    }
+    if (rd.entries.length > 0) deps.storage.append(rd.entries);
+    if (!isEmptyHardState(rd.hardState)) deps.storage.setHardState(rd.hardState);
+    // 2. Send.
+    if (rd.messages.length > 0) deps.send(rd.messages);
+    if (rd.readStates.length > 0) deps.onReadStates(rd.readStates);
+    // 3. Apply.
+    if (rd.committedEntries.length > 0) deps.apply(rd.committedEntries);
+    // 4. Advance.
+    this.rn.advance(rd);
+    deps.afterAdvance();
+  }
+
+  /** Writes the newest hard state if the WAL lacks it (at shutdown). */
+  async flushHardState(): Promise<void> {
+    if (this.hsDirty) {
+      this.hsDirty = false;
+      await this.deps.wal.save(this.hs, []);
     }
   }
 }

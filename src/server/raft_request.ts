@@ -13,6 +13,8 @@ export const enum Op {
   LeaseGrant = 8,
   LeaseRevoke = 9,
   LeaseCheckpoint = 11,
+  /** A member publishes its name and client URLs (etcd 3.5's cluster_member_attr_set field number). */
+  Attributes = 1100,
 }
 
 const InternalRaftRequest = messageType('etcdserverpb.InternalRaftRequest');
@@ -56,7 +58,39 @@ interface InternalMsg {
   leaseCheckpoint?: unknown;
 }
 
+/** Reads a varint at `pos`; returns the value and the position after it. */
+function readVarint(b: Uint8Array, pos: number): [bigint, number] {
+  let v = 0n;
+  let shift = 0n;
+  for (;;) {
+    const byte = b[pos++];
+    if (byte === undefined) throw new Error('raft request: truncated varint');
+    v |= BigInt(byte & 0x7f) << shift;
+    if ((byte & 0x80) === 0) return [v, pos];
+    shift += 7n;
+  }
+}
+
+/**
+ * The request kind is the field after the header (encodeRaftRequest writes them in that order). Ops
+ * outside etcdserverpb.InternalRaftRequest (Attributes) are read here, by hand.
+ */
+function peekOp(data: Uint8Array): { id: bigint; op: number; body: Uint8Array } | undefined {
+  let [tag, pos] = readVarint(data, 0);
+  if (tag !== BigInt((100 << 3) | 2)) return undefined;
+  let len: bigint;
+  [len, pos] = readVarint(data, pos);
+  const headerEnd = pos + Number(len);
+  let id = 0n;
+  if (data[pos] === 0x08) [id] = readVarint(data, pos + 1);
+  [tag, pos] = readVarint(data, headerEnd);
+  [len, pos] = readVarint(data, pos);
+  return { id, op: Number(tag >> 3n), body: data.subarray(pos, pos + Number(len)) };
+}
+
 export function decodeRaftRequest(data: Uint8Array): DecodedRaftRequest {
+  const peek = peekOp(data);
+  if (peek?.op === Op.Attributes) return { id: peek.id, op: Op.Attributes, req: peek.body };
   const m = InternalRaftRequest.decode(data) as unknown as InternalMsg;
   const id = toBigInt(m.header?.ID, true);
   if (m.put) return { id, op: Op.Put, req: m.put };

@@ -1,14 +1,17 @@
-// A tetcd member: wires the WAL, the log driver, the apply chain and the MVCC store together and
-// serves the KV commands. Reads run locally (a single voter's applied state is linearizable: every
-// acknowledged write is applied before it is acknowledged); writes go through the log.
-import { join } from 'node:path';
+// A tetcd member: wires the backend, the MVCC store, the lessor and the raft node (raft_node.ts) together
+// and serves the KV commands. Writes go through the log; linearizable reads wait for a ReadIndex
+// barrier, then read locally; serializable reads are local.
 import type { Logger } from 'pino';
-import { Backend } from '../backend/backend.ts';
-import { KVStore } from '../mvcc/kvstore.ts';
-import { Wal } from '../wal/wal.ts';
+import type { Backend } from '../backend/backend.ts';
+import type { KVStore } from '../mvcc/kvstore.ts';
+import type { Wal } from '../wal/wal.ts';
 import { fromBigInt } from '../proto/index.ts';
-import { RaftDriver } from './raft_driver.ts';
-import { Proposer } from './propose.ts';
+import type { Proposer } from './propose.ts';
+import type { RaftCluster } from '../membership/cluster.ts';
+import { openMember, type Booted } from './bootstrap.ts';
+import { RaftNode, type RaftHost } from './raft_node.ts';
+import { clusterServerOf } from './cluster_server.ts';
+import type { ClusterServer } from '../membership/cluster_server.ts';
 import { Op } from './raft_request.ts';
 import { BackendApplier } from './apply/backend_applier.ts';
 import { Lessor, MAX_LEASE_TTL } from '../lease/lessor.ts';
@@ -16,11 +19,10 @@ import { LeaseLoop } from './lease_loop.ts';
 import { WatchableStore } from '../mvcc/watchable_store.ts';
 import { watchSource } from './watch_source.ts';
 import { backendLeaseStore, loadLeases } from './lease_store.ts';
-import { ErrLeaseNotFound, ErrLeaseTTLTooLarge } from './errors.ts';
+import { ErrLeaseNotFound, ErrLeaseTTLTooLarge, ErrStopped } from './errors.ts';
 import { messageType, toBigInt, toNumber, type Int64 } from '../proto/index.ts';
 import { randomBytes } from 'node:crypto';
-import { applyEntries } from './apply/apply.ts';
-import { clusterIdFor, idHex, memberIdFor } from './ids.ts';
+import { idHex } from './ids.ts';
 import { executeRange } from './txn/range.ts';
 import { executeTxn, isTxnReadOnly } from './txn/txn.ts';
 import { NO_LEASES, type WriteCtx, type WriteView } from './txn/kv_view.ts';
@@ -52,8 +54,18 @@ export interface ServerConfig {
   maxRequestBytes: number;
   /** --watch-progress-notify-interval, ms (default 10 minutes). */
   watchProgressNotifyIntervalMs?: number;
-  /** Election timeout in ms: the minimum lease TTL is ceil(1.5 x this) seconds. */
+  /** --election-timeout in ms (default 1000); the minimum lease TTL is ceil(1.5 x this) seconds. */
   electionTimeoutMs?: number;
+  /** --heartbeat-interval in ms (default 100): one raft tick. */
+  heartbeatMs?: number;
+  advertiseClientUrls?: string[];
+  /** --listen-peer-urls when given; a lone member without it opens no peer port. */
+  listenPeerUrls?: string[];
+  initialCluster?: string;
+  initialClusterState?: 'new' | 'existing';
+  preVote?: boolean;
+  snapshotCount?: number;
+  snapshotCatchupEntries?: number;
   logger: Logger;
   /** Called on a durability failure; the process must stop. */
   fatal(err: unknown): void;
@@ -61,29 +73,25 @@ export interface ServerConfig {
 
 export class EtcdServer {
   readonly memberId: bigint;
-  readonly clusterId: bigint;
   private readonly memberIdLong;
-  private readonly clusterIdLong;
   private appliedIndex = 0;
   private closed = false;
   readonly leaseLoop: LeaseLoop;
   readonly watchable: WatchableStore;
+  readonly raft: RaftNode;
 
   private constructor(
     readonly cfg: ServerConfig,
     readonly backend: Backend,
     readonly kv: KVStore,
     private readonly wal: Wal,
-    private readonly driver: RaftDriver,
-    private readonly proposer: Proposer,
-    private readonly applier: BackendApplier,
+    readonly cluster: RaftCluster,
     readonly lessor: Lessor,
-    ids: { member: bigint; cluster: bigint },
+    memberId: bigint,
+    private readonly booted: Booted,
   ) {
-    this.memberId = ids.member;
-    this.clusterId = ids.cluster;
-    this.memberIdLong = fromBigInt(ids.member, true);
-    this.clusterIdLong = fromBigInt(ids.cluster, true);
+    this.memberId = memberId;
+    this.memberIdLong = fromBigInt(memberId, true);
     this.watchable = new WatchableStore(watchSource(kv, backend));
     kv.onTxnEnd((events, rev) => this.watchable.notify(events, rev));
     this.leaseLoop = new LeaseLoop({
@@ -93,76 +101,99 @@ export class EtcdServer {
       checkpoint: (cps) => this.leaseCheckpoint(cps),
       log: cfg.logger,
     });
+    this.raft = new RaftNode(this.raftHost(), booted, cfg);
+    this.clusterServer = clusterServerOf({
+      cluster,
+      raft: this.raft,
+      memberId,
+      revision: () => this.kv.rev(),
+    });
+  }
+
+  readonly clusterServer: ClusterServer;
+
+  /** The current leader's ID (0 when unknown). */
+  leader(): bigint {
+    return this.raft.leader();
+  }
+
+  isLearner(): boolean {
+    return this.raft.isLearner();
+  }
+
+  moveLeader(target: bigint): Promise<void> {
+    return this.raft.moveLeader(target);
+  }
+
+  get clusterId(): bigint {
+    return this.cluster.clusterId;
+  }
+
+  private get proposer(): Proposer {
+    return this.raft.proposer;
   }
 
   static async start(cfg: ServerConfig): Promise<EtcdServer> {
     const log = cfg.logger;
-    const member = memberIdFor(cfg.advertisePeerUrls, cfg.initialClusterToken);
-    const cluster = clusterIdFor([member]);
-    const backend = Backend.open(join(cfg.dataDir, 'member', 'db'));
-    const kv = await KVStore.open(backend);
-    const { wal, contents } = await Wal.open(join(cfg.dataDir, 'member', 'wal'));
-    if (contents.repairedBytes > 0) {
-      log.warn({ bytes: contents.repairedBytes }, 'repaired a torn write at the end of the WAL');
-    }
-    const lastIndex = contents.entries.at(-1)?.index ?? contents.snapshot?.index ?? 0;
-    // The driver exists before the server it applies into; the sink is pointed at it below.
-    const sink = { apply: (_entries: Parameters<typeof applyEntries>[1]): void => {} };
-    const driver = new RaftDriver(
-      {
-        wal,
-        apply: (entries) => sink.apply(entries),
-        fatal: (err) => cfg.fatal(err),
-      },
-      { hardState: contents.hardState, lastIndex: Math.max(lastIndex, kv.consistentIndex()) },
-    );
-    const proposer = new Proposer(driver, member, Date.now());
+    const electionMs = cfg.electionTimeoutMs ?? 1000;
+    const heartbeatMs = cfg.heartbeatMs ?? 100;
+    const booted = await openMember({
+      name: cfg.name,
+      dataDir: cfg.dataDir,
+      advertisePeerUrls: cfg.advertisePeerUrls,
+      initialCluster: cfg.initialCluster ?? '',
+      initialClusterState: cfg.initialClusterState ?? 'new',
+      initialClusterToken: cfg.initialClusterToken,
+      electionTicks: Math.max(2, Math.round(electionMs / heartbeatMs)),
+      preVote: cfg.preVote ?? true,
+      logger: log,
+    });
+    const { backend, kv } = booted;
     const lessor = new Lessor({
       now: () => performance.now(),
-      minTtl: Math.ceil((1.5 * (cfg.electionTimeoutMs ?? 1000)) / 1000),
+      minTtl: Math.ceil((1.5 * electionMs) / 1000),
       store: backendLeaseStore(backend),
     });
     for (const l of loadLeases(backend)) lessor.restore(l.id, l.ttl, l.remainingTtl);
     restoreAttachments(kv, lessor);
-    const applier = new BackendApplier(kv, lessor);
-    const srv = new EtcdServer(cfg, backend, kv, wal, driver, proposer, applier, lessor, { member, cluster });
-    sink.apply = (entries) => srv.apply(entries);
+    // Expiry runs only on the leader: the lessor waits for raft to make this member leader.
+    lessor.demote();
+    const srv = new EtcdServer(cfg, backend, kv, booted.wal, booted.cluster, lessor, booted.memberId, booted);
     srv.appliedIndex = kv.consistentIndex();
-    const replay = contents.entries.filter((e) => e.index > srv.appliedIndex);
-    if (replay.length) {
-      srv.apply(replay);
-      log.info({ entries: replay.length, appliedIndex: srv.appliedIndex }, 'replayed WAL entries');
-    }
-    await driver.campaign(member);
-    // A single voter is the leader: it runs lease expiry from now on.
-    lessor.promote();
+    await srv.raft.start(heartbeatMs);
     srv.leaseLoop.start();
     log.info(
       {
-        'local-member-id': idHex(member),
-        'cluster-id': idHex(cluster),
-        term: driver.term(),
+        'local-member-id': idHex(srv.memberId),
+        'cluster-id': idHex(srv.clusterId),
+        term: srv.raft.term(),
         revision: kv.rev(),
         'applied-index': srv.appliedIndex,
       },
       'member ready',
     );
+    srv.raft.publish(cfg.name, cfg.advertiseClientUrls ?? []);
     return srv;
   }
 
-  private apply(entries: Parameters<typeof applyEntries>[1]): void {
-    applyEntries(
-      {
-        applier: this.applier,
-        proposer: this.proposer,
-        appliedIndex: () => this.appliedIndex,
-        commitBackend: () => this.scheduleBackendCommit(),
-        onApplied: (i) => {
-          this.appliedIndex = i;
-        },
+  /** What the raft node needs from the server: the apply path and the role hooks. */
+  private raftHost(): RaftHost {
+    return {
+      applier: () => this.applier,
+      applied: () => this.appliedIndex,
+      setApplied: (i) => {
+        this.appliedIndex = i;
       },
-      entries,
-    );
+      commitBackend: () => this.scheduleBackendCommit(),
+      kv: this.kv,
+      lessor: this.lessor,
+      cluster: () => this.cluster,
+    };
+  }
+
+  private applierInstance: BackendApplier | undefined;
+  private get applier(): BackendApplier {
+    return (this.applierInstance ??= new BackendApplier(this.kv, this.lessor));
   }
 
   async leaseGrant(req: { TTL: Int64; ID: Int64 }): Promise<{ header: Header; ID: bigint; TTL: number }> {
@@ -211,24 +242,30 @@ export class EtcdServer {
 
   /** Fills the member-level fields of a response header. */
   header(h: Header): Header {
-    h.clusterId = this.clusterIdLong;
+    h.clusterId = fromBigInt(this.cluster.clusterId, true);
     h.memberId = this.memberIdLong;
-    h.raftTerm = this.driver.term();
+    h.raftTerm = this.raft.term();
     return h;
   }
 
   term(): number {
-    return this.driver.term();
+    return this.raft.term();
   }
 
   committedIndex(): number {
-    return this.driver.committedIndex();
+    return this.raft.committedIndex();
   }
 
   applied(): number {
     return this.appliedIndex;
   }
 
+  /** Resolves when a local read is linearizable (ReadIndex; at once for a lone voter that leads). */
+  linearizableBarrier(): Promise<void> | undefined {
+    return this.raft.readBarrier();
+  }
+
+  /** A local read; linearizable callers pass linearizableBarrier() first (api/grpc/server.ts does). */
   range(req: RangeRequest): RangeResponse {
     const txn = this.kv.read();
     try {
@@ -248,6 +285,12 @@ export class EtcdServer {
 
   txn(raw: Uint8Array, req: TxnRequest): Promise<TxnResponse> | TxnResponse {
     if (!isTxnReadOnly(req)) return this.proposer.propose(Op.Txn, raw, req);
+    const barrier = this.raft.readBarrier();
+    if (barrier) return barrier.then(() => this.readOnlyTxn(req));
+    return this.readOnlyTxn(req);
+  }
+
+  private readOnlyTxn(req: TxnRequest): TxnResponse {
     const txn = this.kv.read();
     try {
       // A read-only txn runs on a read view shaped like a write txn that never writes.
@@ -266,12 +309,14 @@ export class EtcdServer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // The leader hands over first so the cluster does not wait an election timeout (etcd does too).
+    await this.raft.transferBeforeStop();
     this.leaseLoop.close();
     clearTimeout(this.commitTimer);
     this.watchable.close();
-    this.driver.stop();
-    await this.driver.drain();
-    this.proposer.failAll(new Error('server stopped'));
+    await this.raft.stop();
+    this.proposer.failAll(new ErrStopped());
+    await this.backend.commit();
     await this.backend.close();
     await this.wal.close();
   }

@@ -2,6 +2,13 @@
 // payload; `crc` is CRC-32C over type + payload, chained from the previous record's crc, so a record
 // copied from elsewhere or reordered fails the check as surely as a flipped bit.
 import { crc32c } from '../pkg/crc32c.ts';
+import {
+  decodeConfState,
+  decodeEntry as decodeRaftEntry,
+  encodeConfState,
+  encodeEntry as encodeRaftEntry,
+} from '../raft/raftpb_codec.ts';
+import { EntryType, type ConfState } from '../raft/raftpb.ts';
 
 export const HEADER_BYTES = 8;
 
@@ -11,11 +18,15 @@ export const enum RecordType {
   Snapshot = 3,
   /** First record of every segment: carries the crc chain across segment files. */
   Crc = 4,
+  /** A raftpb.Entry (carries the entry type: normal or conf change). Type 1 is the older, typeless form. */
+  RaftEntry = 5,
 }
 
 export interface Entry {
   index: number;
   term: number;
+  /** Absent means a normal entry. */
+  type?: EntryType;
   data: Uint8Array;
 }
 
@@ -28,6 +39,8 @@ export interface HardState {
 export interface SnapshotMarker {
   index: number;
   term: number;
+  /** The membership at the snapshot (absent in markers written by a single-voter build). */
+  confState?: ConfState;
 }
 
 /** Appends one framed record to `out` and returns its crc (the next record chains from it). */
@@ -42,18 +55,26 @@ export function frame(out: Buffer[], type: RecordType, payload: Uint8Array, prev
   return crc;
 }
 
-export function encodeEntry(e: Entry): Buffer {
-  const b = Buffer.allocUnsafe(16 + e.data.length);
-  b.writeBigUInt64LE(BigInt(e.index), 0);
-  b.writeBigUInt64LE(BigInt(e.term), 8);
-  b.set(e.data, 16);
-  return b;
+/** Encodes an entry as a raftpb.Entry (record type RaftEntry). */
+export function encodeEntry(e: Entry): Uint8Array {
+  return encodeRaftEntry({
+    index: e.index,
+    term: e.term,
+    type: e.type ?? EntryType.EntryNormal,
+    data: e.data,
+  });
 }
 
-export function decodeEntry(p: Buffer): Entry {
+export function decodeEntry(p: Uint8Array): Entry {
+  return decodeRaftEntry(p);
+}
+
+/** The typeless entry record of older logs: [u64 index][u64 term][data]. */
+export function decodeLegacyEntry(p: Buffer): Entry {
   return {
     index: Number(p.readBigUInt64LE(0)),
     term: Number(p.readBigUInt64LE(8)),
+    type: EntryType.EntryNormal,
     data: p.subarray(16),
   };
 }
@@ -75,14 +96,18 @@ export function decodeHardState(p: Buffer): HardState {
 }
 
 export function encodeSnapshot(s: SnapshotMarker): Buffer {
-  const b = Buffer.allocUnsafe(16);
+  const cs = s.confState ? encodeConfState(s.confState) : new Uint8Array(0);
+  const b = Buffer.allocUnsafe(16 + cs.length);
   b.writeBigUInt64LE(BigInt(s.index), 0);
   b.writeBigUInt64LE(BigInt(s.term), 8);
+  b.set(cs, 16);
   return b;
 }
 
 export function decodeSnapshot(p: Buffer): SnapshotMarker {
-  return { index: Number(p.readBigUInt64LE(0)), term: Number(p.readBigUInt64LE(8)) };
+  const m: SnapshotMarker = { index: Number(p.readBigUInt64LE(0)), term: Number(p.readBigUInt64LE(8)) };
+  if (p.length > 16) m.confState = decodeConfState(p.subarray(16));
+  return m;
 }
 
 export function encodeCrc(crc: number): Buffer {

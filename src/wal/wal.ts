@@ -21,6 +21,7 @@ import {
   HEADER_BYTES,
   RecordType,
   decodeEntry,
+  decodeLegacyEntry,
   decodeHardState,
   decodeSnapshot,
   encodeCrc,
@@ -165,15 +166,19 @@ export class Wal {
    * Appends entries and the hard state with ONE durable (O_DSYNC) write. Resolves only once the data is
    * durable; a failed sync rejects, and the caller must stop the member (fail-stop).
    */
-  async save(hardState: HardState | undefined, entries: readonly Entry[]): Promise<void> {
+  async save(
+    hardState: HardState | undefined,
+    entries: readonly Entry[],
+    snapshot?: SnapshotMarker,
+  ): Promise<void> {
     if (this.closed) throw new Error('wal: closed');
     if (this.writing) throw new Error('wal: save while a save is in flight');
     this.writing = true;
     try {
-      let batch = this.frameBatch(hardState, entries);
+      let batch = this.frameBatch(hardState, entries, snapshot);
       if (this.offset + batch.buf.length > this.segmentBytes && this.offset > 0) {
         await this.cut((entries[0]?.index ?? this.lastIndex + 1) - 1);
-        batch = this.frameBatch(hardState, entries);
+        batch = this.frameBatch(hardState, entries, snapshot);
       }
       failpoint('walBeforeSave');
       // One synchronous O_DSYNC write: durable on return. Blocking the event loop for the sync is the
@@ -182,6 +187,7 @@ export class Wal {
       failpoint('walAfterSave');
       this.offset += batch.buf.length;
       this.crc = batch.crc;
+      if (snapshot && snapshot.index > this.lastIndex) this.lastIndex = snapshot.index;
       if (entries.length) this.lastIndex = entries[entries.length - 1]!.index;
     } finally {
       this.writing = false;
@@ -191,22 +197,20 @@ export class Wal {
   private frameBatch(
     hardState: HardState | undefined,
     entries: readonly Entry[],
+    snapshot?: SnapshotMarker,
   ): { buf: Buffer; crc: number } {
     const parts: Buffer[] = [];
     let crc = this.crc;
-    for (const e of entries) crc = frame(parts, RecordType.Entry, encodeEntry(e), crc);
+    // A received snapshot goes first: entries after it in the same batch must survive the replay.
+    if (snapshot) crc = frame(parts, RecordType.Snapshot, encodeSnapshot(snapshot), crc);
+    for (const e of entries) crc = frame(parts, RecordType.RaftEntry, encodeEntry(e), crc);
     if (hardState) crc = frame(parts, RecordType.HardState, encodeHardState(hardState), crc);
     return { buf: Buffer.concat(parts), crc };
   }
 
-  /** Records that a snapshot at `marker` exists; entries at or below it may later be released. */
+  /** Records that a snapshot at `marker` exists (durably); entries at or below it may later be released. */
   async saveSnapshot(marker: SnapshotMarker): Promise<void> {
-    const parts: Buffer[] = [];
-    const crc = frame(parts, RecordType.Snapshot, encodeSnapshot(marker), this.crc);
-    const buf = Buffer.concat(parts);
-    await this.fh.write(buf, 0, buf.length, this.offset);
-    this.offset += buf.length;
-    this.crc = crc;
+    await this.save(undefined, [], marker);
   }
 
   /**
@@ -320,8 +324,10 @@ function readSegment(
     crc = got;
     const payload = body.subarray(1);
     switch (body[0] as RecordType) {
-      case RecordType.Entry: {
-        const e = decodeEntry(Buffer.from(payload));
+      case RecordType.Entry:
+      case RecordType.RaftEntry: {
+        const e =
+          body[0] === RecordType.Entry ? decodeLegacyEntry(Buffer.from(payload)) : decodeEntry(payload);
         // A rewritten index (after a leader change) replaces the old tail from that index on.
         while (out.entries.length && out.entries[out.entries.length - 1]!.index >= e.index) out.entries.pop();
         out.entries.push(e);

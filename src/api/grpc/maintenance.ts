@@ -1,8 +1,8 @@
-// etcdserverpb.Maintenance: what a single member can answer today (Status, HashKV, Hash, Alarm GET).
+// etcdserverpb.Maintenance: Status (raft view of this member), HashKV, Alarm GET, MoveLeader.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { CLUSTER_VERSION, SERVER_VERSION, type EtcdServer } from '../../server/server.ts';
-import { fromBigInt } from '../../proto/index.ts';
+import { fromBigInt, toBigInt } from '../../proto/index.ts';
 import { sat } from '../../server/txn/kv_view.ts';
 import { decode, serviceDefinition } from './codec.ts';
 import { unary } from './handler.ts';
@@ -20,12 +20,12 @@ export function maintenanceService(
       header: srv.header({ revision: srv.kv.rev() }),
       version: SERVER_VERSION,
       dbSize: srv.backend.size(),
-      leader: fromBigInt(srv.memberId, true),
+      leader: fromBigInt(srv.leader(), true),
       raftIndex: srv.committedIndex(),
       raftTerm: srv.term(),
       raftAppliedIndex: srv.applied(),
       dbSizeInUse: srv.backend.sizeInUse(),
-      isLearner: false,
+      isLearner: srv.isLearner(),
       errors: [],
     })),
     HashKV: unary(log, 'HashKV', async (raw) => {
@@ -37,6 +37,11 @@ export function maintenanceService(
         compactRevision: h.compactRevision,
         hashRevision: h.hashRevision,
       };
+    }),
+    MoveLeader: unary(log, 'MoveLeader', async (raw) => {
+      const req = decode<{ targetID: Int64 }>(methods['MoveLeader']!.requestType, raw);
+      await srv.moveLeader(toBigInt(req.targetID, true));
+      return { header: srv.header({ revision: srv.kv.rev() }) };
     }),
     Alarm: unary(log, 'Alarm', () => ({ header: srv.header({ revision: srv.kv.rev() }), alarms: [] })),
   };

@@ -5,12 +5,47 @@ import type { EtcdServer } from '../../server/server.ts';
 import { kvService } from './kv.ts';
 import { maintenanceService } from './maintenance.ts';
 import { healthService } from './health.ts';
+import { clusterService } from './cluster.ts';
 import { leaseService } from './lease.ts';
 import { watchService } from './watch.ts';
 import { lockService } from './lock.ts';
 import { electionService } from './election.ts';
 import { createHttpServer } from '../http/http.ts';
 import { listenClient } from '../http/listener.ts';
+import { toStatus } from './errors.ts';
+import { messageType } from '../../proto/index.ts';
+
+const RangeRequestPb = messageType('etcdserverpb.RangeRequest');
+
+/**
+ * A Range without `serializable` first waits for the ReadIndex barrier (batched across requests), then
+ * runs the KV service's local read.
+ */
+function withLinearizableRange(
+  srv: EtcdServer,
+  [def, impl]: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation],
+): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
+  const local = impl['Range'] as grpc.handleUnaryCall<Buffer, object>;
+  const range: grpc.handleUnaryCall<Buffer, object> = (call, callback) => {
+    let serializable = false;
+    try {
+      serializable =
+        (RangeRequestPb.decode(call.request) as { serializable?: boolean }).serializable === true;
+    } catch {
+      // A malformed request: the KV handler answers it with the right error.
+    }
+    const barrier = serializable ? undefined : srv.linearizableBarrier();
+    if (!barrier) return local(call, callback);
+    barrier.then(
+      () => local(call, callback),
+      (err: unknown) => {
+        const st = toStatus(err);
+        callback({ code: st.code, details: st.details });
+      },
+    );
+  };
+  return [def, { ...impl, Range: range }];
+}
 
 /** gRPC's receive limit sits above --max-request-bytes so that etcd's own "too large" error shows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -32,10 +67,11 @@ export async function startClientServer(
     'grpc.max_concurrent_streams': 2 ** 31 - 1,
   });
   for (const [def, impl] of [
-    kvService(srv, log),
+    withLinearizableRange(srv, kvService(srv, log)),
     watchService(srv, log),
     leaseService(srv, log),
     maintenanceService(srv, log),
+    clusterService(srv.clusterServer, log),
     healthService(),
   ]) {
     server.addService(def, impl);

@@ -1,6 +1,6 @@
 // Applies committed log entries: decode (or reuse the proposer's decoded request), run it through the
 // applier chain, settle the proposer's waiter. The backend batch is committed once per call.
-import type { Entry } from '../../wal/wal.ts';
+import { EntryType, type Entry } from '../../raft/index.ts';
 import { decodeRaftRequest, Op } from '../raft_request.ts';
 import type { Proposer } from '../propose.ts';
 import { ServerError } from '../errors.ts';
@@ -18,6 +18,15 @@ export interface ApplyDeps {
   proposer: Proposer;
   /** The applied index the store already holds: entries at or below it are skipped (replay). */
   appliedIndex(): number;
+  /**
+   * A committed conf change: raft must take it even on replay (`stored` says the backend already holds
+   * its effect); the membership store takes it only when not stored.
+   */
+  applyConfChange(e: Entry, stored: boolean): void;
+  /** An entry with no request (a new leader's empty entry): only the applied index moves. */
+  applyEmpty(e: Entry): void;
+  /** A member's published name and client URLs (Op.Attributes). */
+  applyAttributes(e: Entry, body: Uint8Array): void;
   /** Commits the backend batch holding everything applied by this call. */
   commitBackend(): void;
   onApplied(index: number): void;
@@ -49,9 +58,26 @@ function applyOne(a: Applier, op: Op, req: unknown): unknown {
 export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): void {
   let last = 0;
   for (const e of entries) {
+    if (e.type === EntryType.EntryConfChange || e.type === EntryType.EntryConfChangeV2) {
+      const stored = e.index <= deps.appliedIndex();
+      deps.applyConfChange(e, stored);
+      if (!stored) last = e.index;
+      continue;
+    }
     if (e.index <= deps.appliedIndex()) continue;
+    if (e.data.length === 0) {
+      deps.applyEmpty(e);
+      last = e.index;
+      continue;
+    }
     const d = decodeRaftRequest(e.data);
     const waiter = deps.proposer.take(d.id);
+    if (d.op === Op.Attributes) {
+      deps.applyAttributes(e, d.req as Uint8Array);
+      waiter?.resolve(undefined);
+      last = e.index;
+      continue;
+    }
     deps.applier.position = { index: e.index, term: e.term };
     try {
       const result = applyOne(deps.applier, d.op, waiter ? waiter.decoded : d.req);

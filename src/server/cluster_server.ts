@@ -1,0 +1,73 @@
+// The member's side of the Cluster service (membership/cluster_server.ts's ClusterServer): checks with
+// RaftCluster's validators, then a conf change through raft, answered once this member applies it.
+import type { ClusterServer, ResponseHeaderFields } from '../membership/cluster_server.ts';
+import type { RaftCluster } from '../membership/cluster.ts';
+import { encodeMemberContext, type Member } from '../membership/member.ts';
+import { ConfChangeType } from '../raft/index.ts';
+import type { RaftNode } from './raft_node.ts';
+
+export interface ClusterServerDeps {
+  cluster: RaftCluster;
+  raft: RaftNode;
+  memberId: bigint;
+  revision(): number;
+}
+
+export function clusterServerOf(d: ClusterServerDeps): ClusterServer {
+  const { cluster, raft } = d;
+  const self = d.memberId;
+  return {
+    async addMember(peerURLs, isLearner) {
+      cluster.mayAddMember(isLearner, self, raft.activePeers());
+      const m = cluster.newMember(peerURLs, isLearner, Date.now());
+      await raft.proposeConfChange<Member>({
+        type: isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
+        nodeId: m.id,
+        context: encodeMemberContext(m),
+      });
+      return { member: m, members: cluster.members() };
+    },
+    async removeMember(id) {
+      cluster.validateRemove(id);
+      cluster.mayRemoveMember(id, self, raft.activePeers());
+      await raft.proposeConfChange<Member>({
+        type: ConfChangeType.ConfChangeRemoveNode,
+        nodeId: id,
+        context: new Uint8Array(0),
+      });
+      return cluster.members();
+    },
+    async updateMember(id, peerURLs) {
+      const urls = cluster.validateUpdate(id, peerURLs);
+      const cur = cluster.member(id)!;
+      await raft.proposeConfChange<Member>({
+        type: ConfChangeType.ConfChangeUpdateNode,
+        nodeId: id,
+        context: encodeMemberContext({ ...cur, peerURLs: urls }),
+      });
+      return cluster.members();
+    },
+    async promoteMember(id) {
+      // Only the leader knows how far the learner got; elsewhere the apply-time checks decide.
+      const progress = raft.driver.isLeader()
+        ? { match: (x: bigint) => raft.driver.matchOf(x), leaderMatch: raft.driver.matchOf(self) }
+        : undefined;
+      cluster.validatePromote(id, progress);
+      cluster.mayPromoteMember(id);
+      const cur = cluster.member(id)!;
+      await raft.proposeConfChange<Member>({
+        type: ConfChangeType.ConfChangeAddNode,
+        nodeId: id,
+        context: encodeMemberContext({ ...cur, isLearner: false }, true),
+      });
+      return cluster.members();
+    },
+    async listMembers(linearizable) {
+      if (linearizable) await raft.readBarrier();
+      return cluster.members();
+    },
+    responseHeader(): ResponseHeaderFields {
+      return { clusterId: cluster.clusterId, memberId: self, revision: d.revision(), raftTerm: raft.term() };
+    },
+  };
+}
