@@ -5,6 +5,7 @@
 // Synced watchers are indexed by range and filters (watcher_group.ts): a write visits only the
 // watchers it concerns, and watchers of the same range share one filtered event list.
 import { WatcherIndex, groupId, type WatcherGroup } from './watcher_group.ts';
+import { RecentEvents } from './watch_recent.ts';
 
 export interface WatchKV {
   key: Buffer;
@@ -109,6 +110,9 @@ function firstFrom(evs: readonly WatchEvent[], rev: number): number {
 
 /** How many revisions one catch-up read covers. */
 const CATCHUP_REVS = 1000;
+/** The newest events kept in memory for catch-up (revisions, approximate bytes). */
+const RECENT_REVS = 4096;
+const RECENT_BYTES = 8 << 20;
 
 export class WatchableStore {
   private readonly synced = new WatcherIndex<Watcher>();
@@ -118,6 +122,7 @@ export class WatchableStore {
   private closed = false;
   /** The revision of the notify pass under way, 0 outside one. */
   private passRev = 0;
+  private readonly recent = new RecentEvents<WatchEvent>(RECENT_REVS, RECENT_BYTES);
 
   constructor(private readonly src: WatchSource) {}
 
@@ -143,6 +148,7 @@ export class WatchableStore {
 
   /** Called when a write txn that changed something ends (and from nowhere else). */
   notify(events: readonly WatchEvent[], rev: number): void {
+    this.recent.add(rev, events);
     if (this.synced.size === 0) return;
     const matched = this.synced.match(events);
     if (matched.length === 0) return;
@@ -256,7 +262,7 @@ export class WatchableStore {
     const from = Math.min(...live.map((w) => w.nextRev));
     const cur = this.src.rev();
     const to = Math.min(cur, from + CATCHUP_REVS - 1);
-    const events = from <= to ? await this.src.history(from, to) : [];
+    const events = from <= to ? (this.recent.range(from, to) ?? (await this.src.history(from, to))) : [];
     // Watchers of one range and filters share the filtering (and prev_kv lookups); those that also
     // start at the same revision share the delivery.
     const bySpec = new Map<string, WatchEvent[]>();
@@ -297,5 +303,6 @@ export class WatchableStore {
     this.closed = true;
     this.synced.clear();
     this.unsynced.clear();
+    this.recent.clear();
   }
 }
