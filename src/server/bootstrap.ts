@@ -9,6 +9,9 @@ import { Wal, type WalContents } from '../wal/wal.ts';
 import { RaftCluster } from '../membership/cluster.ts';
 import { MemoryStorage, emptyConfState, type Config, type RaftLogger } from '../raft/index.ts';
 import { idHex } from './ids.ts';
+import { META_CONSISTENT_INDEX } from '../backend/schema.ts';
+import { importBackend, loadSnapshotFile } from './backend_snapshot.ts';
+import { snapDir } from './snapshot.ts';
 
 export interface BootConfig {
   name: string;
@@ -51,11 +54,12 @@ export function initialClusterOf(
 export async function openMember(cfg: BootConfig): Promise<Booted> {
   const log = cfg.logger;
   const backend = Backend.open(join(cfg.dataDir, 'member', 'db'));
-  const kv = await KVStore.open(backend);
   const { wal, contents } = await Wal.open(join(cfg.dataDir, 'member', 'wal'));
   if (contents.repairedBytes > 0) {
     log.warn({ bytes: contents.repairedBytes }, 'repaired a torn write at the end of the WAL');
   }
+  await recoverSnapshot(cfg.dataDir, backend, contents, log);
+  const kv = await KVStore.open(backend);
   const haveWal =
     contents.entries.length > 0 || contents.hardState.term > 0 || contents.snapshot !== undefined;
   const storedId = backend.get('meta', META_MEMBER_ID);
@@ -134,6 +138,35 @@ export async function openMember(cfg: BootConfig): Promise<Booted> {
     logger: raftLogger(log),
   };
   return { backend, kv, wal, contents, storage, cluster, memberId, bootstrapPeers, raftConfig };
+}
+
+/**
+ * A crash after the WAL recorded a received snapshot but before the backend held it: the WAL's log
+ * starts after the snapshot, so the backend must take the snapshot's data (kept in a file) first.
+ */
+async function recoverSnapshot(
+  dataDir: string,
+  backend: Backend,
+  contents: WalContents,
+  log: Logger,
+): Promise<void> {
+  const snap = contents.snapshot;
+  if (!snap) return;
+  const ci = backend.get('meta', META_CONSISTENT_INDEX);
+  const applied = ci && ci.length === 8 ? Number(ci.readBigUInt64BE(0)) : 0;
+  if (applied >= snap.index) return;
+  const data = loadSnapshotFile(snapDir(dataDir), snap.index);
+  if (!data) {
+    throw new BootstrapError(
+      `the backend is at index ${applied} but the WAL starts after snapshot ${snap.index} and its data file is missing`,
+    );
+  }
+  log.warn(
+    { 'snapshot-index': snap.index, 'backend-index': applied },
+    'recovering the backend from a snapshot file',
+  );
+  importBackend(backend, data);
+  await backend.sync();
 }
 
 function raftLogger(log: Logger): RaftLogger {

@@ -7,17 +7,19 @@ import { ConfChangeType } from '../raft/index.ts';
 import type { RaftNode } from './raft_node.ts';
 
 export interface ClusterServerDeps {
-  cluster: RaftCluster;
+  /** A getter: a snapshot from the leader replaces the member set. */
+  cluster(): RaftCluster;
   raft: RaftNode;
   memberId: bigint;
   revision(): number;
 }
 
 export function clusterServerOf(d: ClusterServerDeps): ClusterServer {
-  const { cluster, raft } = d;
+  const { raft } = d;
   const self = d.memberId;
   return {
     async addMember(peerURLs, isLearner) {
+      const cluster = d.cluster();
       cluster.mayAddMember(isLearner, self, raft.activePeers());
       const m = cluster.newMember(peerURLs, isLearner, Date.now());
       await raft.proposeConfChange<Member>({
@@ -28,6 +30,7 @@ export function clusterServerOf(d: ClusterServerDeps): ClusterServer {
       return { member: m, members: cluster.members() };
     },
     async removeMember(id) {
+      const cluster = d.cluster();
       cluster.validateRemove(id);
       cluster.mayRemoveMember(id, self, raft.activePeers());
       await raft.proposeConfChange<Member>({
@@ -38,6 +41,7 @@ export function clusterServerOf(d: ClusterServerDeps): ClusterServer {
       return cluster.members();
     },
     async updateMember(id, peerURLs) {
+      const cluster = d.cluster();
       const urls = cluster.validateUpdate(id, peerURLs);
       const cur = cluster.member(id)!;
       await raft.proposeConfChange<Member>({
@@ -48,6 +52,7 @@ export function clusterServerOf(d: ClusterServerDeps): ClusterServer {
       return cluster.members();
     },
     async promoteMember(id) {
+      const cluster = d.cluster();
       // Only the leader knows how far the learner got; elsewhere the apply-time checks decide.
       const progress = raft.driver.isLeader()
         ? { match: (x: bigint) => raft.driver.matchOf(x), leaderMatch: raft.driver.matchOf(self) }
@@ -64,10 +69,15 @@ export function clusterServerOf(d: ClusterServerDeps): ClusterServer {
     },
     async listMembers(linearizable) {
       if (linearizable) await raft.readBarrier();
-      return cluster.members();
+      return d.cluster().members();
     },
     responseHeader(): ResponseHeaderFields {
-      return { clusterId: cluster.clusterId, memberId: self, revision: d.revision(), raftTerm: raft.term() };
+      return {
+        clusterId: d.cluster().clusterId,
+        memberId: self,
+        revision: d.revision(),
+        raftTerm: raft.term(),
+      };
     },
   };
 }

@@ -35,8 +35,10 @@ export interface DriverDeps {
   storage: MemoryStorage;
   /** Sends messages to peers (step 2). */
   send(msgs: Message[]): void;
-  /** A snapshot from the leader was persisted: replace the state machine with it (before its entries). */
-  applySnapshot(snap: Snapshot): void;
+  /** A snapshot from the leader arrived: keep its data durable before the WAL records it. */
+  persistSnapshot(snap: Snapshot): void;
+  /** The WAL recorded the snapshot: replace the state machine with it (before later entries apply). */
+  applySnapshot(snap: Snapshot): Promise<void>;
   /** Applies committed entries in order (step 3); conf changes call driver.applyConfChange. */
   apply(entries: Entry[]): void;
   onSoftState(ss: SoftState, term: number): void;
@@ -64,6 +66,7 @@ export class RaftDriver {
   private reads: Uint8Array[] = [];
   private transfers: bigint[] = [];
   private reports: (() => void)[] = [];
+  private walTasks: (() => Promise<void>)[] = [];
   private scheduled = false;
   private running = false;
   private stopped = false;
@@ -176,6 +179,12 @@ export class RaftDriver {
     this.schedule();
   }
 
+  /** Runs `fn` inside the loop between Readys (a WAL write that must not overlap a Ready's). */
+  walTask(fn: () => Promise<void>): void {
+    this.walTasks.push(fn);
+    this.schedule();
+  }
+
   /** Called by the applier for a committed conf change entry. */
   applyConfChange(cc: ConfChange | ConfChangeV2): ConfState {
     return this.rn.applyConfChange(cc);
@@ -206,6 +215,7 @@ export class RaftDriver {
     this.running = true;
     try {
       for (let turn = 0; turn < 64; turn++) {
+        for (const t of this.walTasks.splice(0)) await t();
         const fed = this.feed();
         if (!this.rn.hasReady()) {
           if (!fed) break;
@@ -234,7 +244,8 @@ export class RaftDriver {
       this.confProps.length > 0 ||
       this.reads.length > 0 ||
       this.transfers.length > 0 ||
-      this.reports.length > 0
+      this.reports.length > 0 ||
+      this.walTasks.length > 0
     );
   }
 
@@ -320,6 +331,7 @@ export class RaftDriver {
     }
     // 1. Persist. A change of commit alone needs no write of its own (etcd skips the fsync too): the
     // applied index in the backend covers it, and the next write carries it.
+    if (hasSnap) deps.persistSnapshot(rd.snapshot);
     if (rd.entries.length > 0 || rd.mustSync || hasSnap) {
       const snap = hasSnap
         ? {
@@ -332,8 +344,9 @@ export class RaftDriver {
       this.hsDirty = false;
     }
     if (hasSnap) {
-      deps.storage.applySnapshot(rd.snapshot);
-      deps.applySnapshot(rd.snapshot);
+      // The storage keeps the metadata only: the data lives in the backend.
+      deps.storage.applySnapshot({ data: new Uint8Array(0), metadata: rd.snapshot.metadata });
+      await deps.applySnapshot(rd.snapshot);
     }
     if (rd.entries.length > 0) deps.storage.append(rd.entries);
     if (!isEmptyHardState(rd.hardState)) deps.storage.setHardState(rd.hardState);

@@ -33,9 +33,13 @@ export interface RaftHost {
   applied(): number;
   setApplied(i: number): void;
   commitBackend(): void;
-  kv: KVStore;
+  kv(): KVStore;
   lessor: Lessor;
   cluster(): RaftCluster;
+  /** A received snapshot is about to replace the backend. */
+  beforeRestore(): void;
+  /** The backend holds a received snapshot: rebuild the stores over it. */
+  reload(): Promise<void>;
 }
 
 export interface RaftNodeConfig {
@@ -47,6 +51,7 @@ export interface RaftNodeConfig {
   advertisePeerUrls: string[];
   snapshotCount?: number;
   snapshotCatchupEntries?: number;
+  dataDir: string;
 }
 
 export class RaftNode {
@@ -77,7 +82,11 @@ export class RaftNode {
         wal: booted.wal,
         storage: booted.storage,
         send: (msgs) => this.send(msgs),
-        applySnapshot: (snap) => this.snapshots.restore(snap),
+        persistSnapshot: (snap) => this.snapshots.persist(snap),
+        applySnapshot: async (snap) => {
+          await this.snapshots.restore(snap);
+          this.syncAllPeers();
+        },
         apply: (entries) => this.apply(entries),
         onSoftState: (ss, term) => this.onSoftState(ss, term),
         onReadStates: (rs) => {
@@ -105,13 +114,20 @@ export class RaftNode {
       storage: booted.storage,
       wal: booted.wal,
       backend: booted.backend,
-      kv: host.kv,
+      kv: () => host.kv(),
       applied: () => host.applied(),
       confState: () => this.driver.rn.raft.trk.confState(),
       log: this.log,
+      dataDir: cfg.dataDir,
       snapshotCount: cfg.snapshotCount ?? 100_000,
       catchupEntries: cfg.snapshotCatchupEntries ?? 5000,
-      onRestored: (index) => this.onRestored(index),
+      walTask: (fn) => this.driver.walTask(fn),
+      beforeRestore: () => host.beforeRestore(),
+      reload: async () => {
+        await host.reload();
+        this.reads.onApplied(host.applied());
+      },
+      fatal: (err) => cfg.fatal(err),
     });
   }
 
@@ -150,9 +166,28 @@ export class RaftNode {
   }
 
   private send(msgs: Message[]): void {
-    if (!this.transport) return;
-    const out = msgs.map((m) => this.snapshots.fillSnapshot(m));
-    this.transport.send(out);
+    const t = this.transport;
+    if (!t) return;
+    const snaps = msgs.filter((m) => SnapshotPolicy.isSnap(m));
+    t.send(snaps.length === 0 ? msgs : msgs.filter((m) => !SnapshotPolicy.isSnap(m)));
+    for (const m of snaps) {
+      this.snapshots.fillSnapshot(m).then(
+        (full) => this.transport?.send([full]),
+        (err: unknown) => {
+          this.log.warn({ err, to: idHex(m.to) }, 'failed to prepare a snapshot');
+          this.driver.reportSnapshot(m.to, false);
+        },
+      );
+    }
+  }
+
+  /** After a snapshot replaced the member set: connect to every member it names. */
+  private syncAllPeers(): void {
+    const t = this.transport;
+    if (!t) return;
+    for (const m of this.host.cluster().members()) {
+      if (m.id !== this.booted.memberId && m.peerURLs[0]) t.addPeer(m.id, m.peerURLs[0]);
+    }
   }
 
   /** Peers heard from within the last 5 s, plus this member (etcd's active-member check). */
@@ -194,11 +229,11 @@ export class RaftNode {
         appliedIndex: () => host.applied(),
         commitBackend: () => host.commitBackend(),
         applyConfChange: (e, stored) => this.applyConfChange(e, stored),
-        applyEmpty: (e) => host.kv.setConsistentIndex(e.index, e.term),
+        applyEmpty: (e) => host.kv().setConsistentIndex(e.index, e.term),
         applyAttributes: (e, body) => {
           const a = decodeAttributes(body);
           host.cluster().applyAttributes(a.id, a.name, a.clientURLs);
-          host.kv.setConsistentIndex(e.index, e.term);
+          host.kv().setConsistentIndex(e.index, e.term);
         },
         onApplied: (i) => {
           host.setApplied(i);
@@ -217,7 +252,7 @@ export class RaftNode {
     let forRaft: ConfChange = cc;
     if (!stored) {
       const out = cluster.applyConfChange(cc);
-      this.host.kv.setConsistentIndex(e.index, e.term);
+      this.host.kv().setConsistentIndex(e.index, e.term);
       this.host.setApplied(e.index);
       if (out.ok) {
         this.log.info(
@@ -282,12 +317,6 @@ export class RaftNode {
       this.host.lessor.demote();
     }
     this.wasLeader = leader;
-  }
-
-  /** A follower took the leader's snapshot: the server's state was replaced up to `index`. */
-  private onRestored(index: number): void {
-    this.host.setApplied(index);
-    this.reads.onApplied(index);
   }
 
   /** Announces this member's name and client URLs through the log (retried until it applies). */

@@ -3,11 +3,11 @@
 // barrier, then read locally; serializable reads are local.
 import type { Logger } from 'pino';
 import type { Backend } from '../backend/backend.ts';
-import type { KVStore } from '../mvcc/kvstore.ts';
+import { KVStore } from '../mvcc/kvstore.ts';
 import type { Wal } from '../wal/wal.ts';
 import { fromBigInt } from '../proto/index.ts';
 import type { Proposer } from './propose.ts';
-import type { RaftCluster } from '../membership/cluster.ts';
+import { RaftCluster } from '../membership/cluster.ts';
 import { openMember, type Booted } from './bootstrap.ts';
 import { RaftNode, type RaftHost } from './raft_node.ts';
 import { clusterServerOf } from './cluster_server.ts';
@@ -80,19 +80,25 @@ export class EtcdServer {
   readonly watchable: WatchableStore;
   readonly raft: RaftNode;
 
+  /** Replaced when a snapshot from the leader replaces the backend (reload()). */
+  private kvStore: KVStore;
+  private clusterRef: RaftCluster;
+
   private constructor(
     readonly cfg: ServerConfig,
     readonly backend: Backend,
-    readonly kv: KVStore,
+    kv: KVStore,
     private readonly wal: Wal,
-    readonly cluster: RaftCluster,
+    cluster: RaftCluster,
     readonly lessor: Lessor,
     memberId: bigint,
-    private readonly booted: Booted,
+    booted: Booted,
   ) {
+    this.kvStore = kv;
+    this.clusterRef = cluster;
     this.memberId = memberId;
     this.memberIdLong = fromBigInt(memberId, true);
-    this.watchable = new WatchableStore(watchSource(kv, backend));
+    this.watchable = new WatchableStore(watchSource(() => this.kvStore, backend));
     kv.onTxnEnd((events, rev) => this.watchable.notify(events, rev));
     this.leaseLoop = new LeaseLoop({
       lessor,
@@ -103,7 +109,7 @@ export class EtcdServer {
     });
     this.raft = new RaftNode(this.raftHost(), booted, cfg);
     this.clusterServer = clusterServerOf({
-      cluster,
+      cluster: () => this.clusterRef,
       raft: this.raft,
       memberId,
       revision: () => this.kv.rev(),
@@ -125,8 +131,16 @@ export class EtcdServer {
     return this.raft.moveLeader(target);
   }
 
+  get kv(): KVStore {
+    return this.kvStore;
+  }
+
+  get cluster(): RaftCluster {
+    return this.clusterRef;
+  }
+
   get clusterId(): bigint {
-    return this.cluster.clusterId;
+    return this.clusterRef.clusterId;
   }
 
   private get proposer(): Proposer {
@@ -185,10 +199,34 @@ export class EtcdServer {
         this.appliedIndex = i;
       },
       commitBackend: () => this.scheduleBackendCommit(),
-      kv: this.kv,
+      kv: () => this.kvStore,
       lessor: this.lessor,
-      cluster: () => this.cluster,
+      cluster: () => this.clusterRef,
+      beforeRestore: () => {
+        // Revoking writes through to the lease bucket; the snapshot's import then overwrites it.
+        for (const id of this.lessor.ids()) this.lessor.revoke(id);
+      },
+      reload: () => this.reload(),
     };
+  }
+
+  /** The backend now holds a snapshot from the leader: rebuild the stores over it. */
+  private async reload(): Promise<void> {
+    const oldRev = this.kvStore.rev();
+    const kv = await KVStore.open(this.backend);
+    kv.onTxnEnd((events, rev) => this.watchable.notify(events, rev));
+    this.kvStore = kv;
+    this.applierInstance = undefined;
+    for (const l of loadLeases(this.backend)) this.lessor.restore(l.id, l.ttl, l.remainingTtl);
+    restoreAttachments(kv, this.lessor);
+    const cluster = RaftCluster.load(this.backend);
+    if (cluster) this.clusterRef = cluster;
+    this.appliedIndex = kv.consistentIndex();
+    // Watchers learn what the snapshot skipped over as one batch read back from the key bucket.
+    if (kv.rev() > oldRev && kv.compactRev() <= oldRev) {
+      const src = watchSource(() => kv, this.backend);
+      this.watchable.notify(await src.history(oldRev + 1, kv.rev()), kv.rev());
+    }
   }
 
   private applierInstance: BackendApplier | undefined;

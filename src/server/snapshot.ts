@@ -1,36 +1,127 @@
-// Raft snapshots of this member (placeholder until snapshots land): the policy that decides when to
-// take one, the data a leader sends a lagging follower, and the restore on the follower side.
+// Raft snapshots of this member. The data of a snapshot is the backend itself, so taking one costs
+// only metadata: every --snapshot-count applied entries the raft storage gets a snapshot at the applied
+// index and is compacted, keeping --snapshot-catchup-entries for slow followers; once the backend is
+// synced, the WAL records the snapshot and releases the segments before it. A follower behind the
+// leader's first index gets a MsgSnap whose data is an export of the leader's backend at its applied
+// index (etcd's "merged" snapshot); the follower keeps it in a file, records it in the WAL, replaces
+// its backend with it and reloads the stores built on the backend.
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from '../backend/backend.ts';
 import type { KVStore } from '../mvcc/kvstore.ts';
-import type { ConfState, MemoryStorage, Message, Snapshot } from '../raft/index.ts';
+import {
+  MessageType,
+  type ConfState,
+  type MemoryStorage,
+  type Message,
+  type Snapshot,
+} from '../raft/index.ts';
 import type { Wal } from '../wal/wal.ts';
+import { exportBackend, importBackend, releaseSnapshotFiles, saveSnapshotFile } from './backend_snapshot.ts';
+import { idHex } from './ids.ts';
 
 export interface SnapshotDeps {
   storage: MemoryStorage;
   wal: Wal;
   backend: Backend;
-  kv: KVStore;
+  kv(): KVStore;
   applied(): number;
   confState(): ConfState;
   log: Logger;
+  dataDir: string;
   snapshotCount: number;
   catchupEntries: number;
-  onRestored(index: number): void;
+  /** Runs `fn` inside the Ready loop, between Readys (the WAL takes one writer at a time). */
+  walTask(fn: () => Promise<void>): void;
+  /** Before a received snapshot replaces the backend: drop state that writes through to it (leases). */
+  beforeRestore(): void;
+  /** After the backend holds the snapshot: rebuild the stores over it. */
+  reload(): Promise<void>;
+  fatal(err: unknown): void;
 }
 
+export const snapDir = (dataDir: string) => join(dataDir, 'member', 'snap');
+
 export class SnapshotPolicy {
-  constructor(private readonly deps: SnapshotDeps) {}
+  private lastIndex: number;
+  private busy = false;
 
-  maybeSnapshot(): void {}
-
-  fillSnapshot(m: Message): Message {
-    return m;
+  constructor(private readonly deps: SnapshotDeps) {
+    this.lastIndex = deps.storage.snapshot().metadata.index;
   }
 
-  restore(snap: Snapshot): void {
-    throw new Error(
-      `snapshot restore at ${snap.metadata.index} is not implemented (${this.deps.snapshotCount})`,
+  /** After each Ready: take a snapshot every snapshotCount applied entries. */
+  maybeSnapshot(): void {
+    const { deps } = this;
+    const applied = deps.applied();
+    if (this.busy || applied - this.lastIndex < deps.snapshotCount) return;
+    if (applied > deps.storage.lastIndex()) return;
+    this.busy = true;
+    const cs = deps.confState();
+    const term = deps.storage.term(applied);
+    deps.storage.createSnapshot(applied, cs, new Uint8Array(0));
+    this.lastIndex = applied;
+    const compactTo = applied - deps.catchupEntries;
+    if (compactTo > deps.storage.firstIndex()) deps.storage.compact(compactTo);
+    deps.log.info(
+      { 'snapshot-index': applied, 'compact-index': Math.max(compactTo, 0) },
+      'triggering snapshot; compacted raft logs',
     );
+    // The WAL may drop what the backend holds only once the backend is on disk.
+    deps.backend
+      .sync()
+      .then(() =>
+        deps.walTask(async () => {
+          await deps.wal.saveSnapshot({ index: applied, term, confState: cs });
+          const released = deps.wal.releaseTo(applied);
+          deps.log.info({ 'snapshot-index': applied, 'released-segments': released }, 'saved snapshot');
+        }),
+      )
+      .catch((err: unknown) => deps.fatal(err))
+      .finally(() => {
+        this.busy = false;
+      });
+  }
+
+  /**
+   * A MsgSnap carries the backend as of now (applied index, its term and the current configuration),
+   * not the possibly older stored snapshot. Resolves once nothing is pending in the backend.
+   */
+  async fillSnapshot(m: Message): Promise<Message> {
+    const { deps } = this;
+    do await deps.backend.commit();
+    while (deps.backend.pendingWrites() > 0);
+    // Synchronous from here: nothing applies between the export and reading its index.
+    const data = exportBackend(deps.backend);
+    const index = deps.kv().consistentIndex();
+    const term = deps.storage.term(index);
+    deps.log.info(
+      { to: idHex(m.to), 'snapshot-index': index, bytes: data.length },
+      'sending database snapshot',
+    );
+    return { ...m, snapshot: { data, metadata: { index, term, confState: deps.confState() } } };
+  }
+
+  static isSnap(m: Message): boolean {
+    return m.type === MessageType.MsgSnap;
+  }
+
+  /** Follower, before the WAL records the snapshot: keep its data durable in a file. */
+  persist(snap: Snapshot): void {
+    saveSnapshotFile(snapDir(this.deps.dataDir), snap.metadata.index, snap.data);
+  }
+
+  /** Follower, after the WAL recorded the snapshot: the backend becomes the snapshot's data. */
+  async restore(snap: Snapshot): Promise<void> {
+    const { deps } = this;
+    const index = snap.metadata.index;
+    deps.log.info({ 'snapshot-index': index, bytes: snap.data.length }, 'applying snapshot from the leader');
+    deps.beforeRestore();
+    importBackend(deps.backend, snap.data);
+    await deps.backend.sync();
+    await deps.reload();
+    releaseSnapshotFiles(snapDir(deps.dataDir), index);
+    this.lastIndex = index;
+    deps.log.info({ 'snapshot-index': index, revision: deps.kv().rev() }, 'applied snapshot');
   }
 }

@@ -6,10 +6,11 @@ import { decodeKeyValue } from '../mvcc/kv_codec.ts';
 import { isTombstone, revToBytes } from '../mvcc/revision.ts';
 import type { WatchEvent, WatchKV, WatchSource } from '../mvcc/watchable_store.ts';
 
-export function watchSource(kv: KVStore, backend: Backend): WatchSource {
+/** `kv` is a getter: a snapshot from the leader replaces the store. */
+export function watchSource(kv: () => KVStore, backend: Backend): WatchSource {
   return {
-    rev: () => kv.rev(),
-    compactRev: () => kv.compactRev(),
+    rev: () => kv().rev(),
+    compactRev: () => kv().compactRev(),
     async history(from: number, to: number): Promise<WatchEvent[]> {
       // Everything up to `to` must be in LMDB before it is read by revision.
       await backend.commit();
@@ -26,7 +27,7 @@ export function watchSource(kv: KVStore, backend: Backend): WatchSource {
     },
     prevKv(key: Buffer, rev: number): WatchKV | undefined {
       try {
-        return kv.range(key, undefined, { rev: rev - 1 }).kvs[0];
+        return kv().range(key, undefined, { rev: rev - 1 }).kvs[0];
       } catch {
         return undefined; // compacted: prev_kv is omitted
       }

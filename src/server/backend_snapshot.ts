@@ -1,0 +1,132 @@
+// The data of a raft snapshot is the backend itself: every bucket exported in one synchronous pass
+// (nothing commits meanwhile), imported on a follower by replacing every bucket. The exported form:
+// "TSNP1" then, per bucket, [u8 name length][name][u32 record count] and records [u32 klen][key]
+// [u32 vlen][value]. A received snapshot is kept as a file until the backend holding it is synced, so a
+// crash in between loads it again on start.
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { Backend } from '../backend/backend.ts';
+import { BUCKETS, type Bucket } from '../backend/schema.ts';
+
+const MAGIC = Buffer.from('TSNP1');
+
+export class SnapshotFormatError extends Error {}
+
+/** Exports every committed bucket. Call only when nothing is pending (after commit()). */
+export function exportBackend(backend: Backend): Buffer {
+  const parts: Buffer[] = [MAGIC];
+  for (const b of BUCKETS) {
+    const recs: Buffer[] = [];
+    let n = 0;
+    backend.forEach(b, undefined, undefined, (k, v) => {
+      const h = Buffer.allocUnsafe(4);
+      h.writeUInt32LE(k.length);
+      const hv = Buffer.allocUnsafe(4);
+      hv.writeUInt32LE(v.length);
+      recs.push(h, Buffer.from(k), hv, Buffer.from(v));
+      n++;
+    });
+    const head = Buffer.allocUnsafe(1 + b.length + 4);
+    head[0] = b.length;
+    head.write(b, 1, 'latin1');
+    head.writeUInt32LE(n, 1 + b.length);
+    parts.push(head, ...recs);
+  }
+  return Buffer.concat(parts);
+}
+
+/** Replaces the content of every bucket with the snapshot's (into the pending batch; commit after). */
+export function importBackend(backend: Backend, data: Uint8Array): void {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) throw new SnapshotFormatError('snapshot: bad magic');
+  const incoming = new Map<Bucket, [Buffer, Buffer][]>();
+  let off = MAGIC.length;
+  const need = (n: number) => {
+    if (off + n > buf.length) throw new SnapshotFormatError('snapshot: truncated');
+  };
+  while (off < buf.length) {
+    need(1);
+    const nameLen = buf[off]!;
+    need(1 + nameLen + 4);
+    const name = buf.toString('latin1', off + 1, off + 1 + nameLen);
+    if (!(BUCKETS as readonly string[]).includes(name))
+      throw new SnapshotFormatError(`snapshot: bucket ${name}`);
+    let count = buf.readUInt32LE(off + 1 + nameLen);
+    off += 1 + nameLen + 4;
+    const recs: [Buffer, Buffer][] = [];
+    while (count-- > 0) {
+      need(4);
+      const kl = buf.readUInt32LE(off);
+      need(4 + kl + 4);
+      const k = buf.subarray(off + 4, off + 4 + kl);
+      const vl = buf.readUInt32LE(off + 4 + kl);
+      need(4 + kl + 4 + vl);
+      const v = buf.subarray(off + 8 + kl, off + 8 + kl + vl);
+      recs.push([k, v]);
+      off += 8 + kl + vl;
+    }
+    incoming.set(name as Bucket, recs);
+  }
+  for (const b of BUCKETS) {
+    const stale: Buffer[] = [];
+    backend.forEach(b, undefined, undefined, (k) => {
+      stale.push(Buffer.from(k));
+    });
+    for (const k of stale) backend.del(b, k);
+    for (const [k, v] of incoming.get(b) ?? []) backend.put(b, k, v);
+  }
+}
+
+const snapName = (index: number) => `${index.toString(16).padStart(16, '0')}.snap.db`;
+
+/** Writes a received snapshot's data durably under `dir` before the WAL records the snapshot. */
+export function saveSnapshotFile(dir: string, index: number, data: Uint8Array): void {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, snapName(index));
+  const fd = openSync(path, 'w');
+  try {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  const dfd = openSync(dir, 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+/** The data of the snapshot file at `index`, if it is still there. */
+export function loadSnapshotFile(dir: string, index: number): Buffer | undefined {
+  try {
+    return readFileSync(join(dir, snapName(index)));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes snapshot files at or below `index` (the backend holding them is synced). */
+export function releaseSnapshotFiles(dir: string, index: number): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^([0-9a-f]{16})\.snap\.db$/.exec(n);
+    if (m && parseInt(m[1]!, 16) <= index) unlinkSync(join(dir, n));
+  }
+}
