@@ -11,9 +11,9 @@ import type { WatchDelivery, Watcher } from '../../mvcc/watchable_store.ts';
 import type { Int64, MessageType } from '../../proto/index.ts';
 import { sat } from '../../server/txn/kv_view.ts';
 import { decode, serviceDefinition } from './codec.ts';
-import { HeaderCache } from './watch_codec.ts';
-import { batchResponses, encodeUnit, type Unit } from './watch_batch.ts';
-import { frame, responseWriter, type ResponseWriter } from './watch_writer.ts';
+import { HeaderCache, eventsResponse, responseSize, writeResponse } from './watch_codec.ts';
+import { batchResponses, encodeUnit, type ResponseSink, type Unit } from './watch_batch.ts';
+import { GRPC_PREFIX, frame, responseWriter, type ResponseWriter } from './watch_writer.ts';
 
 interface CreateRequest {
   key: Buffer;
@@ -50,6 +50,8 @@ const NODELETE = 1;
 const HIGH_WATER = 1 << 20;
 /** Revisions are merged into one response up to this size (or --max-request-bytes if smaller). */
 const MERGE_BYTES = 32 * 1024;
+/** Bytes of a response besides its events, at most: prefix, header, watch_id, fragment flag. */
+const RESPONSE_HEAD = 64;
 /** Responses grpc-js may still be writing when the next batch is handed over. */
 const FLUSH_BELOW = 1;
 
@@ -169,20 +171,38 @@ class WatchStream {
   private flush(): void {
     if (this.closed || this.pendingWatchers.length === 0) return;
     const ws = this.pendingWatchers;
+    const bytes = this.pendingBytes;
     this.pendingWatchers = [];
     this.pendingBytes = 0;
     const max = this.srv.cfg.maxRequestBytes;
     const term = this.srv.term();
     const header = (rev: number) => this.headers.get(rev, term);
-    const send = (b: Buffer) => this.send(b);
     const cap = Math.min(max, MERGE_BYTES);
-    const framed = this.out.framed;
+    let units = 0;
+    for (const sw of ws) units += sw.pending.length;
+    // Framed responses are written one after another into one buffer (a new one only if it fills):
+    // one allocation and one write for the whole flush. Room: events plus a response head per unit.
+    const room = bytes + units * RESPONSE_HEAD + 64;
+    let buf = Buffer.alloc(0);
+    let at = 0;
+    const sink: ResponseSink = this.out.framed
+      ? (h, id, entries, fragment) => {
+          const size = responseSize(h, id, entries, fragment);
+          if (at + GRPC_PREFIX + size > buf.length) {
+            if (at > 0) this.send(buf.subarray(0, at));
+            buf = Buffer.allocUnsafe(Math.max(GRPC_PREFIX + size, room));
+            at = 0;
+          }
+          at = writeResponse(buf, at, size, h, id, entries, fragment, true);
+        }
+      : (h, id, entries, fragment) => this.send(eventsResponse(h, id, entries, fragment));
     this.out.cork();
     for (const sw of ws) {
-      const units = sw.pending;
+      const pending = sw.pending;
       sw.pending = [];
-      batchResponses(units, { watchId: sw.id, cap, max, fragment: sw.fragment, framed, header }, send);
+      batchResponses(pending, { watchId: sw.id, cap, max, fragment: sw.fragment, header }, sink);
     }
+    if (at > 0) this.send(buf.subarray(0, at));
     this.out.uncork();
   }
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { messageType, toNumber } from '../../proto/index.ts';
 import type { WatchEvent } from '../../mvcc/watchable_store.ts';
 import { batchResponses, encodeUnit, type BatchOptions, type Unit } from './watch_batch.ts';
-import { HeaderCache } from './watch_codec.ts';
+import { HeaderCache, eventsResponse } from './watch_codec.ts';
 
 const WatchResponse = messageType('etcdserverpb.WatchResponse');
 type Any = Record<string, any>;
@@ -32,12 +32,11 @@ function run(units: Unit[], o: Partial<BatchOptions> = {}) {
     cap: 1 << 20,
     max: 1 << 20,
     fragment: false,
-    framed: false,
     header: (r) => headers.get(r, 1),
     ...o,
   };
-  batchResponses(units, opts, (b) => {
-    const r = WatchResponse.decode(b) as unknown as Any;
+  batchResponses(units, opts, (h, id, entries, fragment) => {
+    const r = WatchResponse.decode(eventsResponse(h, id, entries, fragment)) as unknown as Any;
     out.push({
       rev: toNumber(r['header'].revision),
       fragment: r['fragment'],

@@ -3,7 +3,7 @@
 // a client's reassembly cheap too); a revision is never split between responses, except that a single
 // revision over --max-request-bytes is sent in fragments to a watcher that asked for them.
 import type { WatchEvent } from '../../mvcc/watchable_store.ts';
-import { eventEntry, eventsResponse } from './watch_codec.ts';
+import { eventEntry } from './watch_codec.ts';
 
 /** One delivery from the store, encoded. */
 export interface Unit {
@@ -36,20 +36,21 @@ export interface BatchOptions {
   /** --max-request-bytes: the size above which a revision is fragmented. */
   max: number;
   fragment: boolean;
-  /** Responses start with the gRPC message prefix (see watch_writer.ts). */
-  framed: boolean;
   /** The encoded header field for a revision. */
   header(revision: number): Buffer;
 }
 
+/** Receives each response: its header field, watch ID, event entries and fragment flag. */
+export type ResponseSink = (header: Buffer, watchId: number, entries: Buffer[], fragment: boolean) => void;
+
 /** Calls `out` with each response for `units`, in order. */
-export function batchResponses(units: readonly Unit[], o: BatchOptions, out: (resp: Buffer) => void): void {
+export function batchResponses(units: readonly Unit[], o: BatchOptions, out: ResponseSink): void {
   let msg: Buffer[] = [];
   let bytes = 0;
   let rev = 0;
   const emit = () => {
     if (msg.length === 0) return;
-    out(eventsResponse(o.header(rev), o.watchId, msg, false, o.framed));
+    out(o.header(rev), o.watchId, msg, false);
     msg = [];
     bytes = 0;
   };
@@ -80,17 +81,17 @@ export function batchResponses(units: readonly Unit[], o: BatchOptions, out: (re
 }
 
 /** One revision over the limit, split between events; every part but the last says `fragment`. */
-function fragments(entries: Buffer[], header: Buffer, o: BatchOptions, out: (resp: Buffer) => void): void {
+function fragments(entries: Buffer[], header: Buffer, o: BatchOptions, out: ResponseSink): void {
   let part: Buffer[] = [];
   let size = 0;
   for (const e of entries) {
     if (part.length > 0 && size + e.length > o.max) {
-      out(eventsResponse(header, o.watchId, part, true, o.framed));
+      out(header, o.watchId, part, true);
       part = [];
       size = 0;
     }
     part.push(e);
     size += e.length;
   }
-  out(eventsResponse(header, o.watchId, part, false, o.framed));
+  out(header, o.watchId, part, false);
 }

@@ -150,26 +150,34 @@ export class HeaderCache {
   }
 }
 
+/** The encoded size of an events response (without the gRPC prefix); see writeResponse. */
+export function responseSize(header: Buffer, watchId: number, entries: Buffer[], fragment: boolean): number {
+  let size = header.length + (watchId === 0 ? 0 : 1 + varintSize(watchId)) + (fragment ? 2 : 0);
+  for (const e of entries) size += e.length;
+  return size;
+}
+
 /**
- * A WatchResponse carrying events: header, watch_id, fragment flag, then the event entries. With
- * `prefix`, room for the gRPC message prefix (5 bytes) comes first, filled in.
+ * Writes a WatchResponse carrying events (header, watch_id, fragment flag, the event entries) of
+ * `size` bytes (responseSize) into `out` at `at`, preceded by the gRPC message prefix when `prefix`.
+ * Returns the offset after it.
  */
-export function eventsResponse(
+export function writeResponse(
+  out: Buffer,
+  at: number,
+  size: number,
   header: Buffer,
   watchId: number,
   entries: Buffer[],
   fragment: boolean,
-  prefix = false,
-): Buffer {
-  let size = header.length + (watchId === 0 ? 0 : 1 + varintSize(watchId)) + (fragment ? 2 : 0);
-  for (const e of entries) size += e.length;
-  const pre = prefix ? 5 : 0;
-  const out = Buffer.allocUnsafe(pre + size);
+  prefix: boolean,
+): number {
   if (prefix) {
-    out[0] = 0;
-    out.writeUInt32BE(size, 1);
+    out[at] = 0;
+    out.writeUInt32BE(size, at + 1);
+    at += 5;
   }
-  let at = pre + header.copy(out, pre);
+  at += header.copy(out, at);
   if (watchId !== 0) {
     out[at++] = 2 << 3;
     at = putVarint(out, at, watchId);
@@ -179,5 +187,19 @@ export function eventsResponse(
     out[at++] = 1;
   }
   for (const e of entries) at += e.copy(out, at);
+  return at;
+}
+
+/** An events response in a Buffer of its own (with the gRPC prefix first when `prefix`). */
+export function eventsResponse(
+  header: Buffer,
+  watchId: number,
+  entries: Buffer[],
+  fragment: boolean,
+  prefix = false,
+): Buffer {
+  const size = responseSize(header, watchId, entries, fragment);
+  const out = Buffer.allocUnsafe((prefix ? 5 : 0) + size);
+  writeResponse(out, 0, size, header, watchId, entries, fragment, prefix);
   return out;
 }
