@@ -99,8 +99,9 @@ export async function runCoord(
   const endpoint = h.endpoint;
   const main: Worker[] = [];
   const extra: Worker[] = [];
-  const per = Math.ceil(sc.n / workers);
+  // Up to 100 watchers or streams fit one worker; more are spread over all of them.
   const nWorkers = sc.n <= 100 ? 1 : workers;
+  const per = Math.ceil(sc.n / nWorkers);
   for (let i = 0; i < nWorkers; i++) {
     const count = Math.min(per, sc.n - i * per);
     main.push(
