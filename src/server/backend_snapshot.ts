@@ -19,6 +19,10 @@ import { BUCKETS, type Bucket } from '../backend/schema.ts';
 
 const MAGIC = Buffer.from('TSNP1');
 
+/** The member's own identity in the meta bucket: never sent, never replaced by a snapshot. */
+export const META_MEMBER_ID = Buffer.from('localMemberID');
+const isLocal = (b: Bucket, k: Buffer) => b === 'meta' && k.equals(META_MEMBER_ID);
+
 export class SnapshotFormatError extends Error {}
 
 /** Exports every committed bucket. Call only when nothing is pending (after commit()). */
@@ -28,6 +32,7 @@ export function exportBackend(backend: Backend): Buffer {
     const recs: Buffer[] = [];
     let n = 0;
     backend.forEach(b, undefined, undefined, (k, v) => {
+      if (isLocal(b, k)) return;
       const h = Buffer.allocUnsafe(4);
       h.writeUInt32LE(k.length);
       const hv = Buffer.allocUnsafe(4);
@@ -79,10 +84,10 @@ export function importBackend(backend: Backend, data: Uint8Array): void {
   for (const b of BUCKETS) {
     const stale: Buffer[] = [];
     backend.forEach(b, undefined, undefined, (k) => {
-      stale.push(Buffer.from(k));
+      if (!isLocal(b, k)) stale.push(Buffer.from(k));
     });
     for (const k of stale) backend.del(b, k);
-    for (const [k, v] of incoming.get(b) ?? []) backend.put(b, k, v);
+    for (const [k, v] of incoming.get(b) ?? []) if (!isLocal(b, k)) backend.put(b, k, v);
   }
 }
 

@@ -10,7 +10,7 @@ import { RaftCluster } from '../membership/cluster.ts';
 import { MemoryStorage, emptyConfState, type Config, type RaftLogger } from '../raft/index.ts';
 import { idHex } from './ids.ts';
 import { META_CONSISTENT_INDEX } from '../backend/schema.ts';
-import { importBackend, loadSnapshotFile } from './backend_snapshot.ts';
+import { META_MEMBER_ID, importBackend, loadSnapshotFile } from './backend_snapshot.ts';
 import { snapDir } from './snapshot.ts';
 
 export interface BootConfig {
@@ -40,8 +40,6 @@ export interface Booted {
 }
 
 export class BootstrapError extends Error {}
-
-const META_MEMBER_ID = Buffer.from('localMemberID');
 
 /** Builds the --initial-cluster default ("<name>=<each advertised peer URL>"), like etcd. */
 export function initialClusterOf(
