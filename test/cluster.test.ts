@@ -134,6 +134,30 @@ describe('a 3-member cluster of bin/tetcd processes', { timeout: 60_000 }, () =>
     await c.waitLeader(10_000);
   });
 
+  test(
+    'keep-alives through a follower reach the leader: the lease outlives its TTL',
+    { skip: !haveEtcd() },
+    async () => {
+      const leader = await c.waitLeader(10_000);
+      const f = c.members.find((m) => m !== leader)!;
+      const g = await etcdctl(f.endpoint, ['lease', 'grant', '3']);
+      assert.equal(g.code, 0, g.stderr);
+      const id = /lease ([0-9a-f]+) granted/.exec(g.stdout)![1]!;
+      assert.equal((await etcdctl(f.endpoint, ['put', '--lease', id, 'leased', 'x'])).code, 0);
+      const until = Date.now() + 5000;
+      while (Date.now() < until) {
+        const k = await etcdctl(f.endpoint, ['lease', 'keep-alive', '--once', id]);
+        assert.equal(k.code, 0, k.stderr);
+        assert.match(k.stdout, /keepalived with TTL\(3\)/);
+        await sleep(700);
+      }
+      const ttl = await etcdctl(f.endpoint, ['lease', 'timetolive', id]);
+      assert.match(ttl.stdout, /granted with TTL\(3s\), remaining\([123]s\)/, ttl.stdout);
+      const got = await withClient(leader, (cl) => cl.range('leased'));
+      assert.equal((got['kvs'] as unknown[]).length, 1, 'the key outlived the TTL');
+    },
+  );
+
   test('kill -9 of the leader: a new leader takes writes within 3 election timeouts, nothing acknowledged is lost', async () => {
     const acked: string[] = [];
     const old = await c.waitLeader(10_000);

@@ -19,7 +19,8 @@ import { LeaseLoop } from './lease_loop.ts';
 import { WatchableStore } from '../mvcc/watchable_store.ts';
 import { watchSource } from './watch_source.ts';
 import { backendLeaseStore, loadLeases } from './lease_store.ts';
-import { ErrLeaseNotFound, ErrLeaseTTLTooLarge, ErrStopped } from './errors.ts';
+import { ErrLeaseNotFound, ErrLeaseTTLTooLarge, ErrNoLeader, ErrStopped } from './errors.ts';
+import { LeaderForward } from './leader_forward.ts';
 import { messageType, toBigInt, toNumber, type Int64 } from '../proto/index.ts';
 import { randomBytes } from 'node:crypto';
 import { idHex } from './ids.ts';
@@ -129,6 +130,34 @@ export class EtcdServer {
 
   moveLeader(target: bigint): Promise<void> {
     return this.raft.moveLeader(target);
+  }
+
+  private readonly forward = new LeaderForward();
+
+  /** A keep-alive answered by this member's lessor (it is the leader). */
+  localKeepAlive(raw: Uint8Array): { header: Header; ID: Int64; TTL: number } {
+    const id = toBigInt((LeaseKeepAlivePb.decode(raw) as unknown as { ID: Int64 }).ID);
+    const ttl = this.lessor.renew(id);
+    return { header: this.header({ revision: this.kv.rev() }), ID: fromBigInt(id), TTL: ttl ?? 0 };
+  }
+
+  /**
+   * For requests only the leader answers (lease keep-alive, time-to-live): undefined when this member
+   * is the leader and answers itself; otherwise the leader's response to `raw` on gRPC `path`.
+   * Waits up to the request timeout for a leader ("etcdserver: no leader" after that).
+   */
+  async forwardToLeader(path: string, raw: Uint8Array): Promise<Buffer | undefined> {
+    const timeoutMs = 5000 + 2 * (this.cfg.electionTimeoutMs ?? 1000);
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      if (this.closed) throw new ErrStopped();
+      const lead = this.raft.leader();
+      if (lead === this.memberId) return undefined;
+      const url = lead === 0n ? undefined : this.clusterRef.member(lead)?.clientURLs[0];
+      if (url) return this.forward.call(url, path, raw, Math.max(100, until - performance.now()));
+      if (performance.now() > until) throw new ErrNoLeader();
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   get kv(): KVStore {
@@ -353,6 +382,7 @@ export class EtcdServer {
     clearTimeout(this.commitTimer);
     this.watchable.close();
     await this.raft.stop();
+    this.forward.close();
     this.proposer.failAll(new ErrStopped());
     await this.backend.commit();
     await this.backend.close();
@@ -367,6 +397,7 @@ export class EtcdServer {
 const LeaseGrantPb = messageType('etcdserverpb.LeaseGrantRequest');
 const LeaseRevokePb = messageType('etcdserverpb.LeaseRevokeRequest');
 const LeaseCheckpointPb = messageType('etcdserverpb.LeaseCheckpointRequest');
+const LeaseKeepAlivePb = messageType('etcdserverpb.LeaseKeepAliveRequest');
 
 /** After a restart the lessor learns again which keys hang on which lease. */
 function restoreAttachments(kv: KVStore, lessor: Lessor): void {
