@@ -381,12 +381,12 @@ export class Raft implements RaftCore {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if (
-        (this.checkQuorum || this.preVote) &&
-        (m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgApp)
-      ) {
-        // A stale leader (e.g. after a partition healed): tell it our term so it steps down, since with
-        // check-quorum/pre-vote our votes no longer reach it to do so.
+      if (m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgApp) {
+        // A stale leader (e.g. after a partition healed): tell it our term so it steps down (the Raft
+        // paper's reply to a stale AppendEntries). etcd-io/raft does this only with check-quorum or
+        // pre-vote and otherwise counts on our vote requests to raise the leader's term, but those
+        // never reach a leader that our stale configuration does not name: the simulator (seed 88237)
+        // found a node whose old voters were all removed campaigning to them forever.
         this.send(message({ type: MessageType.MsgAppResp, to: m.from }));
       } else if (m.type === MessageType.MsgPreVote) {
         // Reject explicitly so a pre-candidate with a stale term is not stuck waiting.

@@ -33,6 +33,30 @@ test('without pre-vote a rejoining node with a higher term forces a new election
   assert.ok(net.term(1n) > term);
 });
 
+test('without check-quorum or pre-vote, a node with a higher term answers a stale leader so it steps down', () => {
+  // 3's vote requests never reach anyone (as when its stale configuration names only removed nodes),
+  // so only its answer to the leader's heartbeat can raise the leader's term.
+  const net = new Network([1n, 2n, 3n]);
+  net.campaign(1n);
+  const term = net.term(1n);
+  const undo = net.isolate(3n);
+  for (let i = 0; i < 30; i++) net.tick(3n);
+  net.stabilize();
+  assert.ok(net.term(3n) > term);
+  undo();
+  net.addFilter((m) => !(m.from === 3n && m.type === MessageType.MsgVote));
+  net.delivered = [];
+  net.tick(1n); // a heartbeat
+  net.stabilize();
+  assert.ok(
+    net.delivered.some(
+      (m) => m.from === 3n && m.to === 1n && m.type === MessageType.MsgAppResp && m.term > term,
+    ),
+  );
+  assert.equal(net.term(1n), net.term(3n));
+  assert.notEqual(net.state(1n), StateType.StateLeader);
+});
+
 test('check-quorum: a leader cut off from the quorum steps down within an election timeout', () => {
   const net = new Network([1n, 2n, 3n], { config: { checkQuorum: true } });
   net.campaign(1n);

@@ -37,6 +37,12 @@ describe('raft simulator', () => {
     }
   });
 
+  test('a node whose old voters were all removed rejoins after healing (seed 88237 once hung)', () => {
+    const r = runSeed(88_237, { nodes: 3 });
+    assert.equal(r.violation, undefined);
+    assert.equal(r.liveness, undefined);
+  });
+
   test('a seed replays exactly (same trace, same result)', () => {
     const a: string[] = [];
     const b: string[] = [];
