@@ -7,13 +7,13 @@ import { TestCluster } from './helpers/cluster.ts';
 import { Client } from '../src/client/client.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const KILLS = 8;
+const KILLS = 6;
 
 describe('repeated leader kill -9 under continuous writes (3 members)', { timeout: 60_000 }, () => {
   let c: TestCluster;
   before(async () => {
     c = await TestCluster.start(3, {
-      extraArgs: ['--snapshot-count', '300', '--snapshot-catchup-entries', '50'],
+      extraArgs: ['--snapshot-count', '200', '--snapshot-catchup-entries', '50'],
     });
     await c.waitLeader(15_000);
   });

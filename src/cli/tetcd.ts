@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       maxRequestBytes: config.maxRequestBytes,
       logger: log,
       fatal,
+      onRemoved: () => void stop('removed from the cluster'),
     });
   } catch (e) {
     if (e instanceof BootstrapError) {

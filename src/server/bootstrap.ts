@@ -114,7 +114,11 @@ export async function openMember(cfg: BootConfig): Promise<Booted> {
       },
     });
   }
-  if (contents.hardState.term > 0) storage.setHardState(contents.hardState);
+  if (contents.hardState.term > 0) {
+    // A snapshot is of committed state: its index bounds the commit index from below (older WALs could
+    // hold a marker written after a commit-only hard state that never reached the disk).
+    storage.setHardState({ ...contents.hardState, commit: Math.max(contents.hardState.commit, snapIndex) });
+  }
   const ents = contents.entries.filter((e) => e.index > snapIndex);
   if (ents.length > 0) {
     storage.append(ents.map((e) => ({ index: e.index, term: e.term, type: e.type ?? 0, data: e.data })));

@@ -28,7 +28,7 @@ import {
   type Snapshot,
   type SoftState,
 } from '../raft/index.ts';
-import type { Wal } from '../wal/wal.ts';
+import type { SnapshotMarker, Wal } from '../wal/wal.ts';
 
 export interface DriverDeps {
   wal: Wal;
@@ -358,6 +358,16 @@ export class RaftDriver {
     // 4. Advance.
     this.rn.advance(rd);
     deps.afterAdvance();
+  }
+
+  /**
+   * Records a snapshot in the WAL together with the newest hard state: the commit index written with a
+   * marker is never below it (a restart would find the log starting past its commit index otherwise).
+   * Call from inside the loop (walTask).
+   */
+  async saveSnapshotMarker(marker: SnapshotMarker): Promise<void> {
+    await this.deps.wal.save(this.hs, [], marker);
+    this.hsDirty = false;
   }
 
   /** Writes the newest hard state if the WAL lacks it (at shutdown). */

@@ -8,7 +8,9 @@ import type { RaftCluster } from '../membership/cluster.ts';
 import { decodeAttributes, encodeAttributes } from '../membership/member.ts';
 import {
   ConfChangeType,
+  MessageType,
   NONE,
+  message,
   StateType,
   type ConfChange,
   type Entry,
@@ -52,6 +54,8 @@ export interface RaftNodeConfig {
   snapshotCount?: number;
   snapshotCatchupEntries?: number;
   dataDir: string;
+  /** This member was removed from the cluster: the process should stop. */
+  onRemoved?: () => void;
 }
 
 export class RaftNode {
@@ -122,6 +126,7 @@ export class RaftNode {
       snapshotCount: cfg.snapshotCount ?? 100_000,
       catchupEntries: cfg.snapshotCatchupEntries ?? 5000,
       walTask: (fn) => this.driver.walTask(fn),
+      saveMarker: (marker) => this.driver.saveSnapshotMarker(marker),
       beforeRestore: () => host.beforeRestore(),
       reload: async () => {
         await host.reload();
@@ -190,11 +195,15 @@ export class RaftNode {
     }
   }
 
-  /** Peers heard from within the last 5 s, plus this member (etcd's active-member check). */
+  /**
+   * This member plus the peers it is connected to or heard from within the last 5 s (etcd's
+   * active-member check before a membership change).
+   */
   activePeers(): Set<bigint> {
     const now = performance.now();
     const s = new Set<bigint>([this.booted.memberId]);
     for (const [id, t] of this.heard) if (now - t < 5000) s.add(id);
+    for (const m of this.host.cluster().members()) if (this.transport?.connected(m.id)) s.add(m.id);
     return s;
   }
 
@@ -267,8 +276,30 @@ export class RaftNode {
     } else if (!replayedChangeHeld(cc, cluster)) {
       forRaft = { ...cc, nodeId: NONE };
     }
+    const removedPeer = forRaft.type === ConfChangeType.ConfChangeRemoveNode && forRaft.nodeId !== NONE;
+    const lastWord =
+      removedPeer && this.driver.isLeader() && forRaft.nodeId !== this.booted.memberId
+        ? this.finalHeartbeat(forRaft.nodeId)
+        : undefined;
     this.driver.applyConfChange(forRaft);
+    if (lastWord) this.transport?.send([lastWord]);
     this.syncPeers(forRaft);
+  }
+
+  /**
+   * The leader stops talking to a member once its removal applies, so the member might never learn
+   * that the removal committed: one last heartbeat carries the commit index to it (etcd's peers answer
+   * a removed member with "removed" instead). Taken before raft forgets the member's progress.
+   */
+  private finalHeartbeat(id: bigint): Message {
+    const commit = Math.min(this.driver.matchOf(id), this.driver.committedIndex());
+    return message({
+      type: MessageType.MsgHeartbeat,
+      to: id,
+      from: this.booted.memberId,
+      term: this.driver.term(),
+      commit,
+    });
   }
 
   /** Keeps the transport's peer set in step with the members. */
@@ -277,9 +308,18 @@ export class RaftNode {
     const cluster = this.host.cluster();
     if (cc.type === ConfChangeType.ConfChangeRemoveNode) {
       if (cc.nodeId === this.booted.memberId) {
-        this.log.warn({}, 'the member has been permanently removed from the cluster');
+        this.log.warn(
+          { 'local-member-id': idHex(cc.nodeId) },
+          'the member has been permanently removed from the cluster',
+        );
+        // Like etcd, a removed member stops serving, so that clients fail over to the others.
+        setImmediate(() => this.cfg.onRemoved?.());
       }
-      this.transport?.removePeer(cc.nodeId);
+      // A moment's grace so the last heartbeat leaves before the connection closes.
+      const t = this.transport;
+      setTimeout(() => {
+        if (!this.host.cluster().has(cc.nodeId)) t?.removePeer(cc.nodeId);
+      }, 1000).unref();
       return;
     }
     const m = cluster.member(cc.nodeId);

@@ -67,6 +67,8 @@ export interface ServerConfig {
   preVote?: boolean;
   snapshotCount?: number;
   snapshotCatchupEntries?: number;
+  /** This member was removed from the cluster (MemberRemove): the process should stop. */
+  onRemoved?: () => void;
   logger: Logger;
   /** Called on a durability failure; the process must stop. */
   fatal(err: unknown): void;

@@ -16,7 +16,7 @@ import {
   type Message,
   type Snapshot,
 } from '../raft/index.ts';
-import type { Wal } from '../wal/wal.ts';
+import type { SnapshotMarker, Wal } from '../wal/wal.ts';
 import { exportBackend, importBackend, releaseSnapshotFiles, saveSnapshotFile } from './backend_snapshot.ts';
 import { idHex } from './ids.ts';
 
@@ -33,6 +33,8 @@ export interface SnapshotDeps {
   catchupEntries: number;
   /** Runs `fn` inside the Ready loop, between Readys (the WAL takes one writer at a time). */
   walTask(fn: () => Promise<void>): void;
+  /** Writes the marker with the newest hard state (inside a walTask). */
+  saveMarker(marker: SnapshotMarker): Promise<void>;
   /** Before a received snapshot replaces the backend: drop state that writes through to it (leases). */
   beforeRestore(): void;
   /** After the backend holds the snapshot: rebuild the stores over it. */
@@ -72,7 +74,7 @@ export class SnapshotPolicy {
       .sync()
       .then(() =>
         deps.walTask(async () => {
-          await deps.wal.saveSnapshot({ index: applied, term, confState: cs });
+          await deps.saveMarker({ index: applied, term, confState: cs });
           const released = deps.wal.releaseTo(applied);
           deps.log.info({ 'snapshot-index': applied, 'released-segments': released }, 'saved snapshot');
         }),

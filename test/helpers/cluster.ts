@@ -133,7 +133,11 @@ export class TestCluster {
     });
     m.proc = proc;
     m.stderr = () => this.logs.get(m.name) ?? '';
-    await waitPort(m.clientPort, 20_000, proc);
+    try {
+      await waitPort(m.clientPort, 20_000, proc);
+    } catch (e) {
+      throw new Error(`${m.name}: ${(e as Error).message}\n${m.stderr().slice(-2000)}`);
+    }
   }
 
   async kill9(m: Member): Promise<void> {

@@ -19,6 +19,22 @@ import { ForwardedStatusError } from '../../server/leader_forward.ts';
 const RangeRequestPb = messageType('etcdserverpb.RangeRequest');
 const KeepAliveResponsePb = messageType('etcdserverpb.LeaseKeepAliveResponse');
 const TimeToLiveResponsePb = messageType('etcdserverpb.LeaseTimeToLiveResponse');
+const PromoteResponsePb = messageType('etcdserverpb.MemberPromoteResponse');
+
+/** Only the leader knows whether a learner has caught up: a follower forwards MemberPromote (as etcd). */
+function leaderPromote(
+  srv: EtcdServer,
+  [def, impl]: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation],
+): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
+  const local = impl['MemberPromote'] as grpc.handleUnaryCall<Buffer, object>;
+  const promote: grpc.handleUnaryCall<Buffer, object> = (call, callback) => {
+    srv.forwardToLeader('/etcdserverpb.Cluster/MemberPromote', call.request).then(
+      (out) => (out ? callback(null, PromoteResponsePb.decode(out)) : local(call, callback)),
+      (err: unknown) => callback(statusOf(err)),
+    );
+  };
+  return [def, { ...impl, MemberPromote: promote }];
+}
 
 function statusOf(err: unknown): { code: grpc.status; details: string } {
   if (err instanceof ForwardedStatusError) return { code: err.code as grpc.status, details: err.details };
@@ -120,7 +136,7 @@ export async function startClientServer(
     watchService(srv, log),
     leaderOnlyLease(srv, leaseService(srv, log)),
     maintenanceService(srv, log),
-    clusterService(srv.clusterServer, log),
+    leaderPromote(srv, clusterService(srv.clusterServer, log)),
     healthService(),
   ]) {
     server.addService(def, impl);
