@@ -43,8 +43,15 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** Compacts history away (and defragments etcd) so leftover history does not slow the next phase. */
-export async function compactAll(h: ServerHandle): Promise<void> {
+/**
+ * Compacts history away (and defragments etcd, every member of `h.endpoints` when given) so leftover
+ * history does not slow the next phase.
+ */
+export async function compactAll(h: {
+  kind: 'etcd' | 'tetcd';
+  endpoint: string;
+  endpoints?: string[];
+}): Promise<void> {
   const c = new RawGrpc(h.endpoint);
   try {
     const r = await c.unary('/etcdserverpb.KV/Range', encodeRange(Buffer.from('bench/'), true));
@@ -53,7 +60,7 @@ export async function compactAll(h: ServerHandle): Promise<void> {
   } finally {
     c.close();
   }
-  if (h.kind === 'etcd') await etcdctl(h.endpoint, ['defrag']);
+  if (h.kind === 'etcd') await etcdctl((h.endpoints ?? [h.endpoint]).join(','), ['defrag']);
 }
 
 interface Worker {

@@ -4,9 +4,10 @@
 // limits the server; the CPU time of both sides is printed to show it.
 import { fork } from 'node:child_process';
 import { Command } from 'commander';
-import { startServer, type ServerHandle } from '../test/helpers/procs.ts';
+import { startServer } from '../test/helpers/procs.ts';
 import type { WorkerJob, WorkerResult } from './worker.ts';
 import { COORD_SCENARIOS, compactAll, cpuSeconds, runCoord, type CoordResult } from './coord.ts';
+import { BenchCluster, track, trackDir, untrackDir } from './cluster.ts';
 
 interface Phase {
   name: string;
@@ -23,6 +24,20 @@ const PHASES: Phase[] = [
   { name: 'range (serializable), 64 clients', group: 'kv', op: 'range-serializable', clients: 64 },
 ];
 
+/** The kv phases of a --cluster run (issue 4: the 1-client range is left out). */
+const CLUSTER_PHASES = PHASES.filter((p) => p.name !== 'range (linearizable), 1 client');
+
+/** Where the load of a phase goes, and whose CPU counts as the server's. */
+interface Target {
+  kind: 'tetcd' | 'etcd';
+  endpoint: string;
+  /** Spread connections round-robin over these (leader first) instead of only `endpoint`. */
+  spread?: string[];
+  pids: number[];
+}
+
+const serverCpu = (t: Target) => t.pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+
 interface PhaseResult {
   ops: number;
   opsPerSec: number;
@@ -38,10 +53,10 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function runPhase(h: ServerHandle, p: Phase, seconds: number, workers: number): Promise<PhaseResult> {
+async function runPhase(h: Target, p: Phase, seconds: number, workers: number): Promise<PhaseResult> {
   const nWorkers = p.clients === 1 ? 1 : workers;
   const perWorker = Math.ceil(p.clients / nWorkers);
-  const serverCpu0 = cpuSeconds(h.proc.pid!);
+  const serverCpu0 = serverCpu(h);
   let clientCpu = 0;
   const started = performance.now();
   const progress = setInterval(() => {
@@ -50,14 +65,16 @@ async function runPhase(h: ServerHandle, p: Phase, seconds: number, workers: num
   }, 500);
   const results = await Promise.all(
     Array.from({ length: nWorkers }, (_, w) => {
-      const child = fork(new URL('./worker.ts', import.meta.url).pathname, [], {
-        execArgv: ['--import', 'tsx'],
-      });
+      const child = track(
+        fork(new URL('./worker.ts', import.meta.url).pathname, [], { execArgv: ['--import', 'tsx'] }),
+      );
+      const conns = Math.max(1, Math.min(4, perWorker / 8));
       const job: WorkerJob = {
         endpoint: h.endpoint,
+        ...(h.spread && perWorker > 1 ? { endpoints: h.spread } : {}),
         op: p.op,
         concurrency: perWorker,
-        connections: Math.max(1, Math.min(4, perWorker / 8)),
+        connections: h.spread && perWorker > 1 ? Math.max(h.spread.length, conns) : conns,
         durationMs: seconds * 1000,
         worker: w,
         keySpace: 10_000,
@@ -69,6 +86,7 @@ async function runPhase(h: ServerHandle, p: Phase, seconds: number, workers: num
           resolve(m as WorkerResult);
         });
         child.once('error', reject);
+        child.once('exit', (code) => reject(new Error(`load worker exited with ${code} before reporting`)));
         child.send(job);
       });
     }),
@@ -86,7 +104,7 @@ async function runPhase(h: ServerHandle, p: Phase, seconds: number, workers: num
     p50: percentile(lat, 50) / 1000,
     p99: percentile(lat, 99) / 1000,
     errors,
-    serverCpuSec: cpuSeconds(h.proc.pid!) - serverCpu0,
+    serverCpuSec: serverCpu(h) - serverCpu0,
     clientCpuSec: clientCpu,
   };
 }
@@ -103,10 +121,13 @@ async function benchOne(
   only: Set<string>,
 ): Promise<Results> {
   const h = await startServer(kind);
+  track(h.proc);
+  trackDir(h.dataDir);
+  const target: Target = { kind, endpoint: h.endpoint, pids: [h.proc.pid!] };
   try {
     const out: Results = { kv: [], coord: [] };
     for (const p of PHASES.filter((x) => only.has(x.group))) {
-      out.kv.push(await runPhase(h, p, seconds, workers));
+      out.kv.push(await runPhase(target, p, seconds, workers));
       await compactAll(h);
     }
     for (const sc of COORD_SCENARIOS.filter((x) => only.has(x.group))) {
@@ -116,6 +137,53 @@ async function benchOne(
     return out;
   } finally {
     await h.destroy();
+    untrackDir(h.dataDir);
+  }
+}
+
+/**
+ * The kv phases against a fresh n-member cluster; load goes to the leader's client port (or, with
+ * `spread`, round-robin over every member, leader first). Returns the results and the leader's name.
+ */
+async function benchCluster(
+  kind: 'tetcd' | 'etcd',
+  n: number,
+  seconds: number,
+  workers: number,
+  spread: boolean,
+): Promise<{ kv: PhaseResult[]; leader: string }> {
+  process.stderr.write(`  ${kind.padEnd(5)} starting ${n} members...\n`);
+  const t0 = performance.now();
+  const c = await BenchCluster.start(kind, n);
+  try {
+    const leader = await c.waitLeader();
+    const others = c.members.filter((m) => m !== leader).map((m) => m.endpoint);
+    process.stderr.write(
+      `  ${kind.padEnd(5)} leader ${leader.name} (${leader.endpoint}) after ${fmt((performance.now() - t0) / 1000, 1)} s; ` +
+        `load to ${spread ? 'all members, leader first' : "the leader's client port"}\n`,
+    );
+    const target: Target = {
+      kind,
+      endpoint: leader.endpoint,
+      ...(spread ? { spread: [leader.endpoint, ...others] } : {}),
+      pids: c.pids(),
+    };
+    const kv: PhaseResult[] = [];
+    for (const p of CLUSTER_PHASES) {
+      const r = await runPhase(target, p, seconds, workers);
+      kv.push(r);
+      if (r.errors) process.stderr.write(`${c.logs(1500)}\n`);
+      await compactAll({ kind, endpoint: leader.endpoint, endpoints: c.members.map((m) => m.endpoint) });
+    }
+    const after = await c.waitLeader(5000).catch(() => undefined);
+    if (after !== leader)
+      process.stderr.write(`  ${kind}: leader changed during the run (now ${after?.name ?? 'none'})\n`);
+    return { kv, leader: leader.name };
+  } catch (e) {
+    process.stderr.write(`\n  ${kind} cluster failed: ${(e as Error).message}\n${c.logs()}\n`);
+    throw e;
+  } finally {
+    await c.close();
   }
 }
 
@@ -129,30 +197,10 @@ function printTable(head: string[], rows: string[][]): void {
 
 const fmt = (n: number, d = 0) => n.toFixed(d);
 
-async function main(): Promise<void> {
-  const cmd = new Command('tetcd-bench')
-    .description('put/range, watch and lease throughput of tetcd against etcd 3.4 on this machine')
-    .option('--seconds <n>', 'seconds per phase', '5')
-    .option('--workers <n>', 'load-generating processes for the 64-client phases', '2')
-    .option('--target <t>', 'tetcd | etcd | both', 'both')
-    .option('--only <groups>', 'comma-separated: kv, watch, lease', 'kv,watch,lease')
-    .parse();
-  const o = cmd.opts<{ seconds: string; workers: string; target: string; only: string }>();
-  const only = new Set(o.only.split(',').map((x) => x.trim()));
-  const phases = PHASES.filter((p) => only.has(p.group));
-  const scenarios = COORD_SCENARIOS.filter((x) => only.has(x.group));
-  const seconds = Number(o.seconds);
-  const workers = Number(o.workers);
-  const kinds =
-    o.target === 'both' ? (['etcd', 'tetcd'] as const) : ([o.target as 'etcd' | 'tetcd'] as const);
-  process.stderr.write(
-    `tetcd-bench: ${phases.length + scenarios.length} phases x ${seconds}s per server; ${workers} worker processes for the many-client phases\n`,
-  );
-  const res: Partial<Record<'etcd' | 'tetcd', Results>> = {};
-  for (const k of kinds) res[k] = await benchOne(k, seconds, workers, only);
+function printKv(phases: Phase[], etcd?: PhaseResult[], tetcd?: PhaseResult[]): void {
   const rows = phases.map((p, i) => {
-    const e = res.etcd?.kv[i];
-    const t = res.tetcd?.kv[i];
+    const e = etcd?.[i];
+    const t = tetcd?.[i];
     return [
       p.name,
       e ? fmt(e.opsPerSec) : '-',
@@ -164,17 +212,97 @@ async function main(): Promise<void> {
       t ? `${fmt(t.serverCpuSec, 1)}/${fmt(t.clientCpuSec, 1)}` : '-',
     ];
   });
-  const head = [
-    'phase',
-    'etcd ops/s',
-    'tetcd ops/s',
-    'tetcd/etcd',
-    'etcd p50/p99 ms',
-    'tetcd p50/p99 ms',
-    'etcd cpu srv/cli s',
-    'tetcd cpu srv/cli s',
-  ];
-  if (rows.length) printTable(head, rows);
+  printTable(
+    [
+      'phase',
+      'etcd ops/s',
+      'tetcd ops/s',
+      'tetcd/etcd',
+      'etcd p50/p99 ms',
+      'tetcd p50/p99 ms',
+      'etcd cpu srv/cli s',
+      'tetcd cpu srv/cli s',
+    ],
+    rows,
+  );
+}
+
+async function mainCluster(
+  n: number,
+  kinds: readonly ('etcd' | 'tetcd')[],
+  seconds: number,
+  workers: number,
+  spread: boolean,
+): Promise<void> {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--cluster wants a member count, got ${n}`);
+  const to = spread ? 'spread over all members (leader first)' : "sent to the leader's client port";
+  process.stderr.write(
+    `tetcd-bench --cluster ${n}: ${CLUSTER_PHASES.length} kv phases x ${seconds}s per cluster, load ${to}; ` +
+      `${workers} worker processes for the many-client phases\n`,
+  );
+  const res: Partial<Record<'etcd' | 'tetcd', { kv: PhaseResult[]; leader: string }>> = {};
+  const failed: string[] = [];
+  for (const k of kinds) {
+    try {
+      res[k] = await benchCluster(k, n, seconds, workers, spread);
+    } catch (e) {
+      failed.push(`${k}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  const leaders = kinds.map((k) => `${k} leader ${res[k]?.leader ?? '-'}`).join(', ');
+  console.log(`${n}-member clusters, load ${to} (${leaders}); server cpu is the sum over all members`);
+  printKv(CLUSTER_PHASES, res.etcd?.kv, res.tetcd?.kv);
+  const e = res.etcd?.kv;
+  const t = res.tetcd?.kv;
+  if (e && t) {
+    const ratios = CLUSTER_PHASES.map((p, i) => {
+      const a = e[i]!;
+      const b = t[i]!;
+      return `${p.name}: throughput ${fmt(b.opsPerSec / a.opsPerSec, 2)}x, p50 ${fmt(b.p50 / a.p50, 2)}x, p99 ${fmt(b.p99 / a.p99, 2)}x`;
+    });
+    console.log(`\ntetcd/etcd ratios (latency ratio above 1 = tetcd slower):\n  ${ratios.join('\n  ')}`);
+  }
+  if (failed.length) {
+    console.log(`\nfailed: ${failed.join('; ')}`);
+    process.exitCode = 1;
+  }
+}
+
+async function main(): Promise<void> {
+  const cmd = new Command('tetcd-bench')
+    .description('put/range, watch and lease throughput of tetcd against etcd 3.4 on this machine')
+    .option('--seconds <n>', 'seconds per phase', '5')
+    .option('--workers <n>', 'load-generating processes for the 64-client phases', '2')
+    .option('--target <t>', 'tetcd | etcd | both', 'both')
+    .option('--only <groups>', 'comma-separated: kv, watch, lease', 'kv,watch,lease')
+    .option('--cluster <n>', 'kv phases against n-member clusters instead of single members')
+    .option('--spread', "with --cluster: spread the load over all members, not just the leader's port")
+    .parse();
+  const o = cmd.opts<{
+    seconds: string;
+    workers: string;
+    target: string;
+    only: string;
+    cluster?: string;
+    spread?: boolean;
+  }>();
+  const only = new Set(o.only.split(',').map((x) => x.trim()));
+  const phases = PHASES.filter((p) => only.has(p.group));
+  const scenarios = COORD_SCENARIOS.filter((x) => only.has(x.group));
+  const seconds = Number(o.seconds);
+  const workers = Number(o.workers);
+  const kinds =
+    o.target === 'both' ? (['etcd', 'tetcd'] as const) : ([o.target as 'etcd' | 'tetcd'] as const);
+  if (o.cluster !== undefined) {
+    await mainCluster(Number(o.cluster), kinds, seconds, workers, o.spread === true);
+    return;
+  }
+  process.stderr.write(
+    `tetcd-bench: ${phases.length + scenarios.length} phases x ${seconds}s per server; ${workers} worker processes for the many-client phases\n`,
+  );
+  const res: Partial<Record<'etcd' | 'tetcd', Results>> = {};
+  for (const k of kinds) res[k] = await benchOne(k, seconds, workers, only);
+  if (phases.length) printKv(phases, res.etcd?.kv, res.tetcd?.kv);
   const coordRows = scenarios.map((sc, i) => {
     const e = res.etcd?.coord[i];
     const t = res.tetcd?.coord[i];
@@ -193,7 +321,7 @@ async function main(): Promise<void> {
     ];
   });
   if (coordRows.length) {
-    if (rows.length) console.log('');
+    if (phases.length) console.log('');
     printTable(
       [
         'scenario',

@@ -4,6 +4,8 @@ import { RawGrpc, encodePut, encodeRange } from '../src/client/raw_grpc.ts';
 
 export interface WorkerJob {
   endpoint: string;
+  /** When set, connections are spread round-robin over these instead of `endpoint`. */
+  endpoints?: string[];
   op: 'put' | 'range' | 'range-serializable';
   concurrency: number;
   connections: number;
@@ -21,7 +23,8 @@ export interface WorkerResult {
 }
 
 async function run(job: WorkerJob): Promise<WorkerResult> {
-  const conns = Array.from({ length: job.connections }, () => new RawGrpc(job.endpoint));
+  const eps = job.endpoints?.length ? job.endpoints : [job.endpoint];
+  const conns = Array.from({ length: job.connections }, (_, i) => new RawGrpc(eps[i % eps.length]!));
   const value = Buffer.alloc(job.valueSize, 0x61);
   const path = job.op === 'put' ? '/etcdserverpb.KV/Put' : '/etcdserverpb.KV/Range';
   const latencies: number[] = [];
