@@ -57,6 +57,9 @@ interface Queued {
 
 const MAX_PROPOSALS_PER_STEP = 4096;
 
+/** What a leader may send before persisting the Ready's entries. */
+const EARLY = new Set([MessageType.MsgApp, MessageType.MsgHeartbeat]);
+
 export class RaftDriver {
   readonly rn: RawNode;
   private inbox: Message[] = [];
@@ -329,6 +332,18 @@ export class RaftDriver {
       this.hs = rd.hardState;
       this.hsDirty = true;
     }
+    // A leader may send its appends and heartbeats before its own write (raft thesis 10.2.1): it counts
+    // itself for a commit only after advance(). Followers' fsyncs then overlap the leader's. One
+    // event-loop turn lets the transport put them on the wire before the WAL write blocks the loop.
+    let late = rd.messages;
+    if (rd.entries.length > 0 && !hasSnap && rd.softState === undefined && this.isLeader()) {
+      const early = rd.messages.filter((m) => EARLY.has(m.type));
+      if (early.length > 0) {
+        late = rd.messages.filter((m) => !EARLY.has(m.type));
+        deps.send(early);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
     // 1. Persist. A change of commit alone needs no write of its own (etcd skips the fsync too): the
     // applied index in the backend covers it, and the next write carries it.
     if (hasSnap) deps.persistSnapshot(rd.snapshot);
@@ -351,7 +366,7 @@ export class RaftDriver {
     if (rd.entries.length > 0) deps.storage.append(rd.entries);
     if (!isEmptyHardState(rd.hardState)) deps.storage.setHardState(rd.hardState);
     // 2. Send.
-    if (rd.messages.length > 0) deps.send(rd.messages);
+    if (late.length > 0) deps.send(late);
     if (rd.readStates.length > 0) deps.onReadStates(rd.readStates);
     // 3. Apply.
     if (rd.committedEntries.length > 0) deps.apply(rd.committedEntries);
