@@ -3,8 +3,12 @@
 // learns of its removal and stops, and the other two go on serving.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TestCluster } from './helpers/cluster.ts';
-import { etcdctl, haveEtcd } from './helpers/procs.ts';
+import { etcdctl, freePort, haveEtcd } from './helpers/procs.ts';
 
 describe('membership changes with etcdctl (3 members)', { timeout: 60_000, skip: !haveEtcd() }, () => {
   let c: TestCluster;
@@ -14,6 +18,49 @@ describe('membership changes with etcdctl (3 members)', { timeout: 60_000, skip:
   });
   after(async () => {
     await c?.close();
+  });
+
+  test('a member of another cluster (other token) is refused with "cluster ID mismatch"', async () => {
+    const target = c.members[1]!;
+    const [clientPort, peerPort] = [await freePort(), await freePort()];
+    const dir = mkdtempSync(join(tmpdir(), 'tetcd-rogue-'));
+    const peer = `http://127.0.0.1:${peerPort}`;
+    const rogue = spawn(
+      join(new URL('..', import.meta.url).pathname, 'bin/tetcd'),
+      [
+        '--name',
+        'rogue',
+        '--data-dir',
+        dir,
+        '--listen-client-urls',
+        `http://127.0.0.1:${clientPort}`,
+        '--advertise-client-urls',
+        `http://127.0.0.1:${clientPort}`,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `rogue=${peer},${target.name}=${target.peerUrl}`,
+        '--initial-cluster-token',
+        'some-other-cluster',
+      ],
+      { stdio: 'ignore' },
+    );
+    try {
+      const until = Date.now() + 10_000;
+      while (!/cluster ID mismatch/.test(target.stderr())) {
+        assert.ok(Date.now() < until, 'the foreign member was not refused');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const put = await etcdctl(c.endpoints().join(','), ['put', 'still-serving', '1']);
+      assert.equal(put.code, 0, put.stderr);
+    } finally {
+      const exited = new Promise((r) => rogue.once('exit', r));
+      rogue.kill('SIGKILL');
+      if (rogue.exitCode === null && rogue.signalCode === null) await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('a learner is added unstarted, its promotion refused until in sync, then removed', async () => {
