@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStorage, EntryType, type Entry, type Message } from '../raft/index.ts';
+import { EntryType, type Entry, type Message } from '../raft/index.ts';
 import type { Wal } from '../wal/wal.ts';
 import { unmarshalConfChange } from '../raft/raftpb_codec.ts';
 import { RaftDriver } from './raft_driver.ts';
+import { LogStorage } from './raft_storage.ts';
 
 interface Saved {
   entries: number;
@@ -21,7 +22,7 @@ function driver(id: bigint) {
       return Promise.resolve();
     },
   } as unknown as Wal;
-  const storage = new MemoryStorage();
+  const storage = new LogStorage();
   const d = new RaftDriver(
     {
       wal,

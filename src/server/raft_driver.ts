@@ -22,17 +22,17 @@ import {
   type ConfState,
   type Entry,
   type HardState,
-  type MemoryStorage,
   type Message,
   type ReadState,
   type Snapshot,
   type SoftState,
 } from '../raft/index.ts';
 import type { SnapshotMarker, Wal } from '../wal/wal.ts';
+import type { LogStorage } from './raft_storage.ts';
 
 export interface DriverDeps {
   wal: Wal;
-  storage: MemoryStorage;
+  storage: LogStorage;
   /** Sends messages to peers (step 2). */
   send(msgs: Message[]): void;
   /** A snapshot from the leader arrived: keep its data durable before the WAL records it. */
