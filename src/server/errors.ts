@@ -34,28 +34,9 @@ export const ErrNotCapable = def('ErrNotCapable', 'etcdserver: not capable');
 export const ErrMemberNotFound = def('ErrMemberNotFound', 'etcdserver: member not found');
 export const ErrBadLeaderTransferee = def('ErrBadLeaderTransferee', 'etcdserver: bad leader transferee');
 
-// The classes below subclass one already in the gRPC error table so they get its status code while
-// carrying their own etcd message (the table matches along the prototype chain).
-export class ErrLeaderChanged extends ErrTimeout {
-  constructor() {
-    super();
-    this.message = 'etcdserver: leader changed';
-    this.name = 'ErrLeaderChanged';
-  }
-}
-
-export class ErrTimeoutLeaderTransfer extends ErrTimeout {
-  constructor() {
-    super();
-    this.message = 'etcdserver: request timed out, leader transfer took too long';
-    this.name = 'ErrTimeoutLeaderTransfer';
-  }
-}
-
-export class ErrNotLeader extends ErrNotCapable {
-  constructor() {
-    super();
-    this.message = 'etcdserver: not leader';
-    this.name = 'ErrNotLeader';
-  }
-}
+export const ErrLeaderChanged = def('ErrLeaderChanged', 'etcdserver: leader changed');
+export const ErrTimeoutLeaderTransfer = def(
+  'ErrTimeoutLeaderTransfer',
+  'etcdserver: request timed out, leader transfer took too long',
+);
+export const ErrNotLeader = def('ErrNotLeader', 'etcdserver: not leader');

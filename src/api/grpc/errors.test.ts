@@ -19,6 +19,14 @@ test('a subclass keeps its own code: not leader is FailedPrecondition, not capab
   });
 });
 
+test('leader changed and a slow leader transfer are Unavailable, so clients fail over', () => {
+  for (const e of [new E.ErrLeaderChanged(), new E.ErrTimeoutLeaderTransfer(), new E.ErrTimeout()]) {
+    assert.equal(toStatus(e).code, Code.UNAVAILABLE, e.message);
+    assert.equal(toStatus(e).details, e.message);
+  }
+  assert.equal(new E.ErrLeaderChanged().message, 'etcdserver: leader changed');
+});
+
 test('store errors get the message etcd puts on the wire; unknown errors are Unknown', () => {
   const s = toStatus(new ErrCompacted());
   assert.equal(s.code, Code.OUT_OF_RANGE);

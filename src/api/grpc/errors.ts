@@ -24,6 +24,8 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   [E.ErrStopped, { code: Code.UNAVAILABLE }],
   [E.ErrTimeout, { code: Code.UNAVAILABLE }],
   [E.ErrNoLeader, { code: Code.UNAVAILABLE }],
+  [E.ErrLeaderChanged, { code: Code.UNAVAILABLE }],
+  [E.ErrTimeoutLeaderTransfer, { code: Code.UNAVAILABLE }],
   // etcd 3.4 answers "not capable" as Unavailable (later versions moved it); "not leader" stays FailedPrecondition.
   [E.ErrNotCapable, { code: Code.UNAVAILABLE }],
   [E.ErrNotLeader, { code: Code.FAILED_PRECONDITION }],
