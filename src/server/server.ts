@@ -334,7 +334,7 @@ export class EtcdServer {
     return this.raft.readBarrier();
   }
 
-  /** A local read; linearizable callers pass linearizableBarrier() first (api/grpc/server.ts does). */
+  /** A local read; linearizable callers pass linearizableBarrier() first (api/grpc/kv.ts does). */
   range(req: RangeRequest): RangeResponse {
     const txn = this.kv.read();
     try {

@@ -28,13 +28,19 @@ export function kvService(
   const limit = (raw: Buffer) => {
     if (raw.length > srv.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
   };
+  const localRange = (req: RangeRequest) => {
+    const resp = srv.range(req);
+    srv.header(resp.header);
+    return resp;
+  };
   const impl = {
     Range: unary(log, 'Range', (raw) => {
       const req = decode<RangeRequest>(t('Range'), raw);
       checkRangeRequest(req);
-      const resp = srv.range(req);
-      srv.header(resp.header);
-      return resp;
+      // Linearizable (the default): wait for the ReadIndex barrier, batched across requests; none is
+      // needed for a serializable read or on a lone voter that leads.
+      const barrier = req.serializable ? undefined : srv.linearizableBarrier();
+      return barrier ? barrier.then(() => localRange(req)) : localRange(req);
     }),
     Put: unary(log, 'Put', async (raw) => {
       const req = decode<PutRequest>(t('Put'), raw);

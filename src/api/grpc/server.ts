@@ -16,7 +16,6 @@ import { toStatus } from './errors.ts';
 import { messageType } from '../../proto/index.ts';
 import { ForwardedStatusError } from '../../server/leader_forward.ts';
 
-const RangeRequestPb = messageType('etcdserverpb.RangeRequest');
 const KeepAliveResponsePb = messageType('etcdserverpb.LeaseKeepAliveResponse');
 const TimeToLiveResponsePb = messageType('etcdserverpb.LeaseTimeToLiveResponse');
 const PromoteResponsePb = messageType('etcdserverpb.MemberPromoteResponse');
@@ -82,36 +81,6 @@ function leaderOnlyLease(
   return [def, { ...impl, LeaseKeepAlive: keepAlive, LeaseTimeToLive: timeToLive }];
 }
 
-/**
- * A Range without `serializable` first waits for the ReadIndex barrier (batched across requests), then
- * runs the KV service's local read.
- */
-function withLinearizableRange(
-  srv: EtcdServer,
-  [def, impl]: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation],
-): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
-  const local = impl['Range'] as grpc.handleUnaryCall<Buffer, object>;
-  const range: grpc.handleUnaryCall<Buffer, object> = (call, callback) => {
-    let serializable = false;
-    try {
-      serializable =
-        (RangeRequestPb.decode(call.request) as { serializable?: boolean }).serializable === true;
-    } catch {
-      // A malformed request: the KV handler answers it with the right error.
-    }
-    const barrier = serializable ? undefined : srv.linearizableBarrier();
-    if (!barrier) return local(call, callback);
-    barrier.then(
-      () => local(call, callback),
-      (err: unknown) => {
-        const st = toStatus(err);
-        callback({ code: st.code, details: st.details });
-      },
-    );
-  };
-  return [def, { ...impl, Range: range }];
-}
-
 /** gRPC's receive limit sits above --max-request-bytes so that etcd's own "too large" error shows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
@@ -132,7 +101,7 @@ export async function startClientServer(
     'grpc.max_concurrent_streams': 2 ** 31 - 1,
   });
   for (const [def, impl] of [
-    withLinearizableRange(srv, kvService(srv, log)),
+    kvService(srv, log),
     watchService(srv, log),
     leaderOnlyLease(srv, leaseService(srv, log)),
     maintenanceService(srv, log),
