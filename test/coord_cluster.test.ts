@@ -155,12 +155,14 @@ describe('issue 5 coordination on a 3-member bin/tetcd cluster', { timeout: 60_0
     assert.equal((r['kvs'] as { value: Buffer }[])[0]!.value.toString(), String(3 * ROUNDS));
   });
 
-  test('leader kill -9 right after the last keep-alive: a 5 s lease expires after 5 s + failover + one election timeout, never before 5 s; a renewal after a TTL checkpoint is not lost', async () => {
+  test('leader kill -9 right after the last keep-alive: a 5 s lease expires after 5 s + failover + one election timeout, never before 5 s; a renewal after a TTL checkpoint is not lost, and an unrenewed lease keeps its checkpointed remainder', async () => {
     const [f1, f2] = followers as [Member, Member];
     const grant = async (ttl: number) =>
       (await cl(f1).call('etcdserverpb.Lease', 'LeaseGrant', { TTL: ttl }, 3000))['ID'];
     const a = await grant(5);
     const b = await grant(10);
+    // Never renewed: after the failover it must run on from its checkpointed remainder, not restart.
+    const cLease = await grant(10);
     const bGranted = performance.now();
     await cl(f1).put('kill/a', 'v', { lease: a });
     await cl(f1).put('kill/b', 'v', { lease: b });
@@ -196,7 +198,7 @@ describe('issue 5 coordination on a 3-member bin/tetcd cluster', { timeout: 60_0
       const elected = performance.now();
       const ttlOnNew = async (id: unknown) =>
         toNumber((await cl(f2).call('etcdserverpb.Lease', 'LeaseTimeToLive', { ID: id }, 3000))['TTL']);
-      const [ttlA, ttlB] = [await ttlOnNew(a), await ttlOnNew(b)];
+      const [ttlA, ttlB, ttlC] = [await ttlOnNew(a), await ttlOnNew(b), await ttlOnNew(cLease)];
       const gone = await delA.at;
       const goneB = await delB.at;
       const count = toNumber((await cl(f2).range('kill/', { rangeEnd: Buffer.from('kill0') }))['count']);
@@ -205,18 +207,24 @@ describe('issue 5 coordination on a 3-member bin/tetcd cluster', { timeout: 60_0
           `${newLeader.name} leader ${secs(elected - killed)} s after the kill; 5 s lease DELETE ` +
           `${secs(gone - sent)} s after its keep-alive was sent, ${secs(gone - answered)} s after its answer; ` +
           `10 s lease (renewed after a checkpoint) DELETE ${secs(goneB - sentB)} s after its keep-alive was sent; ` +
-          `TTLs on the new leader right after the failover: ${ttlA} s and ${ttlB} s`,
+          `TTLs on the new leader right after the failover: ${ttlA} s, ${ttlB} s, unrenewed 10 s lease ${ttlC} s`,
       );
       assert.equal(count, 0);
       assert.ok(gone - sent >= 5000, `5 s lease deleted ${secs(gone - sent)} s after the last keep-alive`);
       assert.ok(goneB - sentB >= 10_000, `10 s lease deleted ${secs(goneB - sentB)} s after its keep-alive`);
-      // etcd's rule: a new leader restarts each lease's TTL and adds one election timeout. Then the
-      // expiry loop runs every 500 ms, and the revoke must commit and reach the watcher (measured 0.25 to
-      // 0.45 s on a shared 2-core machine): 1.5 s for both. The issue's 5 to 6 s does not hold here.
+      // etcd's rule: a new leader gives each lease what it had left (the full TTL just after a renewal)
+      // plus one election timeout. Then the expiry loop runs every 500 ms, and the revoke must commit
+      // and reach the watcher (measured 0.75 to 0.95 s after expiry in all, on a shared 2-core machine):
+      // 1.5 s for both. The issue's 5 to 6 s does not hold across a leader kill.
       const bound = elected - answered + c.electionMs + 5000 + 1500;
       assert.ok(
         gone - answered <= bound,
         `5 s lease deleted ${secs(gone - answered)} s after the last keep-alive answer (bound ${secs(bound)} s)`,
+      );
+      // Checkpointed at >= 3 s with <= 7 s left; the new leader adds one election timeout: <= 8 s (ceil).
+      assert.ok(
+        ttlC <= 9,
+        `unrenewed 10 s lease has TTL ${ttlC} after the failover: its checkpoint was lost`,
       );
     } finally {
       ka.close();
