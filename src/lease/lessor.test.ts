@@ -77,3 +77,27 @@ test('revoke returns the attached keys sorted and forgets the lease', () => {
   assert.equal(lessor.revoke(3n), undefined);
   assert.equal(lessor.remaining(3n), -1);
 });
+
+test('a renewal leaves a checkpointed remainder to be cleared through the log; a checkpoint of 0 runs the full TTL', () => {
+  const { lessor, advance } = setup();
+  lessor.grant(3n, 10);
+  lessor.checkpoint(3n, 4); // applied from the log on every member
+  lessor.promote();
+  assert.equal(lessor.remaining(3n), 4);
+  advance(1000);
+  assert.equal(lessor.renew(3n), 10);
+  // The remainder is still recorded (as on every follower) until the log clears it.
+  assert.equal(lessor.hasCheckpoint(3n), true);
+  assert.equal(lessor.remaining(3n), 10);
+  lessor.checkpoint(3n, 0);
+  assert.equal(lessor.hasCheckpoint(3n), false);
+  assert.equal(lessor.remaining(3n), 10);
+  advance(9999);
+  assert.deepEqual(lessor.expired(), []);
+  advance(1);
+  assert.deepEqual(lessor.expired(), [3n]);
+  // A new leader after the clearing checkpoint runs the full TTL, not the old remainder.
+  lessor.demote();
+  lessor.promote();
+  assert.equal(lessor.remaining(3n), 10);
+});

@@ -76,26 +76,30 @@ export class Lessor {
     return [...l.keys].sort();
   }
 
-  /** Leader only: restarts the lease's TTL. Returns the TTL, or undefined if there is no such lease. */
+  /**
+   * Leader only: restarts the lease's TTL. Returns the TTL, or undefined if there is no such lease.
+   * A checkpointed remainder it supersedes is still recorded on every member: the caller must clear it
+   * through the log (a checkpoint of 0, see hasCheckpoint) or a new leader would expire the lease early.
+   */
   renew(id: bigint): number | undefined {
     const l = this.leases.get(id);
     if (!l) return undefined;
-    if (l.remainingTtl > 0) {
-      // A renewal supersedes the checkpointed remainder; persist that it is gone.
-      l.remainingTtl = 0;
-      this.opts.store.save({ id, ttl: l.ttl, remainingTtl: 0 });
-    }
     if (this.primary) l.expiry = this.opts.now() + l.ttl * 1000;
     return l.ttl;
   }
 
-  /** Applied from the log: records the remaining TTL the leader saw. */
+  /** True when a checkpointed remaining TTL is recorded for the lease (a renewal must clear it). */
+  hasCheckpoint(id: bigint): boolean {
+    return (this.leases.get(id)?.remainingTtl ?? 0) > 0;
+  }
+
+  /** Applied from the log: records the remaining TTL the leader saw; 0 clears it (the full TTL runs). */
   checkpoint(id: bigint, remainingTtl: number): void {
     const l = this.leases.get(id);
     if (!l) return;
     l.remainingTtl = remainingTtl;
     this.opts.store.save({ id, ttl: l.ttl, remainingTtl });
-    if (this.primary) l.expiry = this.opts.now() + remainingTtl * 1000;
+    if (this.primary) l.expiry = this.opts.now() + (remainingTtl || l.ttl) * 1000;
   }
 
   attach(id: bigint, key: string): void {

@@ -137,12 +137,6 @@ export class EtcdServer {
   private readonly forward = new LeaderForward();
 
   /** A keep-alive answered by this member's lessor (it is the leader). */
-  localKeepAlive(raw: Uint8Array): { header: Header; ID: Int64; TTL: number } {
-    const id = toBigInt((LeaseKeepAlivePb.decode(raw) as unknown as { ID: Int64 }).ID);
-    const ttl = this.lessor.renew(id);
-    return { header: this.header({ revision: this.kv.rev() }), ID: fromBigInt(id), TTL: ttl ?? 0 };
-  }
-
   /**
    * For requests only the leader answers (lease keep-alive, time-to-live): undefined when this member
    * is the leader and answers itself; otherwise the leader's response to `raw` on gRPC `path`.
@@ -280,8 +274,19 @@ export class EtcdServer {
     return this.proposer.propose(Op.LeaseRevoke, raw, req);
   }
 
+  /**
+   * Leader only (followers forward keep-alives): restarts the lease's TTL and returns it, undefined for
+   * an unknown lease. A renewal that supersedes a checkpointed remainder first clears it on every member
+   * through the log (etcd does the same), so a leader change right after it cannot expire the lease early.
+   */
+  leaseRenew(id: bigint): number | undefined | Promise<number | undefined> {
+    const ttl = this.lessor.renew(id);
+    if (ttl === undefined || !this.lessor.hasCheckpoint(id)) return ttl;
+    return this.leaseCheckpoint([{ id, remainingTtl: 0 }]).then(() => ttl);
+  }
+
   private leaseCheckpoint(cps: { id: bigint; remainingTtl: number }[]): Promise<unknown> {
-    const msg = { checkpoints: cps.map((c) => ({ ID: fromBigInt(c.id), remainingTTL: c.remainingTtl })) };
+    const msg = { checkpoints: cps.map((c) => ({ ID: fromBigInt(c.id), remaining_TTL: c.remainingTtl })) };
     return this.proposer.propose(Op.LeaseCheckpoint, LeaseCheckpointPb.encode(msg).finish(), msg);
   }
 
@@ -399,7 +404,6 @@ export class EtcdServer {
 const LeaseGrantPb = messageType('etcdserverpb.LeaseGrantRequest');
 const LeaseRevokePb = messageType('etcdserverpb.LeaseRevokeRequest');
 const LeaseCheckpointPb = messageType('etcdserverpb.LeaseCheckpointRequest');
-const LeaseKeepAlivePb = messageType('etcdserverpb.LeaseKeepAliveRequest');
 
 /** After a restart the lessor learns again which keys hang on which lease. */
 function restoreAttachments(kv: KVStore, lessor: Lessor): void {

@@ -1,5 +1,6 @@
 // etcdserverpb.Lease: grant and revoke go through the log; keep-alive, time-to-live and listing are
-// answered by the leader's lessor.
+// answered by the leader's lessor. Lease expiry runs on the leader, so keep-alive and time-to-live that
+// arrive at a follower are forwarded to the leader (as etcd does), in the order they came.
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/server.ts';
@@ -7,6 +8,17 @@ import { fromBigInt, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, serviceDefinition } from './codec.ts';
 import { unary } from './handler.ts';
 import { toStatus } from './errors.ts';
+import { messageType } from '../../proto/index.ts';
+import { ForwardedStatusError } from '../../server/leader_forward.ts';
+
+const KeepAliveResponsePb = messageType('etcdserverpb.LeaseKeepAliveResponse');
+const TimeToLiveResponsePb = messageType('etcdserverpb.LeaseTimeToLiveResponse');
+
+function statusOf(err: unknown): { code: grpc.status; details: string } {
+  if (err instanceof ForwardedStatusError) return { code: err.code as grpc.status, details: err.details };
+  const st = toStatus(err);
+  return { code: st.code, details: st.details };
+}
 
 export function leaseService(
   srv: EtcdServer,
@@ -26,7 +38,9 @@ export function leaseService(
       const r = await srv.leaseRevoke(raw, req);
       return { header: srv.header(r.header) };
     }),
-    LeaseTimeToLive: unary(log, 'LeaseTimeToLive', (raw) => {
+    LeaseTimeToLive: unary(log, 'LeaseTimeToLive', async (raw) => {
+      const fwd = await srv.forwardToLeader('/etcdserverpb.Lease/LeaseTimeToLive', raw);
+      if (fwd) return TimeToLiveResponsePb.decode(fwd);
       const req = decode<{ ID: Int64; keys: boolean }>(t('LeaseTimeToLive'), raw);
       const id = toBigInt(req.ID);
       const l = srv.lessor.lookup(id);
@@ -44,18 +58,45 @@ export function leaseService(
       leases: srv.lessor.ids().map((id) => ({ ID: fromBigInt(id) })),
     })),
     LeaseKeepAlive: (call: grpc.ServerDuplexStream<Buffer, object>) => {
+      const renew = (raw: Buffer): object | Promise<object> => {
+        const id = toBigInt(decode<{ ID: Int64 }>(t('LeaseKeepAlive'), raw).ID);
+        const answer = (ttl: number | undefined) => ({ header: header(), ID: fromBigInt(id), TTL: ttl ?? 0 });
+        const ttl = srv.leaseRenew(id);
+        return ttl instanceof Promise ? ttl.then(answer) : answer(ttl);
+      };
+      const fail = (err: unknown) => {
+        const s = statusOf(err);
+        call.destroy(Object.assign(new Error(s.details), s));
+      };
+      // Answers keep the order of the requests, also while some wait (for the leader, or for a renewal's
+      // checkpoint to commit); on the leader with nothing waiting, a request is answered at once.
+      let chain: Promise<void> = Promise.resolve();
+      let waiting = 0;
+      const enqueue = (answer: () => Promise<object>) => {
+        waiting++;
+        chain = chain
+          .then(answer)
+          .then((out) => void call.write(out), fail)
+          .finally(() => waiting--);
+      };
       call.on('data', (raw: Buffer) => {
-        try {
-          const req = decode<{ ID: Int64 }>(t('LeaseKeepAlive'), raw);
-          const id = toBigInt(req.ID);
-          const ttl = srv.lessor.renew(id);
-          call.write({ header: header(), ID: fromBigInt(id), TTL: ttl ?? 0 });
-        } catch (err) {
-          const s = toStatus(err);
-          call.destroy(Object.assign(new Error(s.details), { code: s.code, details: s.details }));
+        if (waiting === 0 && srv.leader() === srv.memberId) {
+          let out: object | Promise<object>;
+          try {
+            out = renew(raw);
+          } catch (err) {
+            return fail(err);
+          }
+          if (out instanceof Promise) enqueue(() => out);
+          else call.write(out);
+          return;
         }
+        enqueue(async () => {
+          const fwd = await srv.forwardToLeader('/etcdserverpb.Lease/LeaseKeepAlive', raw);
+          return fwd ? KeepAliveResponsePb.decode(fwd) : renew(raw);
+        });
       });
-      call.on('end', () => call.end());
+      call.on('end', () => void chain.then(() => call.end()));
       call.on('error', () => {});
     },
   };

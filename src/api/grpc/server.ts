@@ -16,8 +16,6 @@ import { toStatus } from './errors.ts';
 import { messageType } from '../../proto/index.ts';
 import { ForwardedStatusError } from '../../server/leader_forward.ts';
 
-const KeepAliveResponsePb = messageType('etcdserverpb.LeaseKeepAliveResponse');
-const TimeToLiveResponsePb = messageType('etcdserverpb.LeaseTimeToLiveResponse');
 const PromoteResponsePb = messageType('etcdserverpb.MemberPromoteResponse');
 
 /** Only the leader knows whether a learner has caught up: a follower forwards MemberPromote (as etcd). */
@@ -39,46 +37,6 @@ function statusOf(err: unknown): { code: grpc.status; details: string } {
   if (err instanceof ForwardedStatusError) return { code: err.code as grpc.status, details: err.details };
   const st = toStatus(err);
   return { code: st.code, details: st.details };
-}
-
-/**
- * Lease expiry runs on the leader, so keep-alive and time-to-live arriving at a follower are forwarded
- * to the leader (as etcd does); on the leader the Lease service answers them itself.
- * TODO(lease owner): move this into api/grpc/lease.ts (srv.forwardToLeader is the server's side).
- */
-function leaderOnlyLease(
-  srv: EtcdServer,
-  [def, impl]: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation],
-): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
-  const localKeepAlive = impl['LeaseKeepAlive'] as grpc.handleBidiStreamingCall<Buffer, object>;
-  const localTtl = impl['LeaseTimeToLive'] as grpc.handleUnaryCall<Buffer, object>;
-  const keepAlive: grpc.handleBidiStreamingCall<Buffer, object> = (call) => {
-    if (srv.leader() === srv.memberId) return localKeepAlive(call);
-    // Answers keep the order of the requests.
-    let chain: Promise<void> = Promise.resolve();
-    call.on('data', (raw: Buffer) => {
-      chain = chain.then(async () => {
-        try {
-          const out = await srv.forwardToLeader('/etcdserverpb.Lease/LeaseKeepAlive', raw);
-          // The leader changed to this member meanwhile: renew here.
-          const resp = out ? undefined : srv.localKeepAlive(raw);
-          call.write(resp ?? KeepAliveResponsePb.decode(out!));
-        } catch (err) {
-          const s = statusOf(err);
-          call.destroy(Object.assign(new Error(s.details), s));
-        }
-      });
-    });
-    call.on('end', () => void chain.then(() => call.end()));
-    call.on('error', () => {});
-  };
-  const timeToLive: grpc.handleUnaryCall<Buffer, object> = (call, callback) => {
-    srv.forwardToLeader('/etcdserverpb.Lease/LeaseTimeToLive', call.request).then(
-      (out) => (out ? callback(null, TimeToLiveResponsePb.decode(out)) : localTtl(call, callback)),
-      (err: unknown) => callback(statusOf(err)),
-    );
-  };
-  return [def, { ...impl, LeaseKeepAlive: keepAlive, LeaseTimeToLive: timeToLive }];
 }
 
 /** gRPC's receive limit sits above --max-request-bytes so that etcd's own "too large" error shows. */
@@ -103,7 +61,7 @@ export async function startClientServer(
   for (const [def, impl] of [
     kvService(srv, log),
     watchService(srv, log),
-    leaderOnlyLease(srv, leaseService(srv, log)),
+    leaseService(srv, log),
     maintenanceService(srv, log),
     leaderPromote(srv, clusterService(srv.clusterServer, log)),
     healthService(),

@@ -29,7 +29,7 @@ export interface LeaseRevokeRequest {
 }
 
 export interface LeaseCheckpointRequest {
-  checkpoints: { ID: Int64; remainingTTL: Int64 }[];
+  checkpoints: { ID: Int64; remaining_TTL: Int64 }[];
 }
 
 export interface Applier {

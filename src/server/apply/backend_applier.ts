@@ -92,7 +92,7 @@ export class BackendApplier implements Applier {
 
   leaseCheckpoint(req: LeaseCheckpointRequest) {
     this.noKvChange();
-    for (const c of req.checkpoints) this.lessor.checkpoint(toBigInt(c.ID), toNumber(c.remainingTTL));
+    for (const c of req.checkpoints) this.lessor.checkpoint(toBigInt(c.ID), toNumber(c.remaining_TTL));
     return { header: { revision: this.kv.rev() } };
   }
 }
