@@ -1,5 +1,5 @@
 // Opening a member's data: backend, MVCC store, WAL, the member set, and the raft storage rebuilt
-// from the WAL (as etcd does: the WAL is the log; raft_storage.ts holds its in-memory copy). A brand-new
+// from the WAL (as etcd does: the WAL is the log; the raft MemoryStorage holds its in-memory copy). A brand-new
 // member takes its identity from --initial-cluster; a restarted one from what it stored.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -7,8 +7,7 @@ import { Backend } from '../backend/backend.ts';
 import { KVStore } from '../mvcc/kvstore.ts';
 import { Wal, type WalContents } from '../wal/wal.ts';
 import { RaftCluster } from '../membership/cluster.ts';
-import { emptyConfState, type Config, type RaftLogger } from '../raft/index.ts';
-import { LogStorage } from './raft_storage.ts';
+import { MemoryStorage, emptyConfState, type Config, type RaftLogger } from '../raft/index.ts';
 import { idHex } from './ids.ts';
 import { META_CONSISTENT_INDEX } from '../backend/schema.ts';
 import { META_MEMBER_ID, importBackend, loadSnapshotFile } from './backend_snapshot.ts';
@@ -32,7 +31,7 @@ export interface Booted {
   kv: KVStore;
   wal: Wal;
   contents: WalContents;
-  storage: LogStorage;
+  storage: MemoryStorage;
   cluster: RaftCluster;
   memberId: bigint;
   /** Set for a brand-new member of a new cluster: the initial voters to bootstrap raft with. */
@@ -103,7 +102,7 @@ export async function openMember(cfg: BootConfig): Promise<Booted> {
       haveWal ? 'restarting member with recovered identity' : 'starting a new member of a new cluster',
     );
   }
-  const storage = new LogStorage();
+  const storage = new MemoryStorage();
   const snapIndex = contents.snapshot?.index ?? 0;
   if (contents.snapshot) {
     storage.applySnapshot({

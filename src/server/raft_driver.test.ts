@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EntryType, type Entry, type Message } from '../raft/index.ts';
+import { EntryType, MemoryStorage, type Entry, type Message } from '../raft/index.ts';
 import type { Wal } from '../wal/wal.ts';
 import { unmarshalConfChange } from '../raft/raftpb_codec.ts';
 import { RaftDriver } from './raft_driver.ts';
-import { LogStorage } from './raft_storage.ts';
 
 interface Saved {
   entries: number;
@@ -22,7 +21,7 @@ function driver(id: bigint) {
       return Promise.resolve();
     },
   } as unknown as Wal;
-  const storage = new LogStorage();
+  const storage = new MemoryStorage();
   const d = new RaftDriver(
     {
       wal,

@@ -24,15 +24,15 @@ import {
   type HardState,
   type Message,
   type ReadState,
+  type MemoryStorage,
   type Snapshot,
   type SoftState,
 } from '../raft/index.ts';
 import type { SnapshotMarker, Wal } from '../wal/wal.ts';
-import type { LogStorage } from './raft_storage.ts';
 
 export interface DriverDeps {
   wal: Wal;
-  storage: LogStorage;
+  storage: MemoryStorage;
   /** Sends messages to peers (step 2). */
   send(msgs: Message[]): void;
   /** A snapshot from the leader arrived: keep its data durable before the WAL records it. */

@@ -9,14 +9,19 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from '../backend/backend.ts';
 import type { KVStore } from '../mvcc/kvstore.ts';
-import { MessageType, type ConfState, type Message, type Snapshot } from '../raft/index.ts';
+import {
+  MessageType,
+  type ConfState,
+  type MemoryStorage,
+  type Message,
+  type Snapshot,
+} from '../raft/index.ts';
 import type { SnapshotMarker, Wal } from '../wal/wal.ts';
-import type { LogStorage } from './raft_storage.ts';
 import { exportBackend, importBackend, releaseSnapshotFiles, saveSnapshotFile } from './backend_snapshot.ts';
 import { idHex } from './ids.ts';
 
 export interface SnapshotDeps {
-  storage: LogStorage;
+  storage: MemoryStorage;
   wal: Wal;
   backend: Backend;
   kv(): KVStore;
