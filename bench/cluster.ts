@@ -6,8 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
-import { freePort } from '../test/helpers/procs.ts';
+import { freePort, waitPort } from '../test/helpers/procs.ts';
 import { RawGrpc } from '../src/client/raw_grpc.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -67,27 +66,6 @@ export interface BenchMember {
   proc: ChildProcess;
   /** Tail of the member's stderr (its log). */
   log(): string;
-}
-
-function waitPort(port: number, deadlineMs: number, proc: ChildProcess): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (proc.exitCode !== null || proc.signalCode !== null)
-        return reject(new Error(`exited (${proc.exitCode ?? proc.signalCode}) before listening`));
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > until) reject(new Error(`client port ${port} not open after ${deadlineMs} ms`));
-        else setTimeout(attempt, 100);
-      });
-    };
-    attempt();
-  });
 }
 
 /** Reads one unsigned varint as a bigint (member ids use all 64 bits). */

@@ -5,9 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import { Client } from '../../src/client/client.ts';
-import { freePort } from './procs.ts';
+import { freePort, waitPort } from './procs.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -28,27 +27,6 @@ export interface ClusterOptions {
   electionMs?: number;
   extraArgs?: string[];
   token?: string;
-}
-
-function waitPort(port: number, deadlineMs: number, proc: ChildProcess): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      if (proc.exitCode !== null)
-        return reject(new Error(`member exited with ${proc.exitCode} before listening`));
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > until) reject(new Error(`port ${port} not open after ${deadlineMs} ms`));
-        else setTimeout(attempt, 50);
-      });
-    };
-    attempt();
-  });
 }
 
 function exited(p: ChildProcess): Promise<void> {

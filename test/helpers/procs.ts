@@ -34,12 +34,13 @@ export function haveEtcd(): boolean {
   return ok;
 }
 
-function waitPort(port: number, deadlineMs: number, proc: ChildProcess): Promise<void> {
+/** Resolves once `port` on 127.0.0.1 accepts connections; rejects if `proc` exits first or time runs out. */
+export function waitPort(port: number, deadlineMs: number, proc: ChildProcess): Promise<void> {
   const until = Date.now() + deadlineMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
-      if (proc.exitCode !== null)
-        return reject(new Error(`server exited with ${proc.exitCode} before listening`));
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        return reject(new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before listening`));
       const s = connect(port, '127.0.0.1');
       s.once('connect', () => {
         s.destroy();
