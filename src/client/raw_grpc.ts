@@ -1,6 +1,7 @@
 // A minimal gRPC unary client over node:http2 with no protobuf library: payloads are bytes. Much
 // cheaper per call than grpc-js, so a load generator does not become the bottleneck.
-import { connect, constants, type ClientHttp2Session } from 'node:http2';
+import { connect, type ClientHttp2Session } from 'node:http2';
+import { grpcUnary } from '../pkg/grpc_unary.ts';
 
 export interface RawResult {
   code: number;
@@ -17,41 +18,9 @@ export class RawGrpc {
     this.session.setMaxListeners(0);
   }
 
-  unary(path: string, payload: Uint8Array): Promise<RawResult> {
-    return new Promise((resolve, reject) => {
-      const req = this.session.request({
-        [constants.HTTP2_HEADER_METHOD]: 'POST',
-        [constants.HTTP2_HEADER_PATH]: path,
-        [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
-        te: 'trailers',
-      });
-      const frame = Buffer.allocUnsafe(5 + payload.length);
-      frame[0] = 0;
-      frame.writeUInt32BE(payload.length, 1);
-      frame.set(payload, 5);
-      const chunks: Buffer[] = [];
-      let code = -1;
-      let message = '';
-      const status = (h: Record<string, unknown>) => {
-        if (h['grpc-status'] !== undefined) {
-          code = Number(h['grpc-status']);
-          message = decodeURIComponent(String(h['grpc-message'] ?? ''));
-        }
-      };
-      req.on('response', status);
-      req.on('trailers', status);
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('error', reject);
-      req.on('end', () => {
-        const body = Buffer.concat(chunks);
-        resolve({
-          code,
-          message,
-          payload: body.length >= 5 ? body.subarray(5, 5 + body.readUInt32BE(1)) : Buffer.alloc(0),
-        });
-      });
-      req.end(frame);
-    });
+  async unary(path: string, payload: Uint8Array): Promise<RawResult> {
+    const r = await grpcUnary(this.session, path, payload);
+    return { code: r.code, message: r.message, payload: r.payload ?? Buffer.alloc(0) };
   }
 
   close(): void {
