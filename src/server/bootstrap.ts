@@ -12,6 +12,7 @@ import { idHex } from './ids.ts';
 import { META_CONSISTENT_INDEX } from '../backend/schema.ts';
 import { META_MEMBER_ID, importBackend, loadSnapshotFile } from './backend_snapshot.ts';
 import { snapDir } from './snapshot.ts';
+import { JoinError, joinExisting } from './join_existing.ts';
 
 export interface BootConfig {
   name: string;
@@ -67,10 +68,19 @@ export async function openMember(cfg: BootConfig): Promise<Booted> {
   if (haveWal && storedId && storedId.length === 8 && cluster) {
     memberId = storedId.readBigUInt64BE(0);
   } else {
-    if (cfg.initialClusterState === 'existing') {
-      throw new BootstrapError(
-        'joining an existing cluster (--initial-cluster-state existing) is not supported yet',
+    if (cfg.initialClusterState === 'existing' && !haveWal) {
+      // Raft starts with an empty log and no peers: the leader's appends (or snapshot) bring the rest.
+      const joined = await joinExisting(cfg).catch((e: unknown) => {
+        throw e instanceof JoinError ? new BootstrapError(e.message) : e;
+      });
+      memberId = joined.memberId;
+      cluster = joined.cluster;
+      await persistIdentity(backend, cluster, memberId);
+      log.info(
+        { 'local-member-id': idHex(memberId), 'cluster-id': idHex(cluster.clusterId), from: joined.from },
+        'joining an existing cluster',
       );
+      return finish(cfg, backend, kv, wal, contents, cluster, memberId, undefined);
     }
     const fresh = RaftCluster.fromInitialCluster(initialClusterOf(cfg), cfg.initialClusterToken);
     const me = fresh.memberByName(cfg.name);
@@ -85,12 +95,7 @@ export async function openMember(cfg: BootConfig): Promise<Booted> {
     }
     memberId = me.id;
     cluster = fresh;
-    cluster.attach(backend);
-    const idBuf = Buffer.alloc(8);
-    idBuf.writeBigUInt64BE(memberId);
-    backend.put('meta', META_MEMBER_ID, idBuf);
-    // The identity must be on disk before the WAL says this member exists.
-    await backend.commit();
+    await persistIdentity(backend, cluster, memberId);
     // A member whose WAL was written but whose backend lost the identity replays the log instead.
     if (!haveWal) bootstrapPeers = fresh.bootstrapPeers();
     log.info(
@@ -102,6 +107,29 @@ export async function openMember(cfg: BootConfig): Promise<Booted> {
       haveWal ? 'restarting member with recovered identity' : 'starting a new member of a new cluster',
     );
   }
+  return finish(cfg, backend, kv, wal, contents, cluster, memberId, bootstrapPeers);
+}
+
+/** Stores the member ID and the member set; they must be on disk before the WAL says this member exists. */
+async function persistIdentity(backend: Backend, cluster: RaftCluster, memberId: bigint): Promise<void> {
+  cluster.attach(backend);
+  const idBuf = Buffer.alloc(8);
+  idBuf.writeBigUInt64BE(memberId);
+  backend.put('meta', META_MEMBER_ID, idBuf);
+  await backend.commit();
+}
+
+function finish(
+  cfg: BootConfig,
+  backend: Backend,
+  kv: KVStore,
+  wal: Wal,
+  contents: WalContents,
+  cluster: RaftCluster,
+  memberId: bigint,
+  bootstrapPeers: Booted['bootstrapPeers'],
+): Booted {
+  const log = cfg.logger;
   const storage = new MemoryStorage();
   const snapIndex = contents.snapshot?.index ?? 0;
   if (contents.snapshot) {

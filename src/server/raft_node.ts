@@ -6,6 +6,7 @@ import type { KVStore } from '../mvcc/kvstore.ts';
 import type { Lessor } from '../lease/lessor.ts';
 import type { RaftCluster } from '../membership/cluster.ts';
 import { decodeAttributes, encodeAttributes } from '../membership/member.ts';
+import { encodeClusterInfo } from '../membership/join.ts';
 import {
   ConfChangeType,
   MessageType,
@@ -161,6 +162,7 @@ export class RaftNode {
       },
       onUnreachable: (id) => this.driver.reportUnreachable(id),
       onSnapshotStatus: (id, ok) => this.driver.reportSnapshot(id, ok),
+      membersInfo: () => encodeClusterInfo(this.host.cluster()),
       logger: transportLogger(this.log),
     });
     this.transport = t;

@@ -17,6 +17,10 @@ export enum FrameKind {
   SnapChunk = 6,
   /** The receiver has the whole snapshot and has handed it on. */
   SnapAck = 7,
+  /** Instead of a HELLO: a member about to join asks for the cluster ID and member list. */
+  MembersReq = 8,
+  /** The answer to MembersReq: opaque bytes from the host (JSON), then the connection ends. */
+  MembersResp = 9,
 }
 
 export enum Channel {

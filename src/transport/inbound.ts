@@ -14,6 +14,8 @@ export interface InboundHost {
   readonly limits: Limits;
   readonly log: TransportLogger;
   deliver(m: Message): void;
+  /** The member list for a joining member, or undefined when this member cannot answer. */
+  membersInfo?(): Uint8Array | undefined;
 }
 
 interface Assembly {
@@ -49,6 +51,15 @@ export function serveInbound(s: Socket, host: InboundHost): void {
     s.end(frame(FrameKind.SnapAck));
   };
 
+  // A joiner does not know its member ID yet, so it cannot send a HELLO; it gets the list and nothing else.
+  const answerMembers = () => {
+    stopped = true;
+    const info = host.membersInfo?.();
+    if (info === undefined) return void s.end(rejectFrame('member list not available'));
+    log.info(`sent the member list to ${remote}`);
+    s.end(frame(FrameKind.MembersResp, info));
+  };
+
   const onSnapFrame = (kind: number, payload: Uint8Array) => {
     if (kind === FrameKind.SnapHead && snap === undefined) {
       if (payload.length < 8) throw new TransportProtocolError('short snapshot head');
@@ -78,6 +89,7 @@ export function serveInbound(s: Socket, host: InboundHost): void {
   const onFrame = (kind: number, payload: Uint8Array) => {
     if (stopped) return;
     if (hello === undefined) {
+      if (kind === FrameKind.MembersReq) return answerMembers();
       if (kind !== FrameKind.Hello)
         throw new TransportProtocolError(`expected a hello frame, got kind ${kind}`);
       const h = parseHello(payload);

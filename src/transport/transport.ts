@@ -19,6 +19,7 @@ import { Peer } from './peer.ts';
 import { sendSnapshot } from './snapshot.ts';
 
 export { ClusterIdMismatchError, MemberIdMismatchError, TransportProtocolError } from './errors.ts';
+export { fetchMembersInfo } from './members_fetch.ts';
 export { DEFAULT_LIMITS, type Limits, parsePeerUrl, type TransportLogger } from './options.ts';
 
 /** Test hooks applied to outgoing messages. */
@@ -35,6 +36,8 @@ export interface TransportOptions {
   onMessage?: (m: Message) => void;
   onUnreachable?: (id: bigint) => void;
   onSnapshotStatus?: (id: bigint, ok: boolean) => void;
+  /** Answers a joining member's request for the member list (see members_fetch.ts). */
+  membersInfo?: () => Uint8Array | undefined;
   logger?: TransportLogger;
   limits?: Partial<Limits>;
 }
@@ -48,6 +51,7 @@ export class Transport {
   onUnreachable: (id: bigint) => void;
   onSnapshotStatus: (id: bigint, ok: boolean) => void;
   faults: FaultHook | undefined;
+  membersInfo: () => Uint8Array | undefined;
 
   private readonly listenUrl: string;
   private server: Server | undefined;
@@ -71,6 +75,7 @@ export class Transport {
     this.onMessage = opts.onMessage ?? (() => {});
     this.onUnreachable = opts.onUnreachable ?? (() => {});
     this.onSnapshotStatus = opts.onSnapshotStatus ?? (() => {});
+    this.membersInfo = opts.membersInfo ?? (() => undefined);
   }
 
   /** Listens on the peer URL. */

@@ -76,7 +76,8 @@ export class TestCluster {
     return this.members.map((m) => m.endpoint);
   }
 
-  async launch(m: Member): Promise<void> {
+  /** Starts `m`; `extraArgs` are for this launch only (e.g. --initial-cluster-state existing). */
+  async launch(m: Member, extraArgs: string[] = []): Promise<void> {
     const args = [
       '--name',
       m.name,
@@ -101,6 +102,7 @@ export class TestCluster {
       '--log-level',
       'info',
       ...(this.opts.extraArgs ?? []),
+      ...extraArgs,
     ];
     const proc = spawn(join(ROOT, 'bin/tetcd'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = this.logs.get(m.name) ?? '';
