@@ -3,7 +3,7 @@
 // is promoted, and another member is removed; writes succeed throughout and every member has every key.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Member, TestCluster } from './helpers/cluster.ts';
@@ -40,6 +40,30 @@ describe(
     });
     after(async () => {
       await c?.close();
+    });
+
+    test('a member that was never added is refused with "not found in the cluster"', async () => {
+      const [clientPort, peerPort] = [await freePort(), await freePort()];
+      const stray: Member = {
+        name: 'stray',
+        clientPort,
+        peerPort,
+        endpoint: `127.0.0.1:${clientPort}`,
+        clientUrl: `http://127.0.0.1:${clientPort}`,
+        peerUrl: `http://127.0.0.1:${peerPort}`,
+        dataDir: mkdtempSync(join(tmpdir(), 'tetcd-cluster-stray-')),
+        proc: undefined,
+        stderr: () => '',
+      };
+      try {
+        await assert.rejects(
+          c.launch(stray, ['--initial-cluster-state', 'existing']),
+          /not found in the cluster \(run "etcdctl member add" first\)/,
+        );
+      } finally {
+        await c.stop(stray);
+        rmSync(stray.dataDir, { recursive: true, force: true });
+      }
     });
 
     test('a learner joins, catches up, is promoted; another member is removed', async () => {
