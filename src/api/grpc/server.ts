@@ -57,6 +57,8 @@ export async function startClientServer(
     'grpc.max_receive_message_length': srv.cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     'grpc.max_send_message_length': 2 ** 31 - 1,
     'grpc.max_concurrent_streams': 2 ** 31 - 1,
+    // Channelz keeps per-call counters and listeners on every stream; nothing here reads them.
+    'grpc.enable_channelz': 0,
   });
   for (const [def, impl] of [
     kvService(srv, log),
