@@ -110,7 +110,9 @@ export class WriteTxn {
     const main = this.beginRev + 1;
     const rev: Revision = { main, sub: this.changes.length };
     const k = latin1(key);
-    const prev = this.s.index.get(k, main);
+    // One tree lookup serves both the previous version and the index update (a new key needs a second).
+    const ki = this.s.index.keyIndex(k);
+    const prev = ki?.get(main);
     const kv: KeyValue = {
       key,
       createRevision: prev ? prev.created.main : main,
@@ -120,7 +122,8 @@ export class WriteTxn {
       lease,
     };
     this.s.backend.put('key', revToBytes(rev), encodeKeyValue(kv));
-    this.s.index.put(k, rev);
+    if (ki) ki.put(rev);
+    else this.s.index.put(k, rev);
     this.changes.push({ type: 'PUT', kv });
   }
 
