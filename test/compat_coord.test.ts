@@ -7,14 +7,21 @@ import { etcdctl, haveEtcd, startServer, type ServerHandle } from './helpers/pro
 
 /** Lease IDs are random per server, a remaining TTL may tick a second apart; nothing else may differ. */
 function normalise(s: string): string {
-  return s
-    .split('\n')
-    .filter((l) => !l.startsWith('{"level":'))
-    .join('\n')
-    .replace(/\b[0-9a-f]{12,16}\b/g, 'LEASE')
-    .replace(/"(cluster_id|member_id|raft_term|id|lease)":\d+/g, '"$1":X')
-    .replace(/remaining\(\d+s\)/g, 'remaining(Ns)')
-    .replace(/"ttl":\d+/g, '"ttl":N');
+  return (
+    s
+      .split('\n')
+      .filter((l) => !l.startsWith('{"level":'))
+      .join('\n')
+      .replace(/\b[0-9a-f]{12,16}\b/g, 'LEASE')
+      .replace(/"(cluster_id|member_id|raft_term|id|lease)":\d+/g, '"$1":X')
+      .replace(/remaining\(\d+s\)/g, 'remaining(Ns)')
+      .replace(/"ttl":\d+/g, '"ttl":N')
+      // etcd keeps a lease's keys in a Go map: `timetolive --keys` lists them in random order.
+      .replace(
+        /attached keys\(\[([^\]]*)\]\)/g,
+        (_m, keys: string) => `attached keys([${keys.split(' ').sort().join(' ')}])`,
+      )
+  );
 }
 
 /** Runs etcdctl until `stopAfterMs`, then interrupts it; returns what it printed. */
