@@ -4,56 +4,13 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '../src/client/client.ts';
-import { messageType, toBigInt, toNumber } from '../src/proto/index.ts';
+import { toBigInt, toNumber } from '../src/proto/index.ts';
 import { startServer, type ServerHandle } from './helpers/procs.ts';
-import { WatchStreamClient, watchChannel } from './helpers/watch_stream.ts';
+import { deletionOf, keepAliveStream } from './helpers/lease_stream.ts';
 
 type Any = Record<string, any>;
-const KeepAliveReq = messageType('etcdserverpb.LeaseKeepAliveRequest');
-const KeepAliveResp = messageType('etcdserverpb.LeaseKeepAliveResponse');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const secs = (ms: number) => (ms / 1000).toFixed(3);
-
-/** One LeaseKeepAlive stream; `once` sends a keep-alive and resolves with the answer's TTL. */
-function keepAliveStream(endpoint: string) {
-  const ch = watchChannel(endpoint);
-  const call = ch.makeBidiStreamRequest(
-    '/etcdserverpb.Lease/LeaseKeepAlive',
-    (v: Any) => Buffer.from(KeepAliveReq.encode(KeepAliveReq.fromObject(v)).finish()),
-    (b: Buffer) => KeepAliveResp.decode(b) as unknown as Any,
-  );
-  const waiting: ((ttl: number) => void)[] = [];
-  call.on('data', (r: Any) => waiting.shift()?.(toNumber(r['TTL'])));
-  call.on('error', () => {});
-  return {
-    once: (id: Any) =>
-      new Promise<number>((resolve) => {
-        waiting.push(resolve);
-        call.write({ ID: id });
-      }),
-    close() {
-      call.cancel();
-      ch.close();
-    },
-  };
-}
-
-/** Resolves with the time (performance.now) the DELETE of `key` reaches a watcher. */
-async function deletionOf(endpoint: string, key: string) {
-  const ch = watchChannel(endpoint);
-  const s = new WatchStreamClient(ch);
-  const w = await s.create({ key, noPut: true });
-  const at = new Promise<number>((resolve) => {
-    w.onEvents = () => resolve(performance.now());
-  });
-  return {
-    at,
-    close() {
-      s.close();
-      ch.close();
-    },
-  };
-}
 
 async function ttlOf(c: Client, id: Any): Promise<{ ttl: number; granted: number }> {
   const r = await c.call('etcdserverpb.Lease', 'LeaseTimeToLive', { ID: id });
@@ -75,7 +32,7 @@ describe('lease expiry (bin/tetcd)', { timeout: 60_000 }, () => {
       const g = await c.call('etcdserverpb.Lease', 'LeaseGrant', { TTL: 5 });
       const id = g['ID'];
       await c.put('exp/k', 'v', { lease: id });
-      const del = await deletionOf(h.endpoint, 'exp/k');
+      const del = await deletionOf(h.endpoint, 'exp/k', 20_000);
       let sent = 0;
       let answered = 0;
       for (let i = 0; i < 3; i++) {
@@ -121,7 +78,7 @@ describe('lease expiry (bin/tetcd)', { timeout: 60_000 }, () => {
     const upAt = performance.now();
     c = new Client(h.endpoint);
     try {
-      const del = await deletionOf(h.endpoint, 'rs/a');
+      const del = await deletionOf(h.endpoint, 'rs/a', 30_000);
       const afterA = await ttlOf(c, a['ID']);
       const afterB = await ttlOf(c, b['ID']);
       assert.equal(afterA.granted, 10);
