@@ -8,7 +8,9 @@ import {
   encodeConfState,
   encodeEntry as encodeRaftEntry,
 } from '../raft/raftpb_codec.ts';
-import { EntryType, type ConfState } from '../raft/raftpb.ts';
+import { EntryType, type ConfState, type HardState } from '../raft/raftpb.ts';
+
+export type { HardState };
 
 export const HEADER_BYTES = 8;
 
@@ -28,12 +30,6 @@ export interface Entry {
   /** Absent means a normal entry. */
   type?: EntryType;
   data: Uint8Array;
-}
-
-export interface HardState {
-  term: number;
-  vote: bigint;
-  commit: number;
 }
 
 export interface SnapshotMarker {
