@@ -26,7 +26,8 @@ export function unary(log: Logger, method: string, fn: Unary): grpc.handleUnaryC
   };
 }
 
-function statusOf(log: Logger, method: string, err: unknown): Partial<grpc.StatusObject> {
+/** The status a client sees for `err`; errors outside the table are logged (they are bugs). */
+export function statusOf(log: Logger, method: string, err: unknown): { code: grpc.status; details: string } {
   const s = toStatus(err);
   if (s.unknown) log.error({ method, err }, 'request failed with an unexpected error');
   return { code: s.code, details: s.details };

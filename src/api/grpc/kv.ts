@@ -16,14 +16,15 @@ import type {
   RangeRequest,
   TxnRequest,
 } from '../../server/txn/types.ts';
-import { decode, serviceDefinition } from './codec.ts';
+import { decode, serviceDefinition, type MethodInfo } from './codec.ts';
 import { unary } from './handler.ts';
 
-export function kvService(
-  srv: EtcdServer,
-  log: Logger,
-): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
-  const { definition, methods } = serviceDefinition('etcdserverpb.KV');
+/** The KV methods by name: raw request in, response object out. Served by grpc-js and the fast path. */
+export type KvHandlers = Record<'Range' | 'Put' | 'DeleteRange' | 'Txn' | 'Compact', Handler>;
+type Handler = (raw: Buffer) => object | Promise<object>;
+
+export function kvHandlers(srv: EtcdServer): { handlers: KvHandlers; methods: Record<string, MethodInfo> } {
+  const { methods } = serviceDefinition('etcdserverpb.KV');
   const t = (m: string) => methods[m]!.requestType;
   const limit = (raw: Buffer) => {
     if (raw.length > srv.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
@@ -33,45 +34,56 @@ export function kvService(
     srv.header(resp.header);
     return resp;
   };
-  const impl = {
-    Range: unary(log, 'Range', (raw) => {
+  const handlers: KvHandlers = {
+    Range: (raw) => {
       const req = decode<RangeRequest>(t('Range'), raw);
       checkRangeRequest(req);
       // Linearizable (the default): wait for the ReadIndex barrier, batched across requests; none is
       // needed for a serializable read or on a lone voter that leads.
       const barrier = req.serializable ? undefined : srv.linearizableBarrier();
       return barrier ? barrier.then(() => localRange(req)) : localRange(req);
-    }),
-    Put: unary(log, 'Put', async (raw) => {
+    },
+    Put: async (raw) => {
       const req = decode<PutRequest>(t('Put'), raw);
       checkPutRequest(req);
       limit(raw);
       const resp = await srv.put(raw, req);
       srv.header(resp.header);
       return resp;
-    }),
-    DeleteRange: unary(log, 'DeleteRange', async (raw) => {
+    },
+    DeleteRange: async (raw) => {
       const req = decode<DeleteRangeRequest>(t('DeleteRange'), raw);
       checkDeleteRequest(req);
       limit(raw);
       const resp = await srv.deleteRange(raw, req);
       srv.header(resp.header);
       return resp;
-    }),
-    Txn: unary(log, 'Txn', async (raw) => {
+    },
+    Txn: async (raw) => {
       const req = decode<TxnRequest>(t('Txn'), raw);
       checkTxnRequest(req, srv.cfg.maxTxnOps);
       limit(raw);
       const resp = await srv.txn(raw, req);
       srv.header(resp.header);
       return resp;
-    }),
-    Compact: unary(log, 'Compact', async (raw) => {
+    },
+    Compact: async (raw) => {
       const req = decode<CompactionRequest>(t('Compact'), raw);
       const resp = await srv.compact(raw, req);
       srv.header(resp.header);
       return resp;
-    }),
+    },
   };
+  return { handlers, methods };
+}
+
+export function kvService(
+  srv: EtcdServer,
+  log: Logger,
+): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
+  const { definition } = serviceDefinition('etcdserverpb.KV');
+  const { handlers } = kvHandlers(srv);
+  const impl: grpc.UntypedServiceImplementation = {};
+  for (const [name, fn] of Object.entries(handlers)) impl[name] = unary(log, name, fn);
   return [definition, impl];
 }

@@ -2,7 +2,9 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/server.ts';
-import { kvService } from './kv.ts';
+import { kvHandlers, kvService } from './kv.ts';
+import { routeUnaryCalls, type FastHandler } from './fast_unary.ts';
+import { statusOf as unaryStatus } from './handler.ts';
 import { maintenanceService } from './maintenance.ts';
 import { healthService } from './health.ts';
 import { clusterService } from './cluster.ts';
@@ -42,6 +44,20 @@ function statusOf(err: unknown): { code: grpc.status; details: string } {
 /** gRPC's receive limit sits above --max-request-bytes so that etcd's own "too large" error shows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
+/** The KV service's unary methods for the fast path, each encoding its own response. */
+function kvRoutes(srv: EtcdServer): Map<string, FastHandler> {
+  const { handlers, methods } = kvHandlers(srv);
+  const routes = new Map<string, FastHandler>();
+  for (const [name, fn] of Object.entries(handlers)) {
+    const encode = (v: object) => methods[name]!.responseType.encode(v).finish();
+    routes.set(`/etcdserverpb.KV/${name}`, (raw) => {
+      const out = fn(raw);
+      return out instanceof Promise ? out.then(encode) : encode(out);
+    });
+  }
+  return routes;
+}
+
 export interface ClientServer {
   port: number;
   close(): Promise<void>;
@@ -75,6 +91,11 @@ export async function startClientServer(
   for (const c of coord) server.addService(c.definition, c.impl);
   const http = createHttpServer(srv);
   const listener = await listenClient(host, port, server, grpc.ServerCredentials.createInsecure(), http);
+  const routed = routeUnaryCalls(server, kvRoutes(srv), {
+    maxReceiveBytes: srv.cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    onError: (method, err) => unaryStatus(log, method, err),
+  });
+  if (!routed) log.warn("grpc-js internals not found: KV calls take grpc-js's own (slower) path");
   return {
     port: listener.port,
     async close() {
