@@ -1,7 +1,10 @@
-// The lessor: leases, their TTLs and the keys attached to them. Grant, revoke and checkpoint are
-// applied from the log (so every member agrees); renew and expiry run only on the leader, with an
-// injected clock. Checkpoints carry each lease's remaining TTL through the log, so a new leader
-// neither resets a TTL to full nor expires a lease early.
+// The lessor: leases, their TTLs and the keys attached to them, on an injected monotonic clock. Grant,
+// revoke and checkpoint are applied from the log, and every member keeps each lease's deadline on its
+// own clock: the time it applied the lease's last grant or checkpoint plus the TTL that entry carries.
+// A member applies an entry after the leader proposed it, so its deadline is never earlier than the
+// leader's; a new leader expires leases at the deadlines it already holds (no reset, no extra time).
+// Renewal and expiry run on the leader: a renewal reaches the log as a checkpoint of 0 (the full TTL),
+// and only on a lone voter, which no failover can replace, is a renewal kept in memory alone.
 
 export const MAX_LEASE_TTL = 9_000_000_000;
 
@@ -20,13 +23,13 @@ export interface LessorOptions {
 }
 
 export class Lease {
-  /** When the lease expires (ms on the lessor's clock); Infinity on a member that is not the leader. */
-  expiry = Infinity;
   readonly keys = new Set<string>();
 
   constructor(
     readonly id: bigint,
     public ttl: number,
+    /** When the lease expires, ms on this member's clock (only the leader acts on it). */
+    public expiry: number,
     /** Remaining TTL recorded by the last checkpoint, seconds; 0 = none (use ttl). */
     public remainingTtl = 0,
   ) {}
@@ -44,9 +47,13 @@ export class Lessor {
     return this.primary;
   }
 
-  /** Restores a persisted lease at startup. */
+  /**
+   * Restores a persisted lease (at startup, or from a leader's snapshot): it runs its recorded remainder
+   * from now, so time the member was down is not counted (etcd does the same).
+   */
   restore(id: bigint, ttl: number, remainingTtl: number): void {
-    this.leases.set(id, new Lease(id, ttl, remainingTtl));
+    const expiry = this.opts.now() + (remainingTtl || ttl) * 1000;
+    this.leases.set(id, new Lease(id, ttl, expiry, remainingTtl));
   }
 
   lookup(id: bigint): Lease | undefined {
@@ -59,8 +66,8 @@ export class Lessor {
 
   /** Applied from the log. Returns the lease (its ttl raised to the minimum if needed). */
   grant(id: bigint, ttl: number): Lease {
-    const l = new Lease(id, Math.max(ttl, this.opts.minTtl));
-    if (this.primary) l.expiry = this.opts.now() + l.ttl * 1000;
+    const full = Math.max(ttl, this.opts.minTtl);
+    const l = new Lease(id, full, this.opts.now() + full * 1000);
     this.leases.set(id, l);
     this.opts.store.save({ id, ttl: l.ttl, remainingTtl: 0 });
     return l;
@@ -77,14 +84,15 @@ export class Lessor {
   }
 
   /**
-   * Leader only: restarts the lease's TTL. Returns the TTL, or undefined if there is no such lease.
-   * A checkpointed remainder it supersedes is still recorded on every member: the caller must clear it
-   * through the log (a checkpoint of 0, see hasCheckpoint) or a new leader would expire the lease early.
+   * Leader: restarts the lease's TTL from now (never shortening it). Returns the TTL, or undefined if
+   * there is no such lease. Only this member knows of it: with other voters the caller must put it in the
+   * log (a checkpoint of 0) before answering; a lone voter must still clear a checkpointed remainder that
+   * way (see hasCheckpoint), or its restart would give the lease only that remainder.
    */
   renew(id: bigint): number | undefined {
     const l = this.leases.get(id);
     if (!l) return undefined;
-    if (this.primary) l.expiry = this.opts.now() + l.ttl * 1000;
+    l.expiry = Math.max(l.expiry, this.opts.now() + l.ttl * 1000);
     return l.ttl;
   }
 
@@ -93,13 +101,20 @@ export class Lessor {
     return (this.leases.get(id)?.remainingTtl ?? 0) > 0;
   }
 
-  /** Applied from the log: records the remaining TTL the leader saw; 0 clears it (the full TTL runs). */
+  /**
+   * Applied from the log: records the remaining TTL the leader saw (rounded up to whole seconds); 0 is a
+   * renewal (the full TTL runs). A follower's deadline becomes now + that TTL: later than the leader's,
+   * which was at most that much away when it proposed the entry. The leader's own deadline is already
+   * exact: a renewal only keeps it from falling below now + TTL, a TTL checkpoint leaves it alone.
+   */
   checkpoint(id: bigint, remainingTtl: number): void {
     const l = this.leases.get(id);
     if (!l) return;
     l.remainingTtl = remainingTtl;
     this.opts.store.save({ id, ttl: l.ttl, remainingTtl });
-    if (this.primary) l.expiry = this.opts.now() + (remainingTtl || l.ttl) * 1000;
+    const runs = this.opts.now() + (remainingTtl || l.ttl) * 1000;
+    if (!this.primary) l.expiry = runs;
+    else if (remainingTtl === 0) l.expiry = Math.max(l.expiry, runs);
   }
 
   attach(id: bigint, key: string): void {
@@ -118,24 +133,32 @@ export class Lessor {
     return this.itemMap.get(key);
   }
 
-  /** This member became leader: every lease runs from now with its remaining (or full) TTL. */
-  promote(extraMs = 0): void {
+  /**
+   * This member leads and has applied every entry of earlier terms: it expires leases at the deadlines
+   * it holds (etcd 3.4 instead restarts every lease's remainder and adds an election timeout).
+   */
+  promote(): void {
     this.primary = true;
-    const now = this.opts.now();
-    for (const l of this.leases.values()) l.expiry = now + (l.remainingTtl || l.ttl) * 1000 + extraMs;
   }
 
+  /** No longer the leader: deadlines are kept (and follow the log), nothing expires here. */
   demote(): void {
     this.primary = false;
-    for (const l of this.leases.values()) l.expiry = Infinity;
   }
 
-  /** Seconds left (rounded up), -1 if unknown; on a non-leader the granted TTL. */
+  /** Seconds left (rounded up), -1 if unknown. */
   remaining(id: bigint): number {
     const l = this.leases.get(id);
     if (!l) return -1;
-    if (!this.primary) return l.remainingTtl || l.ttl;
     return Math.max(0, Math.ceil((l.expiry - this.opts.now()) / 1000));
+  }
+
+  /** Leader only: ms until the next lease not in `skip` expires (0 if one is due); Infinity if none. */
+  untilNextExpiry(skip: ReadonlySet<bigint>): number {
+    if (!this.primary) return Infinity;
+    let next = Infinity;
+    for (const l of this.leases.values()) if (l.expiry < next && !skip.has(l.id)) next = l.expiry;
+    return Math.max(0, next - this.opts.now());
   }
 
   /** Leader only: leases whose time is up (the caller proposes their revocation), at most `limit`. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Lessor } from '../lease/lessor.ts';
-import { LeaseLoop } from './lease_loop.ts';
+import { EXPIRY_CHECK_MS, LeaseLoop, MIN_CHECK_MS, PROMOTE_POLL_MS } from './lease_loop.ts';
 import { createLogger } from '../pkg/logger.ts';
 
 function member(saved = new Map<bigint, { ttl: number; remainingTtl: number }>()) {
@@ -46,8 +46,8 @@ test('closing the loop checkpoints every lease that ran, so a restart keeps the 
 
   // The member restarts from what was saved; downtime does not count against the lease.
   const b = member();
-  for (const [id, l] of a.saved) b.lessor.restore(id, l.ttl, l.remainingTtl);
   b.advance(3_600_000);
+  for (const [id, l] of a.saved) b.lessor.restore(id, l.ttl, l.remainingTtl);
   b.lessor.promote();
   assert.equal(b.lessor.remaining(1n), 7);
   assert.equal(b.lessor.remaining(9999n), 60);
@@ -67,4 +67,42 @@ test('closing a loop that never started (or twice) proposes nothing', () => {
   m.loop.close();
   m.loop.close();
   assert.equal(m.proposed.length, 1);
+});
+
+test('the next expiry check comes when the next deadline is due, within the polling bounds', () => {
+  const m = member();
+  // Not the leader: it polls for its promotion.
+  assert.equal(m.loop.nextCheckMs(), PROMOTE_POLL_MS);
+  m.lessor.promote();
+  assert.equal(m.loop.nextCheckMs(), EXPIRY_CHECK_MS, 'no lease');
+  m.lessor.grant(1n, 5);
+  m.advance(4_800);
+  assert.equal(m.loop.nextCheckMs(), 200);
+  m.advance(199.5);
+  assert.equal(
+    m.loop.nextCheckMs(),
+    MIN_CHECK_MS,
+    'half a millisecond left: checked no sooner than the minimum',
+  );
+  const revoked: bigint[] = [];
+  const n = member();
+  n.lessor.promote();
+  n.lessor.grant(1n, 5);
+  n.advance(300);
+  n.lessor.grant(2n, 5);
+  n.advance(4_700);
+  // A revocation on its way is not due again: the next check waits for the other lease.
+  const loop = new LeaseLoop({
+    lessor: n.lessor,
+    revoke: (id) => {
+      revoked.push(id);
+      return new Promise(() => {});
+    },
+    checkpoint: () => Promise.resolve(),
+    log: createLogger('error'),
+  });
+  loop.revokeExpired();
+  loop.revokeExpired();
+  assert.deepEqual(revoked, [1n]);
+  assert.equal(loop.nextCheckMs(), 300);
 });

@@ -1,5 +1,6 @@
-// The leader's lease duties, on a timer: propose the revocation of expired leases (every 500 ms, as
-// etcd) and checkpoint remaining TTLs through the log so they survive a leader change or a restart.
+// The leader's lease duties, on timers: propose the revocation of expired leases (checked when the next
+// deadline is due, and at least every 500 ms as etcd does) and checkpoint remaining TTLs through the log
+// so they survive a leader change or a restart.
 import type { Lessor } from '../lease/lessor.ts';
 import type { Logger } from '../pkg/logger.ts';
 
@@ -11,17 +12,40 @@ export interface LeaseLoopDeps {
 }
 
 export const EXPIRY_CHECK_MS = 500;
+/** A member that does not lead looks this often whether it was promoted (its deadlines may be due). */
+export const PROMOTE_POLL_MS = 100;
+/** Shortest wait between two expiry checks (a failed revocation is retried no faster). */
+export const MIN_CHECK_MS = 10;
 export const CHECKPOINT_MS = 5_000;
 
 export class LeaseLoop {
   private readonly revoking = new Set<bigint>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private running = false;
 
   constructor(private readonly deps: LeaseLoopDeps) {}
 
   start(): void {
-    this.timers.push(setInterval(() => this.revokeExpired(), EXPIRY_CHECK_MS).unref());
-    this.timers.push(setInterval(() => this.checkpoint(), CHECKPOINT_MS).unref());
+    if (this.running) return;
+    this.running = true;
+    this.checkpointTimer = setInterval(() => this.checkpoint(), CHECKPOINT_MS).unref();
+    this.scheduleExpiry();
+  }
+
+  /** ms until the next expiry check: when the next deadline is due, bounded by the polling periods. */
+  nextCheckMs(): number {
+    const { lessor } = this.deps;
+    if (!lessor.isPrimary()) return PROMOTE_POLL_MS;
+    const due = Math.ceil(lessor.untilNextExpiry(this.revoking));
+    return Math.min(EXPIRY_CHECK_MS, Math.max(MIN_CHECK_MS, due));
+  }
+
+  private scheduleExpiry(): void {
+    this.expiryTimer = setTimeout(() => {
+      this.revokeExpired();
+      if (this.running) this.scheduleExpiry();
+    }, this.nextCheckMs()).unref();
   }
 
   revokeExpired(): void {
@@ -49,8 +73,10 @@ export class LeaseLoop {
    * last periodic checkpoint (at most CHECKPOINT_MS old: later, never earlier, than the true expiry).
    */
   close(): void {
-    if (this.timers.length === 0) return;
-    for (const t of this.timers.splice(0)) clearInterval(t);
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.expiryTimer);
+    clearInterval(this.checkpointTimer);
     this.checkpoint(Infinity);
   }
 }

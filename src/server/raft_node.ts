@@ -240,7 +240,15 @@ export class RaftNode {
         appliedIndex: () => host.applied(),
         commitBackend: () => host.commitBackend(),
         applyConfChange: (e, stored) => this.applyConfChange(e, stored),
-        applyEmpty: (e) => host.kv().setConsistentIndex(e.index, e.term),
+        applyEmpty: (e) => {
+          host.kv().setConsistentIndex(e.index, e.term);
+          // A leader's own first entry: every lease renewal of earlier terms is applied, so the lease
+          // deadlines are complete and expiry can run here.
+          if (this.wasLeader && e.term === this.driver.term()) {
+            this.log.info({ 'local-member-id': idHex(this.booted.memberId) }, 'lease expiry runs here now');
+            host.lessor.promote();
+          }
+        },
         applyAttributes: (e, body) => {
           const a = decodeAttributes(body);
           host.cluster().applyAttributes(a.id, a.name, a.clientURLs);
@@ -350,10 +358,7 @@ export class RaftNode {
     }
     const leader = ss.raftState === StateType.StateLeader;
     if (leader && !this.wasLeader) {
-      this.log.info({ 'local-member-id': me, term }, 'became leader; lease expiry runs here now');
-      // Leases get an election timeout extra after a leader change (the old leader's clients need time to
-      // reach the new one); a lone voter has no one to fail over from.
-      this.host.lessor.promote(this.driver.soleVoter() ? 0 : this.electionMs);
+      this.log.info({ 'local-member-id': me, term }, 'became leader');
     } else if (!leader && this.wasLeader) {
       this.log.info({ 'local-member-id': me, term, role: StateType[ss.raftState] }, 'stepped down as leader');
       this.host.lessor.demote();

@@ -16,6 +16,7 @@ import { Op } from './raft_request.ts';
 import { BackendApplier } from './apply/backend_applier.ts';
 import { Lessor, MAX_LEASE_TTL } from '../lease/lessor.ts';
 import { LeaseLoop } from './lease_loop.ts';
+import { LeaseRenewals } from './lease_renew.ts';
 import { WatchableStore } from '../mvcc/watchable_store.ts';
 import { watchSource } from './watch_source.ts';
 import { backendLeaseStore, loadLeases } from './lease_store.ts';
@@ -80,6 +81,7 @@ export class EtcdServer {
   private appliedIndex = 0;
   private closed = false;
   readonly leaseLoop: LeaseLoop;
+  private readonly renewals: LeaseRenewals;
   readonly watchable: WatchableStore;
   readonly raft: RaftNode;
 
@@ -111,6 +113,11 @@ export class EtcdServer {
       log: cfg.logger,
     });
     this.raft = new RaftNode(this.raftHost(), booted, cfg);
+    this.renewals = new LeaseRenewals({
+      lessor,
+      soleVoter: () => this.raft.driver.soleVoter(),
+      checkpoint: (cps) => this.leaseCheckpoint(cps),
+    });
     this.clusterServer = clusterServerOf({
       cluster: () => this.clusterRef,
       raft: this.raft,
@@ -275,14 +282,11 @@ export class EtcdServer {
   }
 
   /**
-   * Leader only (followers forward keep-alives): restarts the lease's TTL and returns it, undefined for
-   * an unknown lease. A renewal that supersedes a checkpointed remainder first clears it on every member
-   * through the log (etcd does the same), so a leader change right after it cannot expire the lease early.
+   * Leader only (followers forward keep-alives): restarts the lease's TTL and returns it once the log
+   * holds the renewal (server/lease_renew.ts), undefined for an unknown lease.
    */
   leaseRenew(id: bigint): number | undefined | Promise<number | undefined> {
-    const ttl = this.lessor.renew(id);
-    if (ttl === undefined || !this.lessor.hasCheckpoint(id)) return ttl;
-    return this.leaseCheckpoint([{ id, remainingTtl: 0 }]).then(() => ttl);
+    return this.renewals.renew(id);
   }
 
   private leaseCheckpoint(cps: { id: bigint; remainingTtl: number }[]): Promise<unknown> {

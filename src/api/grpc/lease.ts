@@ -68,8 +68,8 @@ export function leaseService(
         const s = statusOf(err);
         call.destroy(Object.assign(new Error(s.details), s));
       };
-      // Answers keep the order of the requests, also while some wait (for the leader, or for a renewal's
-      // checkpoint to commit); on the leader with nothing waiting, a request is answered at once.
+      // Answers keep the order of the requests, also while some wait (for the leader, or for the renewal
+      // to reach the log); a lone voter with nothing waiting answers a request at once.
       let chain: Promise<void> = Promise.resolve();
       let waiting = 0;
       const enqueue = (answer: () => Promise<object>) => {
