@@ -181,9 +181,11 @@ export class Wal {
         batch = this.frameBatch(hardState, entries, snapshot);
       }
       failpoint('walBeforeSave');
-      // One synchronous O_DSYNC write: durable on return. Blocking the event loop for the sync is the
-      // group commit: requests arriving meanwhile wait in the socket buffers and form the next batch.
-      writeAll(this.fh.fd, batch.buf, this.offset);
+      // One O_DSYNC write: durable on return. A small batch (a lone client) is written synchronously:
+      // the thread-pool round trip would cost more than it frees. A large batch (many clients) goes to
+      // the thread pool, so the loop reads and decodes the next batch while the disk syncs this one.
+      if (entries.length >= ASYNC_WRITE_ENTRIES) await writeAllAsync(this.fh, batch.buf, this.offset);
+      else writeAll(this.fh.fd, batch.buf, this.offset);
       failpoint('walAfterSave');
       this.offset += batch.buf.length;
       this.crc = batch.crc;
@@ -259,6 +261,14 @@ export class Wal {
     await this.fh.write(buf, 0, buf.length, 0);
     return buf.length;
   }
+}
+
+/** Batches of at least this many entries are written off the event loop (see save()). */
+const ASYNC_WRITE_ENTRIES = 4;
+
+async function writeAllAsync(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0;
+  while (off < buf.length) off += (await fh.write(buf, off, buf.length - off, position + off)).bytesWritten;
 }
 
 function writeAll(fd: number, buf: Buffer, position: number): void {
