@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HeaderBlockRewriter, readInt, readString, writeInt, writeString, type Field } from './hpack.ts';
+
+const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
+const keep = () => undefined;
+
+test('prefix integers encode and decode as in RFC 7541 C.1', () => {
+  assert.deepEqual(writeInt(10, 5, 0), hex('0a'));
+  assert.deepEqual(writeInt(1337, 5, 0), hex('1f9a0a'));
+  assert.deepEqual(writeInt(42, 8, 0), hex('2a'));
+  assert.deepEqual(writeInt(31, 5, 0xe0), hex('ff00'), 'the prefix maximum needs a zero continuation');
+  assert.deepEqual(readInt(hex('1f9a0a'), 0, 5), { value: 1337, next: 3 });
+  assert.deepEqual(readInt(hex('ea'), 0, 5), { value: 10, next: 1 }, 'bits above the prefix are ignored');
+  for (const v of [0, 1, 126, 127, 128, 255, 16383, 16384, 2 ** 20]) {
+    for (const p of [4, 5, 6, 7, 8]) assert.equal(readInt(writeInt(v, p, 0), 0, p)?.value, v);
+  }
+});
+
+test('a truncated or oversized integer is refused', () => {
+  assert.equal(readInt(hex('1f9a'), 0, 5), undefined);
+  assert.equal(readInt(hex(''), 0, 5), undefined);
+  assert.equal(readInt(hex('1fffffffffff7f'), 0, 5), undefined);
+});
+
+test('strings: raw and Huffman literals decode, a short one is refused', () => {
+  assert.equal(readString(writeString(Buffer.from('abc')), 0)?.value.toString(), 'abc');
+  assert.equal(readString(hex('8cf1e3c2e5f23a6ba0ab90f4ff'), 0)?.value.toString(), 'www.example.com');
+  assert.equal(readString(hex('0561'), 0), undefined);
+});
+
+test('the request examples of RFC 7541 C.3 (raw) and C.4 (Huffman) decode with one table', () => {
+  const blocks = {
+    raw: [
+      '8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d',
+      '8286 84be 5808 6e6f 2d63 6163 6865',
+      '8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65',
+    ],
+    huffman: [
+      '8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff',
+      '8286 84be 5886 a8eb 1064 9cbf',
+      '8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf',
+    ],
+  };
+  const want: Field[][] = [
+    [':method', 'GET', ':scheme', 'http', ':path', '/', ':authority', 'www.example.com'],
+    [
+      ':method',
+      'GET',
+      ':scheme',
+      'http',
+      ':path',
+      '/',
+      ':authority',
+      'www.example.com',
+      'cache-control',
+      'no-cache',
+    ],
+    [
+      ...[':method', 'GET', ':scheme', 'https', ':path', '/index.html', ':authority', 'www.example.com'],
+      ...['custom-key', 'custom-value'],
+    ],
+  ].map((flat) => flat.flatMap((_, i) => (i % 2 === 0 ? [[flat[i]!, flat[i + 1]!] as const] : [])));
+  for (const seq of Object.values(blocks)) {
+    const d = new HeaderBlockRewriter(keep);
+    const sizes = seq.map((b, i) => {
+      const r = d.rewrite(hex(b));
+      assert.ok(r);
+      assert.equal(r.edited, false);
+      assert.deepEqual(r.fields, want[i]);
+      return d.tableSize;
+    });
+    assert.deepEqual(sizes, [57, 110, 164]);
+  }
+});
+
+test('an edit replaces a literal value with a raw string of the same length', () => {
+  const upper = (name: string, v: Buffer) =>
+    name === ':authority' ? Buffer.from(v.toString().toUpperCase()) : undefined;
+  const d = new HeaderBlockRewriter(upper);
+  const r = d.rewrite(hex('8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff'))!;
+  assert.equal(r.edited, true);
+  assert.deepEqual(r.block, Buffer.concat([hex('8286 8441 0f'), Buffer.from('WWW.EXAMPLE.COM')]));
+  // The receiver's table holds the edited value: the next block's indexed reference decodes to it.
+  const next = d.rewrite(hex('8286 84be'))!;
+  assert.deepEqual(next.fields.at(-1), [':authority', 'WWW.EXAMPLE.COM']);
+  assert.equal(next.edited, false);
+  const receiver = new HeaderBlockRewriter(keep);
+  assert.deepEqual(receiver.rewrite(r.block)!.fields, r.fields);
+  assert.equal(receiver.tableSize, d.tableSize);
+});
+
+test('an edit that changes the length is a bug', () => {
+  const d = new HeaderBlockRewriter(() => Buffer.from('x'));
+  assert.throws(
+    () => d.rewrite(hex('8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d')),
+    /keep the value length/,
+  );
+});
+
+test('a size update evicts; entries beyond the table are refused', () => {
+  const d = new HeaderBlockRewriter(keep);
+  assert.ok(d.rewrite(hex('8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d')));
+  assert.equal(d.tableSize, 57);
+  assert.ok(d.rewrite(hex('20'))); // max size 0: the table empties
+  assert.equal(d.tableSize, 0);
+  assert.equal(d.rewrite(hex('be')), undefined, 'index 62 no longer exists');
+  assert.equal(d.rewrite(hex('80')), undefined, 'index 0 is invalid');
+});
+
+test('truncated blocks and garbage are refused without throwing', () => {
+  const block = hex('8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf');
+  for (let n = 1; n < block.length; n++) {
+    const d = new HeaderBlockRewriter(keep);
+    d.rewrite(hex('8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff'));
+    const r = d.rewrite(block.subarray(0, n));
+    // A cut between two fields is a valid (shorter) block; inside a field it must be refused.
+    if (r) assert.ok(r.fields.length < 5);
+  }
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % 256;
+  for (let i = 0; i < 2000; i++) {
+    const junk = Buffer.from(Array.from({ length: 1 + (i % 40) }, rand));
+    assert.doesNotThrow(() => new HeaderBlockRewriter(keep).rewrite(junk));
+  }
+});

@@ -1,0 +1,247 @@
+// Just enough HPACK (RFC 7541) to rewrite header values in a client's request header blocks on their
+// way to Node's HTTP/2 server: the prefix-integer and string codecs, and a decoder that tracks the
+// dynamic table so it can tell which field is which and decode every block in order. A value is
+// only ever replaced by one of the same length, so the table sizes on both ends stay equal and
+// later indexed references still point at the same entries.
+import { huffmanDecode } from './huffman.ts';
+
+/** A decoded integer and the offset just after it. */
+export interface Decoded<T> {
+  value: T;
+  next: number;
+}
+
+/** Integers above this are refused: no index, length or table size we accept comes near it. */
+const MAX_INT = 2 ** 28;
+
+/** Reads an integer with an N-bit prefix (RFC 7541 5.1) at buf[pos]; undefined if short or huge. */
+export function readInt(buf: Uint8Array, pos: number, prefixBits: number): Decoded<number> | undefined {
+  if (pos >= buf.length) return undefined;
+  const mask = 2 ** prefixBits - 1;
+  let value = buf[pos]! & mask;
+  let next = pos + 1;
+  if (value < mask) return { value, next };
+  let shift = 1;
+  for (;;) {
+    if (next >= buf.length) return undefined;
+    const b = buf[next++]!;
+    value += (b & 0x7f) * shift;
+    if (value > MAX_INT) return undefined;
+    if ((b & 0x80) === 0) return { value, next };
+    shift *= 128;
+  }
+}
+
+/** Encodes `value` with an N-bit prefix; `flags` are the bits above the prefix in the first byte. */
+export function writeInt(value: number, prefixBits: number, flags: number): Buffer {
+  const mask = 2 ** prefixBits - 1;
+  if (value < mask) return Buffer.from([flags | value]);
+  const out = [flags | mask];
+  let rest = value - mask;
+  while (rest >= 128) {
+    out.push((rest % 128) | 0x80);
+    rest = Math.floor(rest / 128);
+  }
+  out.push(rest);
+  return Buffer.from(out);
+}
+
+/** Reads a string literal (RFC 7541 5.2), decoding Huffman; undefined if short or malformed. */
+export function readString(buf: Buffer, pos: number): Decoded<Buffer> | undefined {
+  const len = readInt(buf, pos, 7);
+  if (!len || len.next + len.value > buf.length) return undefined;
+  const raw = buf.subarray(len.next, len.next + len.value);
+  const value = (buf[pos]! & 0x80) !== 0 ? huffmanDecode(raw) : raw;
+  return value && { value, next: len.next + len.value };
+}
+
+/** Encodes a raw (not Huffman-coded) string literal. */
+export function writeString(value: Uint8Array): Buffer {
+  return Buffer.concat([writeInt(value.length, 7, 0), value]);
+}
+
+/** RFC 7541 Appendix A: the static table, entries 1..61 (name, value). */
+const STATIC: readonly (readonly [string, string])[] = [
+  [':authority', ''],
+  [':method', 'GET'],
+  [':method', 'POST'],
+  [':path', '/'],
+  [':path', '/index.html'],
+  [':scheme', 'http'],
+  [':scheme', 'https'],
+  [':status', '200'],
+  [':status', '204'],
+  [':status', '206'],
+  [':status', '304'],
+  [':status', '400'],
+  [':status', '404'],
+  [':status', '500'],
+  ['accept-charset', ''],
+  ['accept-encoding', 'gzip, deflate'],
+  ['accept-language', ''],
+  ['accept-ranges', ''],
+  ['accept', ''],
+  ['access-control-allow-origin', ''],
+  ['age', ''],
+  ['allow', ''],
+  ['authorization', ''],
+  ['cache-control', ''],
+  ['content-disposition', ''],
+  ['content-encoding', ''],
+  ['content-language', ''],
+  ['content-length', ''],
+  ['content-location', ''],
+  ['content-range', ''],
+  ['content-type', ''],
+  ['cookie', ''],
+  ['date', ''],
+  ['etag', ''],
+  ['expect', ''],
+  ['expires', ''],
+  ['from', ''],
+  ['host', ''],
+  ['if-match', ''],
+  ['if-modified-since', ''],
+  ['if-none-match', ''],
+  ['if-range', ''],
+  ['if-unmodified-since', ''],
+  ['last-modified', ''],
+  ['link', ''],
+  ['location', ''],
+  ['max-forwards', ''],
+  ['proxy-authenticate', ''],
+  ['proxy-authorization', ''],
+  ['range', ''],
+  ['referer', ''],
+  ['refresh', ''],
+  ['retry-after', ''],
+  ['server', ''],
+  ['set-cookie', ''],
+  ['strict-transport-security', ''],
+  ['transfer-encoding', ''],
+  ['user-agent', ''],
+  ['vary', ''],
+  ['via', ''],
+  ['www-authenticate', ''],
+];
+
+/** The entry overhead of RFC 7541 4.1: an entry's size is name + value length + 32. */
+const ENTRY_OVERHEAD = 32;
+
+/** A header field as decoded (names and values as latin1 strings, byte for byte). */
+export type Field = readonly [name: string, value: string];
+
+/** Returns a same-length replacement for a literal value, or undefined to keep it. */
+export type EditValue = (name: string, value: Buffer) => Buffer | undefined;
+
+export interface RewrittenBlock {
+  /** The block to send on: the input itself when nothing was edited. */
+  block: Buffer;
+  /** The fields as the receiver will decode them (after the edits). */
+  fields: Field[];
+  edited: boolean;
+}
+
+/**
+ * The decoding state of one direction of one connection: feed it every header block in order.
+ * After a malformed block its state is unknown, so the caller must stop using it.
+ */
+export class HeaderBlockRewriter {
+  /** Dynamic table, newest first. */
+  private table: Field[] = [];
+  private size = 0;
+  private maxSize: number;
+
+  constructor(
+    private readonly edit: EditValue,
+    initialMaxSize = 4096,
+  ) {
+    this.maxSize = initialMaxSize;
+  }
+
+  /** Current dynamic table size in RFC 7541 terms (for tests and checks). */
+  get tableSize(): number {
+    return this.size;
+  }
+
+  /** Decodes `block`, applying the edit to literal values; undefined if the block is malformed. */
+  rewrite(block: Buffer): RewrittenBlock | undefined {
+    const fields: Field[] = [];
+    const parts: Buffer[] = [];
+    let copied = 0; // block[copied..pos) is still to be copied to parts
+    let pos = 0;
+    while (pos < block.length) {
+      const b = block[pos]!;
+      if (b & 0x80) {
+        const idx = readInt(block, pos, 7);
+        const f = idx && this.entry(idx.value);
+        if (!f) return undefined;
+        fields.push(f);
+        pos = idx.next;
+        continue;
+      }
+      if ((b & 0xe0) === 0x20) {
+        const max = readInt(block, pos, 5);
+        if (!max) return undefined;
+        this.maxSize = max.value;
+        this.evict(0);
+        pos = max.next;
+        continue;
+      }
+      const indexing = (b & 0xc0) === 0x40;
+      const nameIdx = readInt(block, pos, indexing ? 6 : 4);
+      if (!nameIdx) return undefined;
+      let name: string;
+      pos = nameIdx.next;
+      if (nameIdx.value === 0) {
+        const n = readString(block, pos);
+        if (!n) return undefined;
+        name = n.value.toString('latin1');
+        pos = n.next;
+      } else {
+        const f = this.entry(nameIdx.value);
+        if (!f) return undefined;
+        name = f[0];
+      }
+      const valueAt = pos;
+      const v = readString(block, pos);
+      if (!v) return undefined;
+      pos = v.next;
+      let value = v.value;
+      const replacement = this.edit(name, value);
+      if (replacement) {
+        if (replacement.length !== value.length) throw new Error('hpack: an edit must keep the value length');
+        parts.push(block.subarray(copied, valueAt), writeString(replacement));
+        copied = pos;
+        value = replacement;
+      }
+      const field: Field = [name, value.toString('latin1')];
+      fields.push(field);
+      if (indexing) this.add(field);
+    }
+    if (parts.length === 0) return { block, fields, edited: false };
+    parts.push(block.subarray(copied));
+    return { block: Buffer.concat(parts), fields, edited: true };
+  }
+
+  private entry(index: number): Field | undefined {
+    if (index === 0) return undefined;
+    return index <= STATIC.length ? STATIC[index - 1] : this.table[index - STATIC.length - 1];
+  }
+
+  private add(f: Field): void {
+    const s = f[0].length + f[1].length + ENTRY_OVERHEAD;
+    this.evict(s);
+    if (s > this.maxSize) return; // RFC 7541 4.4: a too-large entry empties the table
+    this.table.unshift(f);
+    this.size += s;
+  }
+
+  /** Evicts the oldest entries until `room` more octets fit. */
+  private evict(room: number): void {
+    while (this.table.length > 0 && this.size + room > this.maxSize) {
+      const old = this.table.pop()!;
+      this.size -= old[0].length + old[1].length + ENTRY_OVERHEAD;
+    }
+  }
+}
