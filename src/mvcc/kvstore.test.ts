@@ -67,6 +67,15 @@ test('delete ends a generation: version resets, create revision moves', async ()
   await be.close();
 });
 
+test('hashKV reports compact revision -1 before any compaction (as etcd)', async () => {
+  const be = Backend.open(tmp());
+  const kv = await KVStore.open(be);
+  assert.equal((await kv.hashKV(0)).compactRevision, -1);
+  put(kv, 'a', '1');
+  assert.equal((await kv.hashKV(0)).compactRevision, -1);
+  await be.close();
+});
+
 test('a delete of nothing changes nothing and bumps no revision', async () => {
   const be = Backend.open(tmp());
   const kv = await KVStore.open(be);
@@ -128,6 +137,7 @@ test('restart restores the index, the revision, the compaction and the consisten
   assert.equal(str(kv.range(B('k2'), undefined, { rev: 6 }).kvs[0]!.value), 'v2');
   assert.throws(() => kv.range(B('k0'), undefined, { rev: 5 }), ErrCompacted);
   const h1 = await kv.hashKV(0);
+  assert.equal(h1.compactRevision, 6);
   await be.close();
   be = Backend.open(dir);
   kv = await KVStore.open(be);

@@ -152,7 +152,8 @@ export class KVStore {
     if (at > this.currentRev) throw new ErrFutureRev();
     await this.compaction;
     await this.backend.commit();
-    const compactRevision = this.compactMainRev;
+    // Before any compaction etcd reports -1 (its compactMainRev starts there); 0 means none here.
+    const compactRevision = this.compactMainRev > 0 ? this.compactMainRev : -1;
     let h = crc32c(Buffer.from('key'));
     this.backend.forEach('key', undefined, revToBytes({ main: at + 1, sub: 0 }), (k, v) => {
       h = crc32c(v, crc32c(k, h));
