@@ -36,13 +36,21 @@ before(async () => {
   const routes = new Map<string, FastHandler>([
     [
       '/t.S/Fast',
-      (req) => {
-        if (req.toString() === 'throw') throw new Error('boom: 100% wrong é');
-        if (req.toString() === 'reject') return Promise.reject(new Error('later'));
-        return Promise.resolve(Buffer.concat([Buffer.from('fast:'), req]));
+      {
+        run: (req) => {
+          if (req.toString() === 'throw') throw new Error('boom: 100% wrong é');
+          if (req.toString() === 'reject') return Promise.reject(new Error('later'));
+          if (req.toString() === 'sync') return { out: Buffer.from('sync answer') };
+          return Promise.resolve({ out: Buffer.concat([Buffer.from('fast:'), req]) });
+        },
+        encode: (v) => {
+          const out = (v as { out: Buffer }).out;
+          if (out.toString() === 'fast:unencodable') throw new Error('cannot encode');
+          return out;
+        },
       },
     ],
-    ['/t.S/Hang', () => new Promise<Uint8Array>(() => {})],
+    ['/t.S/Hang', { run: () => new Promise<object>(() => {}), encode: () => new Uint8Array(0) }],
   ]);
   routed = routeUnaryCalls(server, routes, {
     maxReceiveBytes: MAX,
@@ -87,6 +95,8 @@ test('grpc-js internals are found and routes are taken over', () => {
 test('a routed path is answered by its handler; any other path still by grpc-js', async () => {
   assert.equal((await call('/t.S/Fast', Buffer.from('x'))).toString(), 'fast:x');
   assert.equal((await call('/t.S/Slow', Buffer.from('y'))).toString(), 'grpc-js:y');
+  // A handler may answer synchronously.
+  assert.equal((await call('/t.S/Fast', Buffer.from('sync'))).toString(), 'sync answer');
   // Empty request and response bodies frame correctly.
   assert.equal((await call('/t.S/Fast', Buffer.alloc(0))).toString(), 'fast:');
   // Many calls on one connection in parallel all get their own answer.

@@ -10,8 +10,11 @@ import type * as grpc from '@grpc/grpc-js';
 import { status as Code } from '@grpc/grpc-js';
 import { GRPC_PREFIX } from './watch_writer.ts';
 
-/** What a routed call runs: the raw request in, the encoded response (or a promise of it) out. */
-export type FastHandler = (raw: Buffer) => Uint8Array | Promise<Uint8Array>;
+/** What a routed call runs: the raw request in, the response (or a promise of it) out, then encoded. */
+export interface FastHandler {
+  run(raw: Buffer): object | Promise<object>;
+  encode(resp: object): Uint8Array;
+}
 
 /** Maps a thrown error to what the client sees (the service's error table). */
 export type ErrorMapper = (method: string, err: unknown) => { code: number; details: string };
@@ -90,92 +93,145 @@ function serve(
   handler: FastHandler,
   opts: FastUnaryOptions,
 ): void {
-  let finished = false;
-  let timer: NodeJS.Timeout | undefined;
-  const fail = (code: number, details: string) => {
-    if (finished) return;
-    finished = true;
-    if (timer !== undefined) clearTimeout(timer);
-    if (stream.destroyed || stream.closed || stream.headersSent) return;
-    stream.respond(
-      { ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeURI(details) },
-      { endStream: true },
-    );
-  };
-  const succeed = (out: Uint8Array) => {
-    if (finished) return;
-    finished = true;
-    if (timer !== undefined) clearTimeout(timer);
-    if (stream.destroyed || stream.closed) return;
+  const call = new UnaryCall(stream, headers, path, handler, opts);
+  (stream as CallStream)[kCall] = call;
+  // Listeners shared by every call (no closures per call): `this` is the stream.
+  stream.on('error', onStreamError);
+  stream.on('data', onStreamData);
+  stream.on('end', onStreamEnd);
+}
+
+const kCall = Symbol('tetcd.unaryCall');
+type CallStream = http2.ServerHttp2Stream & { [kCall]: UnaryCall };
+
+// An error on the stream (a reset by the client) ends the call; nothing is answered.
+function onStreamError(this: CallStream): void {
+  this[kCall].finish();
+}
+function onStreamData(this: CallStream, chunk: Buffer): void {
+  this[kCall].data(chunk);
+}
+function onStreamEnd(this: CallStream): void {
+  this[kCall].end();
+}
+function sendOkTrailers(this: http2.ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
+
+/** One routed call: collects the request message, runs the handler, answers once. */
+class UnaryCall {
+  private finished = false;
+  private timer: NodeJS.Timeout | undefined;
+  private body: Buffer | undefined;
+  private parts: Buffer[] | undefined;
+  private checked = false;
+
+  constructor(
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly headers: http2.IncomingHttpHeaders,
+    private readonly path: string,
+    private readonly handler: FastHandler,
+    private readonly opts: FastUnaryOptions,
+  ) {}
+
+  /** Marks the call answered (or abandoned); true if it already was. */
+  finish(): boolean {
+    if (this.finished) return true;
+    this.finished = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    return false;
+  }
+
+  data(chunk: Buffer): void {
+    if (this.finished) return;
+    if (this.body === undefined) this.body = chunk;
+    else (this.parts ??= [this.body]).push(chunk);
+    if (this.checked) return;
+    const head = this.parts === undefined ? this.body : Buffer.concat(this.parts);
+    if (head.length < GRPC_PREFIX) return;
+    this.checked = true;
+    const len = head.readUInt32BE(1);
+    const max = this.opts.maxReceiveBytes;
+    if (len > max) {
+      this.fail(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${len} vs ${max})`);
+      this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    }
+  }
+
+  end(): void {
+    if (this.finished) return;
+    const { body, parts } = this;
+    const buf = parts === undefined ? (body ?? Buffer.alloc(0)) : Buffer.concat(parts);
+    if (buf.length < GRPC_PREFIX) {
+      this.fail(Code.UNIMPLEMENTED, 'a unary call needs exactly one request message');
+      return;
+    }
+    const len = buf.readUInt32BE(1);
+    if (buf[0] !== 0) {
+      this.fail(Code.INTERNAL, 'Received compressed message but "grpc-encoding" header was identity');
+      return;
+    }
+    if (buf.length !== GRPC_PREFIX + len) {
+      this.fail(Code.INTERNAL, 'a unary call needs exactly one request message');
+      return;
+    }
+    this.run(buf.subarray(GRPC_PREFIX));
+  }
+
+  private run(raw: Buffer): void {
+    let out: object | Promise<object>;
+    try {
+      out = this.handler.run(raw);
+    } catch (err) {
+      this.error(err);
+      return;
+    }
+    if (!(out instanceof Promise)) {
+      this.succeed(out);
+      return;
+    }
+    const ms = timeoutMs(this.headers['grpc-timeout']);
+    if (ms !== undefined) this.timer = setTimeout(this.expire.bind(this), ms);
+    out.then(this.succeed.bind(this), this.error.bind(this));
+  }
+
+  private expire(): void {
+    this.fail(Code.DEADLINE_EXCEEDED, 'Deadline exceeded');
+  }
+
+  private error(err: unknown): void {
+    const s = this.opts.onError(this.path, err);
+    this.fail(s.code, s.details);
+  }
+
+  private succeed(resp: object): void {
+    if (this.finished) return;
+    let out: Uint8Array;
+    try {
+      out = this.handler.encode(resp);
+    } catch (err) {
+      this.error(err);
+      return;
+    }
+    const { stream } = this;
+    if (this.finish() || stream.destroyed || stream.closed) return;
     const frame = Buffer.allocUnsafe(GRPC_PREFIX + out.length);
     frame[0] = 0;
     frame.writeUInt32BE(out.length, 1);
     frame.set(out, GRPC_PREFIX);
     stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
+    stream.once('wantTrailers', sendOkTrailers);
     stream.end(frame);
-  };
-  const run = (raw: Buffer) => {
-    let out: Uint8Array | Promise<Uint8Array>;
-    try {
-      out = handler(raw);
-    } catch (err) {
-      const s = opts.onError(path, err);
-      fail(s.code, s.details);
-      return;
-    }
-    if (out instanceof Promise) {
-      const ms = timeoutMs(headers['grpc-timeout']);
-      if (ms !== undefined) timer = setTimeout(() => fail(Code.DEADLINE_EXCEEDED, 'Deadline exceeded'), ms);
-      out.then(succeed, (err: unknown) => {
-        const s = opts.onError(path, err);
-        fail(s.code, s.details);
-      });
-    } else {
-      succeed(out);
-    }
-  };
+  }
 
-  // An error on the stream (a reset by the client) ends the call; nothing is answered.
-  stream.on('error', () => {
-    finished = true;
-    if (timer !== undefined) clearTimeout(timer);
-  });
-  let body: Buffer | undefined;
-  let parts: Buffer[] | undefined;
-  let checked = false;
-  stream.on('data', (chunk: Buffer) => {
-    if (finished) return;
-    if (body === undefined) body = chunk;
-    else (parts ??= [body]).push(chunk);
-    if (checked) return;
-    const head = parts === undefined ? body : Buffer.concat(parts);
-    if (head.length < GRPC_PREFIX) return;
-    checked = true;
-    const len = head.readUInt32BE(1);
-    if (len > opts.maxReceiveBytes) {
-      fail(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${len} vs ${opts.maxReceiveBytes})`);
-      stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    }
-  });
-  stream.on('end', () => {
-    if (finished) return;
-    const buf = parts === undefined ? (body ?? Buffer.alloc(0)) : Buffer.concat(parts);
-    if (buf.length < GRPC_PREFIX) {
-      fail(Code.UNIMPLEMENTED, 'a unary call needs exactly one request message');
-      return;
-    }
-    const len = buf.readUInt32BE(1);
-    if (buf[0] !== 0) {
-      fail(Code.INTERNAL, 'Received compressed message but "grpc-encoding" header was identity');
-      return;
-    }
-    if (buf.length !== GRPC_PREFIX + len) {
-      fail(Code.INTERNAL, 'a unary call needs exactly one request message');
-      return;
-    }
-    run(buf.subarray(GRPC_PREFIX));
-  });
+  private fail(code: number, details: string): void {
+    const { stream } = this;
+    if (this.finish() || stream.destroyed || stream.closed || stream.headersSent) return;
+    stream.respond(
+      { ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeURI(details) },
+      { endStream: true },
+    );
+  }
 }
 
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };

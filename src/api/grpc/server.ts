@@ -48,12 +48,9 @@ const GRPC_OVERHEAD_BYTES = 512 * 1024;
 function kvRoutes(srv: EtcdServer): Map<string, FastHandler> {
   const { handlers, methods } = kvHandlers(srv);
   const routes = new Map<string, FastHandler>();
-  for (const [name, fn] of Object.entries(handlers)) {
-    const encode = (v: object) => methods[name]!.responseType.encode(v).finish();
-    routes.set(`/etcdserverpb.KV/${name}`, (raw) => {
-      const out = fn(raw);
-      return out instanceof Promise ? out.then(encode) : encode(out);
-    });
+  for (const [name, run] of Object.entries(handlers)) {
+    const { responseType } = methods[name]!;
+    routes.set(`/etcdserverpb.KV/${name}`, { run, encode: (v) => responseType.encode(v).finish() });
   }
   return routes;
 }
