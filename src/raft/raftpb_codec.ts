@@ -173,6 +173,16 @@ export function encodeMessage(m: Message): Uint8Array {
 }
 
 export const encodeEntry = (e: Entry): Uint8Array => encodeWith(e, sizeEntry, writeEntry);
+
+/** The encoded size of `e` (what encodeEntryInto writes). */
+export const entrySize = sizeEntry;
+
+/** Encodes `e` into `buf` at `offset`, which must have entrySize(e) bytes free; returns the end offset. */
+export function encodeEntryInto(e: Entry, buf: Uint8Array, offset: number): number {
+  const w = new Writer(buf, offset);
+  writeEntry(w, e);
+  return w.pos;
+}
 export const encodeConfState = (cs: ConfState): Uint8Array => encodeWith(cs, sizeConfState, writeConfState);
 export const encodeSnapshotMetadata = (md: SnapshotMetadata): Uint8Array =>
   encodeWith(md, sizeMetadata, writeMetadata);

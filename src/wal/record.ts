@@ -6,9 +6,10 @@ import {
   decodeConfState,
   decodeEntry as decodeRaftEntry,
   encodeConfState,
-  encodeEntry as encodeRaftEntry,
+  encodeEntryInto,
+  entrySize,
 } from '../raft/raftpb_codec.ts';
-import { EntryType, type ConfState, type HardState } from '../raft/raftpb.ts';
+import { EntryType, type ConfState, type Entry as RaftEntry, type HardState } from '../raft/raftpb.ts';
 
 export type { HardState };
 
@@ -39,26 +40,79 @@ export interface SnapshotMarker {
   confState?: ConfState;
 }
 
-/** Appends one framed record to `out` and returns its crc (the next record chains from it). */
-export function frame(out: Buffer[], type: RecordType, payload: Uint8Array, prevCrc: number): number {
-  const header = Buffer.allocUnsafe(HEADER_BYTES + 1);
-  const typeByte = Uint8Array.of(type);
-  const crc = crc32c(payload, crc32c(typeByte, prevCrc));
-  header.writeUInt32LE(payload.length + 1, 0);
-  header.writeUInt32LE(crc, 4);
-  header[8] = type;
-  out.push(header, Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+/** Header plus type byte: what a record adds to its payload. */
+const RECORD_OVERHEAD = HEADER_BYTES + 1;
+
+/** Records framed into one buffer, and the crc the next record chains from. */
+export interface Framed {
+  buf: Buffer;
+  crc: number;
+}
+
+/**
+ * Completes the record at `off` whose payload (`payloadLen` bytes) is already written after its
+ * header: writes type, length and the chained crc (over the type byte and payload, which are
+ * contiguous). Returns the crc.
+ */
+function seal(buf: Buffer, off: number, type: RecordType, payloadLen: number, prevCrc: number): number {
+  buf[off + HEADER_BYTES] = type;
+  const crc = crc32c(buf.subarray(off + HEADER_BYTES, off + RECORD_OVERHEAD + payloadLen), prevCrc);
+  buf.writeUInt32LE(payloadLen + 1, off);
+  buf.writeUInt32LE(crc, off + 4);
   return crc;
 }
 
-/** Encodes an entry as a raftpb.Entry (record type RaftEntry). */
-export function encodeEntry(e: Entry): Uint8Array {
-  return encodeRaftEntry({
-    index: e.index,
-    term: e.term,
-    type: e.type ?? EntryType.EntryNormal,
-    data: e.data,
-  });
+/** Frames one record whose payload is already encoded. */
+export function frame(type: RecordType, payload: Uint8Array, prevCrc: number): Framed {
+  const buf = Buffer.allocUnsafe(RECORD_OVERHEAD + payload.length);
+  buf.set(payload, RECORD_OVERHEAD);
+  return { buf, crc: seal(buf, 0, type, payload.length, prevCrc) };
+}
+
+/** The raftpb form of a WAL entry (an absent type is a normal entry). */
+function raftEntry(e: Entry): RaftEntry {
+  return e.type === undefined
+    ? { index: e.index, term: e.term, type: EntryType.EntryNormal, data: e.data }
+    : (e as RaftEntry);
+}
+
+/**
+ * Frames, in this order, a snapshot marker, `entries` (RaftEntry records) and a hard state (each
+ * optional) into one buffer: sizes are computed first and entries encoded in place, so a batch costs
+ * one allocation whatever its length.
+ */
+export function frameBatch(
+  prevCrc: number,
+  snapshot: SnapshotMarker | undefined,
+  entries: readonly Entry[],
+  hardState: HardState | undefined,
+): Framed {
+  const snap = snapshot ? encodeSnapshot(snapshot) : undefined;
+  const hs = hardState ? encodeHardState(hardState) : undefined;
+  let size = 0;
+  if (snap) size += RECORD_OVERHEAD + snap.length;
+  for (const e of entries) size += RECORD_OVERHEAD + entrySize(raftEntry(e));
+  if (hs) size += RECORD_OVERHEAD + hs.length;
+  const buf = Buffer.allocUnsafe(size);
+  let off = 0;
+  let crc = prevCrc;
+  if (snap) {
+    buf.set(snap, off + RECORD_OVERHEAD);
+    crc = seal(buf, off, RecordType.Snapshot, snap.length, crc);
+    off += RECORD_OVERHEAD + snap.length;
+  }
+  for (const e of entries) {
+    const end = encodeEntryInto(raftEntry(e), buf, off + RECORD_OVERHEAD);
+    crc = seal(buf, off, RecordType.RaftEntry, end - off - RECORD_OVERHEAD, crc);
+    off = end;
+  }
+  if (hs) {
+    buf.set(hs, off + RECORD_OVERHEAD);
+    crc = seal(buf, off, RecordType.HardState, hs.length, crc);
+    off += RECORD_OVERHEAD + hs.length;
+  }
+  if (off !== size) throw new Error(`wal: framed ${off} bytes, sized ${size}`);
+  return { buf, crc };
 }
 
 export function decodeEntry(p: Uint8Array): Entry {

@@ -25,10 +25,8 @@ import {
   decodeHardState,
   decodeSnapshot,
   encodeCrc,
-  encodeEntry,
-  encodeHardState,
-  encodeSnapshot,
   frame,
+  frameBatch,
   type Entry,
   type HardState,
   type SnapshotMarker,
@@ -175,10 +173,10 @@ export class Wal {
     if (this.writing) throw new Error('wal: save while a save is in flight');
     this.writing = true;
     try {
-      let batch = this.frameBatch(hardState, entries, snapshot);
+      let batch = frameBatch(this.crc, snapshot, entries, hardState);
       if (this.offset + batch.buf.length > this.segmentBytes && this.offset > 0) {
         await this.cut((entries[0]?.index ?? this.lastIndex + 1) - 1);
-        batch = this.frameBatch(hardState, entries, snapshot);
+        batch = frameBatch(this.crc, snapshot, entries, hardState);
       }
       failpoint('walBeforeSave');
       // One O_DSYNC write: durable on return. A small batch (a lone client) is written synchronously:
@@ -194,20 +192,6 @@ export class Wal {
     } finally {
       this.writing = false;
     }
-  }
-
-  private frameBatch(
-    hardState: HardState | undefined,
-    entries: readonly Entry[],
-    snapshot?: SnapshotMarker,
-  ): { buf: Buffer; crc: number } {
-    const parts: Buffer[] = [];
-    let crc = this.crc;
-    // A received snapshot goes first: entries after it in the same batch must survive the replay.
-    if (snapshot) crc = frame(parts, RecordType.Snapshot, encodeSnapshot(snapshot), crc);
-    for (const e of entries) crc = frame(parts, RecordType.RaftEntry, encodeEntry(e), crc);
-    if (hardState) crc = frame(parts, RecordType.HardState, encodeHardState(hardState), crc);
-    return { buf: Buffer.concat(parts), crc };
   }
 
   /** Records that a snapshot at `marker` exists (durably); entries at or below it may later be released. */
@@ -255,9 +239,8 @@ export class Wal {
   }
 
   private async writeCrcRecord(prevCrc: number): Promise<number> {
-    const parts: Buffer[] = [];
-    this.crc = frame(parts, RecordType.Crc, encodeCrc(prevCrc), prevCrc);
-    const buf = Buffer.concat(parts);
+    const { buf, crc } = frame(RecordType.Crc, encodeCrc(prevCrc), prevCrc);
+    this.crc = crc;
     await this.fh.write(buf, 0, buf.length, 0);
     return buf.length;
   }
