@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { messageType, toNumber } from '../proto/index.ts';
-import { decodeRaftRequest, encodeRaftRequest, Op } from './raft_request.ts';
+import { fromBigInt, messageType, toNumber } from '../proto/index.ts';
+import { decodeRaftRequest, encodeRaftRequest, Op, peekRaftRequest } from './raft_request.ts';
 import type { PutRequest } from './txn/types.ts';
 
 test('a spliced client request decodes back with its wait id', () => {
@@ -21,4 +21,29 @@ test('a spliced client request decodes back with its wait id', () => {
 test('an empty request body still names its operation', () => {
   const d = decodeRaftRequest(encodeRaftRequest(1n, Op.Compaction, new Uint8Array(0)));
   assert.equal(d.op, Op.Compaction);
+});
+
+test("the spliced encoding is protobufjs's header field followed by its request field", () => {
+  const PutRequest = messageType('etcdserverpb.PutRequest');
+  const Internal = messageType('etcdserverpb.InternalRaftRequest');
+  const raw = PutRequest.encode({ key: Buffer.from('key'), value: Buffer.alloc(300, 1) }).finish();
+  const ids = [0n, 1n, 127n, 128n, (1n << 28n) - 1n, 1n << 28n, 0x1234_5678_9abcn, (1n << 64n) - 1n];
+  for (const id of ids) {
+    const mine = encodeRaftRequest(id, Op.Put, raw);
+    // protobufjs writes fields in declaration order (put first); ours puts the header first.
+    const ref = Buffer.concat([
+      Internal.encode({ header: { ID: fromBigInt(id, true) } }).finish(),
+      Internal.encode({ put: PutRequest.decode(raw) }).finish(),
+    ]);
+    assert.deepEqual(mine, ref, `id ${id}`);
+    const head = peekRaftRequest(mine);
+    assert.equal(head?.id, id);
+    assert.equal(head?.op, Op.Put);
+    assert.deepEqual(Buffer.from(head!.body), Buffer.from(raw));
+    assert.equal(decodeRaftRequest(mine).id, id);
+  }
+});
+
+test('an entry that does not start with a header has no head to peek', () => {
+  assert.equal(peekRaftRequest(Uint8Array.of(0x22, 0)), undefined);
 });

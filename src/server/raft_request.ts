@@ -19,26 +19,72 @@ export const enum Op {
 
 const InternalRaftRequest = messageType('etcdserverpb.InternalRaftRequest');
 
-function varint(out: number[], v: bigint | number): void {
-  let x = BigInt(v);
-  while (x >= 0x80n) {
-    out.push(Number(x & 0x7fn) | 0x80);
-    x >>= 7n;
+/** Size of `v` (below 2^53) as a varint. */
+function uintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
   }
-  out.push(Number(x));
+  return n;
 }
 
+/** Writes `v` (below 2^53) as a varint at `p`; returns the position after it. */
+function putUint(b: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80) {
+    b[p++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  b[p++] = v;
+  return p;
+}
+
+/** A uint64 as its low 28 bits (four varint bytes) and the rest, both exact as numbers. */
+const LOW_BITS = 28;
+const LOW_MASK = (1 << LOW_BITS) - 1;
+
+function idSize(id: bigint): number {
+  const hi = Number(id >> 28n);
+  return hi === 0 ? uintSize(Number(id)) : 4 + uintSize(hi);
+}
+
+function putId(b: Uint8Array, p: number, id: bigint): number {
+  const hi = Number(id >> 28n);
+  if (hi === 0) return putUint(b, p, Number(id));
+  let lo = Number(id & BigInt(LOW_MASK));
+  for (let i = 0; i < 4; i++) {
+    b[p++] = (lo & 0x7f) | 0x80;
+    lo >>>= 7;
+  }
+  return putUint(b, p, hi);
+}
+
+/** The header tag: field 100, length-delimited. */
+const HEADER_TAG = (100 << 3) | 2;
+
+/**
+ * InternalRaftRequest { header (field 100) = RequestHeader { ID (field 1) = id }, <op field> = raw },
+ * written straight into one buffer.
+ */
 export function encodeRaftRequest(id: bigint, op: Op, raw: Uint8Array): Buffer {
-  const head: number[] = [];
-  // header (field 100) = RequestHeader { ID (field 1) }
-  const inner: number[] = [0x08];
-  varint(inner, id);
-  varint(head, (100 << 3) | 2);
-  varint(head, inner.length);
-  head.push(...inner);
-  varint(head, (op << 3) | 2);
-  varint(head, raw.length);
-  return Buffer.concat([Buffer.from(head), raw]);
+  const headerLen = 1 + idSize(id);
+  const opTag = (op << 3) | 2;
+  const size =
+    uintSize(HEADER_TAG) +
+    uintSize(headerLen) +
+    headerLen +
+    uintSize(opTag) +
+    uintSize(raw.length) +
+    raw.length;
+  const b = Buffer.allocUnsafe(size);
+  let p = putUint(b, 0, HEADER_TAG);
+  p = putUint(b, p, headerLen);
+  b[p++] = 0x08;
+  p = putId(b, p, id);
+  p = putUint(b, p, opTag);
+  p = putUint(b, p, raw.length);
+  b.set(raw, p);
+  return b;
 }
 
 export interface DecodedRaftRequest {
@@ -58,38 +104,70 @@ interface InternalMsg {
   leaseCheckpoint?: unknown;
 }
 
-/** Reads a varint at `pos`; returns the value and the position after it. */
-function readVarint(b: Uint8Array, pos: number): [bigint, number] {
-  let v = 0n;
-  let shift = 0n;
-  for (;;) {
-    const byte = b[pos++];
+/** Reads varints from `b`, moving `pos` past each. */
+class VarintReader {
+  pos = 0;
+  constructor(private readonly b: Uint8Array) {}
+
+  private byte(): number {
+    const byte = this.b[this.pos++];
     if (byte === undefined) throw new Error('raft request: truncated varint');
-    v |= BigInt(byte & 0x7f) << shift;
-    if ((byte & 0x80) === 0) return [v, pos];
-    shift += 7n;
+    return byte;
+  }
+
+  /** A varint below 2^53 (tags, lengths). */
+  uint(): number {
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const byte = this.byte();
+      v += (byte & 0x7f) * mul;
+      if ((byte & 0x80) === 0) return v;
+      mul *= 128;
+    }
+  }
+
+  /** A uint64 varint (an id): its low 28 bits and the rest read as numbers, one bigint at the end. */
+  id(): bigint {
+    let lo = 0;
+    for (let shift = 0; shift < LOW_BITS; shift += 7) {
+      const byte = this.byte();
+      lo |= (byte & 0x7f) << shift;
+      if ((byte & 0x80) === 0) return BigInt(lo);
+    }
+    return (BigInt(this.uint()) << 28n) | BigInt(lo);
   }
 }
 
+export interface RaftRequestHead {
+  id: bigint;
+  op: number;
+  /** The request's bytes, a view into the entry. */
+  body: Uint8Array;
+}
+
 /**
- * The request kind is the field after the header (encodeRaftRequest writes them in that order). Ops
- * outside etcdserverpb.InternalRaftRequest (Attributes) are read here, by hand.
+ * The wait id and request kind of an entry without decoding the request: the kind is the field after
+ * the header (encodeRaftRequest writes them in that order). Undefined when the entry does not start
+ * with a header. Ops outside etcdserverpb.InternalRaftRequest (Attributes) are read only here.
  */
-function peekOp(data: Uint8Array): { id: bigint; op: number; body: Uint8Array } | undefined {
-  let [tag, pos] = readVarint(data, 0);
-  if (tag !== BigInt((100 << 3) | 2)) return undefined;
-  let len: bigint;
-  [len, pos] = readVarint(data, pos);
-  const headerEnd = pos + Number(len);
+export function peekRaftRequest(data: Uint8Array): RaftRequestHead | undefined {
+  const r = new VarintReader(data);
+  if (r.uint() !== HEADER_TAG) return undefined;
+  const headerEnd = r.uint() + r.pos;
   let id = 0n;
-  if (data[pos] === 0x08) [id] = readVarint(data, pos + 1);
-  [tag, pos] = readVarint(data, headerEnd);
-  [len, pos] = readVarint(data, pos);
-  return { id, op: Number(tag >> 3n), body: data.subarray(pos, pos + Number(len)) };
+  if (data[r.pos] === 0x08) {
+    r.pos++;
+    id = r.id();
+  }
+  r.pos = headerEnd;
+  const op = Math.floor(r.uint() / 8);
+  const len = r.uint();
+  return { id, op, body: data.subarray(r.pos, r.pos + len) };
 }
 
 export function decodeRaftRequest(data: Uint8Array): DecodedRaftRequest {
-  const peek = peekOp(data);
+  const peek = peekRaftRequest(data);
   if (peek?.op === Op.Attributes) return { id: peek.id, op: Op.Attributes, req: peek.body };
   const m = InternalRaftRequest.decode(data) as unknown as InternalMsg;
   const id = toBigInt(m.header?.ID, true);

@@ -1,7 +1,7 @@
 // Applies committed log entries: decode (or reuse the proposer's decoded request), run it through the
 // applier chain, settle the proposer's waiter. The backend batch is committed once per call.
 import { EntryType, type Entry } from '../../raft/index.ts';
-import { decodeRaftRequest, Op } from '../raft_request.ts';
+import { decodeRaftRequest, Op, peekRaftRequest } from '../raft_request.ts';
 import type { Proposer } from '../propose.ts';
 import { ServerError } from '../errors.ts';
 import type {
@@ -70,17 +70,29 @@ export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): void {
       last = e.index;
       continue;
     }
-    const d = decodeRaftRequest(e.data);
-    const waiter = deps.proposer.take(d.id);
-    if (d.op === Op.Attributes) {
-      deps.applyAttributes(e, d.req as Uint8Array);
+    // This member's own proposal carries its request already decoded: only the head is read then.
+    const head = peekRaftRequest(e.data);
+    let waiter = head && deps.proposer.take(head.id);
+    let op: Op;
+    let req: unknown;
+    if (head && (waiter || head.op === Op.Attributes)) {
+      op = head.op;
+      req = head.op === Op.Attributes ? head.body : waiter!.decoded;
+    } else {
+      const d = decodeRaftRequest(e.data);
+      waiter ??= deps.proposer.take(d.id);
+      op = d.op;
+      req = d.req;
+    }
+    if (op === Op.Attributes) {
+      deps.applyAttributes(e, req as Uint8Array);
       waiter?.resolve(undefined);
       last = e.index;
       continue;
     }
     deps.applier.position = { index: e.index, term: e.term };
     try {
-      const result = applyOne(deps.applier, d.op, waiter ? waiter.decoded : d.req);
+      const result = applyOne(deps.applier, op, req);
       waiter?.resolve(result);
     } catch (err) {
       // Client errors (a missing lease, a compacted revision) fail that request only; anything else
