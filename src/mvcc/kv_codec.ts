@@ -1,5 +1,6 @@
 // mvccpb.KeyValue as stored in the key bucket (protobuf, etcd's field numbers). Lease IDs are bigint.
-import { fromBigInt, messageType, toBigInt, toNumber, type Int64 } from '../proto/index.ts';
+import { messageType, toBigInt, toNumber, type Int64 } from '../proto/index.ts';
+import { sizeBytes, sizeU64, sizeUint, WIRE_BYTES, Writer } from '../raft/raftpb_wire.ts';
 
 export interface KeyValue {
   key: Buffer;
@@ -13,16 +14,33 @@ export interface KeyValue {
 const KV = messageType('mvccpb.KeyValue');
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Encodes `kv` in one buffer sized first; byte for byte what protobufjs writes for the same message
+ * (every field in number order, the revisions and version even when zero, value and lease only when set).
+ */
 export function encodeKeyValue(kv: KeyValue): Buffer {
-  const m: Record<string, unknown> = {
-    key: kv.key,
-    createRevision: kv.createRevision,
-    modRevision: kv.modRevision,
-    version: kv.version,
-  };
-  if (kv.value.length) m['value'] = kv.value;
-  if (kv.lease !== 0n) m['lease'] = fromBigInt(kv.lease);
-  return Buffer.from(KV.encode(m).finish());
+  const lease = kv.lease === 0n ? 0n : BigInt.asUintN(64, kv.lease);
+  const size =
+    4 +
+    sizeBytes(kv.key.length) +
+    sizeUint(kv.createRevision) +
+    sizeUint(kv.modRevision) +
+    sizeUint(kv.version) +
+    (kv.value.length ? 1 + sizeBytes(kv.value.length) : 0) +
+    (lease !== 0n ? 1 + sizeU64(lease) : 0);
+  const buf = Buffer.allocUnsafe(size);
+  const w = new Writer(buf, 0);
+  w.tag(1, WIRE_BYTES);
+  w.bytes(kv.key);
+  w.uintField(2, kv.createRevision);
+  w.uintField(3, kv.modRevision);
+  w.uintField(4, kv.version);
+  if (kv.value.length) {
+    w.tag(5, WIRE_BYTES);
+    w.bytes(kv.value);
+  }
+  if (lease !== 0n) w.u64Field(6, lease);
+  return buf;
 }
 
 export function decodeKeyValue(b: Uint8Array): KeyValue {

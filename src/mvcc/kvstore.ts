@@ -11,7 +11,7 @@ import {
 import { crc32c } from '../pkg/crc32c.ts';
 import { decodeKeyValue, type KeyValue } from './kv_codec.ts';
 import { TreeIndex } from './index.ts';
-import { bytesToRev, isTombstone, revToBytes } from './revision.ts';
+import { bytesToRev, isTombstone, revToBytes, writeU64BE } from './revision.ts';
 import {
   ReadTxn,
   WriteTxn,
@@ -34,8 +34,8 @@ function u64(b: Buffer | undefined): number {
 }
 
 function u64Bytes(n: number): Buffer {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(BigInt(n));
+  const b = Buffer.allocUnsafe(8);
+  writeU64BE(b, n, 0);
   return b;
 }
 

@@ -106,7 +106,8 @@ export class WriteTxn {
     return rangeAt(this.s, this.rev(), key, end, o);
   }
 
-  put(key: Buffer, value: Buffer, lease: bigint): void {
+  /** Returns the key as the index holds it (latin1), so callers need not convert it again. */
+  put(key: Buffer, value: Buffer, lease: bigint): string {
     const main = this.beginRev + 1;
     const rev: Revision = { main, sub: this.changes.length };
     const k = latin1(key);
@@ -125,6 +126,7 @@ export class WriteTxn {
     if (ki) ki.put(rev);
     else this.s.index.put(k, rev);
     this.changes.push({ type: 'PUT', kv });
+    return k;
   }
 
   deleteRange(key: Buffer, end: Buffer | undefined): { deleted: number; prevKvs: KeyValue[] } {

@@ -10,11 +10,17 @@ export interface Revision {
 export const REV_BYTES = 17;
 const TOMBSTONE = 0x74; // 't'
 
+/** Writes `v` (an integer in [0, 2^53)) as 8 big-endian bytes, in two 32-bit halves (no BigInt). */
+export function writeU64BE(b: Buffer, v: number, offset: number): void {
+  b.writeUInt32BE(Math.floor(v / 0x1_0000_0000), offset);
+  b.writeUInt32BE(v >>> 0, offset + 4);
+}
+
 export function revToBytes(r: Revision, tombstone = false): Buffer {
-  const b = Buffer.alloc(tombstone ? REV_BYTES + 1 : REV_BYTES);
-  b.writeBigUInt64BE(BigInt(r.main), 0);
+  const b = Buffer.allocUnsafe(tombstone ? REV_BYTES + 1 : REV_BYTES);
+  writeU64BE(b, r.main, 0);
   b[8] = 0x5f; // '_'
-  b.writeBigUInt64BE(BigInt(r.sub), 9);
+  writeU64BE(b, r.sub, 9);
   if (tombstone) b[REV_BYTES] = TOMBSTONE;
   return b;
 }

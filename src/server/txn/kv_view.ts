@@ -29,7 +29,8 @@ export interface ReadView {
 }
 
 export interface WriteView extends ReadView {
-  put(key: Buffer, value: Buffer, lease: bigint): unknown;
+  /** Returns the key as latin1 (what the lessor keys by). */
+  put(key: Buffer, value: Buffer, lease: bigint): string;
   deleteRange(key: Buffer, end: Buffer | undefined): { deleted: number; prevKvs: StoredKV[] };
 }
 

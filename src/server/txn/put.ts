@@ -26,9 +26,8 @@ export function executePut(ctx: WriteCtx, p: PutRequest, leases: LeaseHooks): Pu
   if (p.ignoreValue) value = prev!.value;
   if (p.ignoreLease) lease = prev!.lease;
   if (lease !== 0n && !leases.exists(lease)) throw new ErrLeaseNotFound();
-  ctx.view.put(key, value, lease);
+  const k = ctx.view.put(key, value, lease);
   ctx.changes++;
-  const k = key.toString('latin1');
   const old = leases.leaseOf(k);
   if (old !== undefined && old !== lease) leases.detach(old, k);
   if (lease !== 0n) leases.attach(lease, k);
