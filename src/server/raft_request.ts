@@ -2,6 +2,7 @@
 // client's request. The client's bytes are spliced in as they arrived (an embedded message is just
 // tag + length + bytes), so proposing costs no re-encoding.
 import { messageType, toBigInt, type Int64 } from '../proto/index.ts';
+import { Reader, sizeBytes, sizeU64, sizeUint, WIRE_BYTES, Writer } from '../raft/raftpb_wire.ts';
 import type { CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest } from './txn/types.ts';
 
 /** InternalRaftRequest field numbers of the request kinds that go through the log. */
@@ -19,71 +20,24 @@ export const enum Op {
 
 const InternalRaftRequest = messageType('etcdserverpb.InternalRaftRequest');
 
-/** Size of `v` (below 2^53) as a varint. */
-function uintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-/** Writes `v` (below 2^53) as a varint at `p`; returns the position after it. */
-function putUint(b: Uint8Array, p: number, v: number): number {
-  while (v >= 0x80) {
-    b[p++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  b[p++] = v;
-  return p;
-}
-
-/** A uint64 as its low 28 bits (four varint bytes) and the rest, both exact as numbers. */
-const LOW_BITS = 28;
-const LOW_MASK = (1 << LOW_BITS) - 1;
-
-function idSize(id: bigint): number {
-  const hi = Number(id >> 28n);
-  return hi === 0 ? uintSize(Number(id)) : 4 + uintSize(hi);
-}
-
-function putId(b: Uint8Array, p: number, id: bigint): number {
-  const hi = Number(id >> 28n);
-  if (hi === 0) return putUint(b, p, Number(id));
-  let lo = Number(id & BigInt(LOW_MASK));
-  for (let i = 0; i < 4; i++) {
-    b[p++] = (lo & 0x7f) | 0x80;
-    lo >>>= 7;
-  }
-  return putUint(b, p, hi);
-}
-
 /** The header tag: field 100, length-delimited. */
-const HEADER_TAG = (100 << 3) | 2;
+const HEADER_TAG = (100 << 3) | WIRE_BYTES;
 
 /**
  * InternalRaftRequest { header (field 100) = RequestHeader { ID (field 1) = id }, <op field> = raw },
  * written straight into one buffer.
  */
 export function encodeRaftRequest(id: bigint, op: Op, raw: Uint8Array): Buffer {
-  const headerLen = 1 + idSize(id);
-  const opTag = (op << 3) | 2;
-  const size =
-    uintSize(HEADER_TAG) +
-    uintSize(headerLen) +
-    headerLen +
-    uintSize(opTag) +
-    uintSize(raw.length) +
-    raw.length;
+  const headerLen = 1 + sizeU64(id);
+  const opTag = (op << 3) | WIRE_BYTES;
+  const size = sizeUint(HEADER_TAG) + sizeBytes(headerLen) + sizeUint(opTag) + sizeBytes(raw.length);
   const b = Buffer.allocUnsafe(size);
-  let p = putUint(b, 0, HEADER_TAG);
-  p = putUint(b, p, headerLen);
-  b[p++] = 0x08;
-  p = putId(b, p, id);
-  p = putUint(b, p, opTag);
-  p = putUint(b, p, raw.length);
-  b.set(raw, p);
+  const w = new Writer(b, 0);
+  w.uint(HEADER_TAG);
+  w.uint(headerLen);
+  w.u64Field(1, id);
+  w.uint(opTag);
+  w.bytes(raw);
   return b;
 }
 
@@ -104,41 +58,6 @@ interface InternalMsg {
   leaseCheckpoint?: unknown;
 }
 
-/** Reads varints from `b`, moving `pos` past each. */
-class VarintReader {
-  pos = 0;
-  constructor(private readonly b: Uint8Array) {}
-
-  private byte(): number {
-    const byte = this.b[this.pos++];
-    if (byte === undefined) throw new Error('raft request: truncated varint');
-    return byte;
-  }
-
-  /** A varint below 2^53 (tags, lengths). */
-  uint(): number {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      const byte = this.byte();
-      v += (byte & 0x7f) * mul;
-      if ((byte & 0x80) === 0) return v;
-      mul *= 128;
-    }
-  }
-
-  /** A uint64 varint (an id): its low 28 bits and the rest read as numbers, one bigint at the end. */
-  id(): bigint {
-    let lo = 0;
-    for (let shift = 0; shift < LOW_BITS; shift += 7) {
-      const byte = this.byte();
-      lo |= (byte & 0x7f) << shift;
-      if ((byte & 0x80) === 0) return BigInt(lo);
-    }
-    return (BigInt(this.uint()) << 28n) | BigInt(lo);
-  }
-}
-
 export interface RaftRequestHead {
   id: bigint;
   op: number;
@@ -152,18 +71,18 @@ export interface RaftRequestHead {
  * with a header. Ops outside etcdserverpb.InternalRaftRequest (Attributes) are read only here.
  */
 export function peekRaftRequest(data: Uint8Array): RaftRequestHead | undefined {
-  const r = new VarintReader(data);
-  if (r.uint() !== HEADER_TAG) return undefined;
-  const headerEnd = r.uint() + r.pos;
+  const r = new Reader(data);
+  if (r.key() !== HEADER_TAG) return undefined;
+  const headerEnd = r.delimitedEnd();
   let id = 0n;
   if (data[r.pos] === 0x08) {
     r.pos++;
-    id = r.id();
+    id = r.u64();
   }
   r.pos = headerEnd;
-  const op = Math.floor(r.uint() / 8);
-  const len = r.uint();
-  return { id, op, body: data.subarray(r.pos, r.pos + len) };
+  const op = r.key() >>> 3;
+  const bodyEnd = r.delimitedEnd();
+  return { id, op, body: data.subarray(r.pos, bodyEnd) };
 }
 
 export function decodeRaftRequest(data: Uint8Array): DecodedRaftRequest {
