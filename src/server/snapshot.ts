@@ -87,21 +87,31 @@ export class SnapshotPolicy {
 
   /**
    * A MsgSnap carries the backend as of now (applied index, its term and the current configuration),
-   * not the possibly older stored snapshot. Resolves once nothing is pending in the backend.
+   * not the possibly older stored snapshot. The export reads only what LMDB has committed, so it runs
+   * inside the Ready loop (nothing applies meanwhile) once every batch handed to LMDB has landed: a
+   * batch still in flight would be missing from the data while the applied index counts it, and the
+   * follower would never apply those entries.
    */
-  async fillSnapshot(m: Message): Promise<Message> {
+  fillSnapshot(m: Message): Promise<Message> {
     const { deps } = this;
-    do await deps.backend.commit();
-    while (deps.backend.pendingWrites() > 0);
-    // Synchronous from here: nothing applies between the export and reading its index.
-    const data = exportBackend(deps.backend);
-    const index = deps.kv().consistentIndex();
-    const term = deps.storage.term(index);
-    deps.log.info(
-      { to: idHex(m.to), 'snapshot-index': index, bytes: data.length },
-      'sending database snapshot',
-    );
-    return { ...m, snapshot: { data, metadata: { index, term, confState: deps.confState() } } };
+    return new Promise((resolve, reject) => {
+      deps.walTask(async () => {
+        try {
+          do await deps.backend.commit();
+          while (deps.backend.pendingWrites() > 0);
+          const data = exportBackend(deps.backend);
+          const index = deps.kv().consistentIndex();
+          const term = deps.storage.term(index);
+          deps.log.info(
+            { to: idHex(m.to), 'snapshot-index': index, bytes: data.length },
+            'sending database snapshot',
+          );
+          resolve({ ...m, snapshot: { data, metadata: { index, term, confState: deps.confState() } } });
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
   }
 
   static isSnap(m: Message): boolean {
