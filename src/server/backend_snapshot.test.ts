@@ -68,3 +68,21 @@ test('snapshot files are kept until released', () => {
   assert.equal(loadSnapshotFile(dir, 10), undefined);
   assert.equal(loadSnapshotFile(dir, 20)?.toString(), 'twenty');
 });
+
+test('a backend with more records than a call takes arguments exports and imports whole', async () => {
+  // Spreading one bucket's records into a single push() overflowed the stack near 30k keys.
+  const N = 200_000;
+  const src = Backend.open(tmp());
+  for (let i = 0; i < N; i++) src.put('key', B(`k${i}`), B(`v${i}`));
+  await src.commit();
+  const data = exportBackend(src);
+  const dst = Backend.open(tmp());
+  importBackend(dst, data);
+  await dst.commit();
+  let n = 0;
+  dst.forEach('key', undefined, undefined, () => void n++);
+  assert.equal(n, N);
+  assert.equal(dst.get('key', B(`k${N - 1}`))?.toString(), `v${N - 1}`);
+  await src.close();
+  await dst.close();
+});

@@ -27,24 +27,26 @@ export class SnapshotFormatError extends Error {}
 
 /** Exports every committed bucket. Call only when nothing is pending (after commit()). */
 export function exportBackend(backend: Backend): Buffer {
+  // One buffer per record, appended as we go: a backend holds far more records than a call may take
+  // arguments, so nothing here spreads an array.
   const parts: Buffer[] = [MAGIC];
   for (const b of BUCKETS) {
-    const recs: Buffer[] = [];
-    let n = 0;
-    backend.forEach(b, undefined, undefined, (k, v) => {
-      if (isLocal(b, k)) return;
-      const h = Buffer.allocUnsafe(4);
-      h.writeUInt32LE(k.length);
-      const hv = Buffer.allocUnsafe(4);
-      hv.writeUInt32LE(v.length);
-      recs.push(h, Buffer.from(k), hv, Buffer.from(v));
-      n++;
-    });
     const head = Buffer.allocUnsafe(1 + b.length + 4);
     head[0] = b.length;
     head.write(b, 1, 'latin1');
+    parts.push(head);
+    let n = 0;
+    backend.forEach(b, undefined, undefined, (k, v) => {
+      if (isLocal(b, k)) return;
+      const rec = Buffer.allocUnsafe(8 + k.length + v.length);
+      rec.writeUInt32LE(k.length, 0);
+      rec.set(k, 4);
+      rec.writeUInt32LE(v.length, 4 + k.length);
+      rec.set(v, 8 + k.length);
+      parts.push(rec);
+      n++;
+    });
     head.writeUInt32LE(n, 1 + b.length);
-    parts.push(head, ...recs);
   }
   return Buffer.concat(parts);
 }
