@@ -14,6 +14,8 @@ export interface InboundHost {
   readonly limits: Limits;
   readonly log: TransportLogger;
   deliver(m: Message): void;
+  /** A peer opened its message stream to us: it is up, so our own connection to it need not wait. */
+  peerDialedIn?(id: bigint): void;
   /** The member list for a joining member, or undefined when this member cannot answer. */
   membersInfo?(): Uint8Array | undefined;
 }
@@ -100,6 +102,7 @@ export function serveInbound(s: Socket, host: InboundHost): void {
       s.setTimeout(h.channel === Channel.Snapshot ? limits.snapshotIdleTimeoutMs : 0);
       s.write(frame(FrameKind.HelloOk));
       log.debug(`accepted ${Channel[h.channel]} connection from member ${hex(h.from)} (${remote})`);
+      if (h.channel === Channel.Stream) host.peerDialedIn?.(h.from);
       return;
     }
     if (hello.channel === Channel.Snapshot) return onSnapFrame(kind, payload);

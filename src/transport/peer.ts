@@ -1,6 +1,8 @@
 // The outbound side towards one peer: a long-lived connection, a bounded queue of messages flushed as
 // one write per event-loop turn, and reconnection with capped exponential backoff. While backing off
 // after a failure, messages are dropped at once (raft retries them), so nothing piles up for a dead peer.
+// A peer that dials in to us is up again: the backoff is cut short (a restarted member hears from the
+// leader at once, not after up to backoffMaxMs).
 import { connect, type Socket } from 'node:net';
 import { encodeMessageInto } from '../raft/raftpb_codec.ts';
 import { type Message, MessageType } from '../raft/raftpb.ts';
@@ -93,6 +95,15 @@ export class Peer {
     if (p !== total) throw new Error(`transport: encoded ${p} bytes, expected ${total}`);
     this.clearQueue();
     s.write(buf);
+  }
+
+  /** The peer is known to be up: if backing off, reconnect now with the backoff reset. */
+  retryNow(): void {
+    if (this.state !== 'backoff') return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.attempts = 0;
+    this.connect();
   }
 
   close(): void {

@@ -150,6 +150,32 @@ test('reconnects with backoff after the receiver restarts; reports it unreachabl
   await Promise.all([a.t.close(), b2.t.close()]);
 });
 
+test('a restarted peer that dials in ends the backoff towards it at once', async () => {
+  // A backoff far longer than the test: only the peer's own connection can bring the stream back.
+  const slow = { backoffMinMs: 600_000, backoffMaxMs: 600_000 };
+  const a = await node(ID1, { limits: slow });
+  const b = await node(ID2);
+  mesh(a, b);
+  a.t.send([hb(ID1, ID2, 1)]);
+  await waitFor('first message', () => b.msgs.length === 1);
+  const port = Number(new URL(b.url).port);
+  await b.t.close();
+  await waitFor('unreachable report', () => a.unreachable.includes(ID2));
+  const b2 = await node(ID2, { port });
+  assert.equal(a.t.connected(ID2), false);
+  b2.t.addPeer(ID1, a.url);
+  b2.t.send([hb(ID2, ID1, 9)]);
+  await waitFor('the restarted peer to dial in', () => a.msgs.some((m) => m.commit === 9));
+  await waitFor(
+    'delivery to the restarted peer',
+    () => b2.msgs.length > 0,
+    5000,
+    () => a.t.send([hb(ID1, ID2, 2)]),
+  );
+  assert.ok(a.t.connected(ID2));
+  await Promise.all([a.t.close(), b2.t.close()]);
+});
+
 test('a peer of another cluster is rejected with "cluster ID mismatch" and reported unreachable', async () => {
   const a = await node(ID1);
   const b = await node(ID2, { cluster: CLUSTER + 1n });

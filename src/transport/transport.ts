@@ -195,6 +195,10 @@ export class Transport {
     this.onMessage(m);
   }
 
+  peerDialedIn(id: bigint): void {
+    this.peers.get(id)?.retryNow();
+  }
+
   track(s: Socket): void {
     this.sockets.add(s);
     s.once('close', () => this.sockets.delete(s));
