@@ -29,6 +29,23 @@ export interface ClusterOptions {
   token?: string;
 }
 
+/** A member not started yet: free loopback ports and a fresh temp data dir (for start(), or to join). */
+export async function newMember(name: string): Promise<Member> {
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  return {
+    name,
+    clientPort,
+    peerPort,
+    endpoint: `127.0.0.1:${clientPort}`,
+    clientUrl: `http://127.0.0.1:${clientPort}`,
+    peerUrl: `http://127.0.0.1:${peerPort}`,
+    dataDir: mkdtempSync(join(tmpdir(), `tetcd-cluster-${name}-`)),
+    proc: undefined,
+    stderr: () => '',
+  };
+}
+
 function exited(p: ChildProcess): Promise<void> {
   return p.exitCode !== null || p.signalCode !== null
     ? Promise.resolve()
@@ -48,21 +65,7 @@ export class TestCluster {
 
   static async start(n: number, opts: ClusterOptions = {}): Promise<TestCluster> {
     const members: Member[] = [];
-    for (let i = 1; i <= n; i++) {
-      const clientPort = await freePort();
-      const peerPort = await freePort();
-      members.push({
-        name: `m${i}`,
-        clientPort,
-        peerPort,
-        endpoint: `127.0.0.1:${clientPort}`,
-        clientUrl: `http://127.0.0.1:${clientPort}`,
-        peerUrl: `http://127.0.0.1:${peerPort}`,
-        dataDir: mkdtempSync(join(tmpdir(), `tetcd-cluster-m${i}-`)),
-        proc: undefined,
-        stderr: () => '',
-      });
-    }
+    for (let i = 1; i <= n; i++) members.push(await newMember(`m${i}`));
     const c = new TestCluster(members, opts);
     await Promise.all(members.map((m) => c.launch(m)));
     return c;
