@@ -71,6 +71,15 @@ export class KeyIndex {
     return undefined;
   }
 
+  /**
+   * The live generation (the key exists now), or undefined if the key is deleted. At a revision past
+   * every stored one this is what get() finds, without building a result.
+   */
+  live(): Generation | undefined {
+    const g = this.generations[this.generations.length - 1]!;
+    return g.revs.length > 0 ? g : undefined;
+  }
+
   /** The revision of the key visible at `atRev`, or undefined when it did not exist then. */
   get(atRev: number): Found | undefined {
     const g = this.findGeneration(atRev);

@@ -112,13 +112,14 @@ export class WriteTxn {
     const rev: Revision = { main, sub: this.changes.length };
     const k = latin1(key);
     // One tree lookup serves both the previous version and the index update (a new key needs a second).
+    // `main` is past every stored revision, so the key's live generation is its current state.
     const ki = this.s.index.keyIndex(k);
-    const prev = ki?.get(main);
+    const live = ki?.live();
     const kv: KeyValue = {
       key,
-      createRevision: prev ? prev.created.main : main,
+      createRevision: live ? live.created.main : main,
       modRevision: main,
-      version: (prev?.version ?? 0) + 1,
+      version: (live ? live.ver : 0) + 1,
       value,
       lease,
     };

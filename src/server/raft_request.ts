@@ -61,8 +61,9 @@ interface InternalMsg {
 export interface RaftRequestHead {
   id: bigint;
   op: number;
-  /** The request's bytes, a view into the entry. */
-  body: Uint8Array;
+  /** Where the request's bytes are in the entry: [bodyStart, bodyEnd). */
+  bodyStart: number;
+  bodyEnd: number;
 }
 
 /**
@@ -82,12 +83,14 @@ export function peekRaftRequest(data: Uint8Array): RaftRequestHead | undefined {
   r.pos = headerEnd;
   const op = r.key() >>> 3;
   const bodyEnd = r.delimitedEnd();
-  return { id, op, body: data.subarray(r.pos, bodyEnd) };
+  return { id, op, bodyStart: r.pos, bodyEnd };
 }
 
 export function decodeRaftRequest(data: Uint8Array): DecodedRaftRequest {
   const peek = peekRaftRequest(data);
-  if (peek?.op === Op.Attributes) return { id: peek.id, op: Op.Attributes, req: peek.body };
+  if (peek?.op === Op.Attributes) {
+    return { id: peek.id, op: Op.Attributes, req: data.subarray(peek.bodyStart, peek.bodyEnd) };
+  }
   const m = InternalRaftRequest.decode(data) as unknown as InternalMsg;
   const id = toBigInt(m.header?.ID, true);
   if (m.put) return { id, op: Op.Put, req: m.put };

@@ -77,7 +77,7 @@ export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): void {
     let req: unknown;
     if (head && (waiter || head.op === Op.Attributes)) {
       op = head.op;
-      req = head.op === Op.Attributes ? head.body : waiter!.decoded;
+      req = head.op === Op.Attributes ? e.data.subarray(head.bodyStart, head.bodyEnd) : waiter!.decoded;
     } else {
       const d = decodeRaftRequest(e.data);
       waiter ??= deps.proposer.take(d.id);
