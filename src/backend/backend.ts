@@ -66,7 +66,11 @@ export class Backend {
   }
 
   put(bucket: Bucket, key: Uint8Array, value: Uint8Array): void {
-    this.buffer(bucket, key, Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    this.buffer(
+      bucket,
+      key,
+      Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+    );
   }
 
   del(bucket: Bucket, key: Uint8Array): void {
@@ -75,10 +79,15 @@ export class Backend {
 
   private buffer(bucket: Bucket, key: Uint8Array, value: Buffer | null): void {
     if (this.closed) throw new Error('backend: closed');
-    const k = Buffer.from(key);
     let m = this.pending.get(bucket);
     if (!m) this.pending.set(bucket, (m = new Map()));
-    m.set(k.toString('latin1'), { key: k, value });
+    const s = (Buffer.isBuffer(key) ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength)).toString(
+      'latin1',
+    );
+    // A key written again in the same batch (the applied index, once per entry) keeps its entry.
+    const prev = m.get(s);
+    if (prev) prev.value = value;
+    else m.set(s, { key: Buffer.from(key), value });
     this.pendingCount++;
   }
 

@@ -48,6 +48,11 @@ export class KVStore {
   private compaction: Promise<void> = Promise.resolve();
   private readonly listeners: TxnEndListener[] = [];
   private readonly state;
+  /** Every write txn's end callback (one function, not a closure per txn). */
+  private readonly onWriteEnd = (
+    txn: WriteTxn,
+    meta: { consistentIndex: number; term: number } | undefined,
+  ) => this.endWrite(txn, meta);
 
   private constructor(readonly backend: Backend) {
     this.state = { backend, index: this.index, compactRev: () => this.compactMainRev };
@@ -106,7 +111,7 @@ export class KVStore {
   }
 
   write(): WriteTxn {
-    return new WriteTxn(this.state, this.currentRev, (txn, meta) => this.endWrite(txn, meta));
+    return new WriteTxn(this.state, this.currentRev, this.onWriteEnd);
   }
 
   /** One-shot read at the current revision. */

@@ -26,12 +26,13 @@ export class BackendApplier implements Applier {
     private readonly lessor: Lessor,
   ) {}
 
-  private inWriteTxn<T>(fn: (ctx: WriteCtx) => T): T {
+  /** Runs `run(ctx, req, lessor)` in one write txn (a function reference, not a closure per command). */
+  private inWriteTxn<R, T>(run: (ctx: WriteCtx, req: R, lessor: Lessor) => T, req: R): T {
     const txn = this.kv.write();
     const ctx: WriteCtx = { view: txn, beginRev: this.kv.rev(), changes: 0 };
     let ok = false;
     try {
-      const r = fn(ctx);
+      const r = run(ctx, req, this.lessor);
       ok = true;
       return r;
     } finally {
@@ -49,15 +50,15 @@ export class BackendApplier implements Applier {
   }
 
   put(req: PutRequest) {
-    return this.inWriteTxn((ctx) => executePut(ctx, req, this.lessor));
+    return this.inWriteTxn(executePut, req);
   }
 
   deleteRange(req: DeleteRangeRequest) {
-    return this.inWriteTxn((ctx) => executeDeleteRange(ctx, req, this.lessor));
+    return this.inWriteTxn(executeDeleteRange, req);
   }
 
   txn(req: TxnRequest) {
-    return this.inWriteTxn((ctx) => executeTxn(ctx, req, this.lessor));
+    return this.inWriteTxn(executeTxn, req);
   }
 
   compaction(req: CompactionRequest): CompactionResult {
@@ -81,13 +82,7 @@ export class BackendApplier implements Applier {
       throw new ErrLeaseNotFound();
     }
     // Every attached key goes in one write txn: one revision for the whole revocation.
-    return this.inWriteTxn((ctx) => {
-      for (const k of this.lessor.revoke(id) ?? []) {
-        const key = Buffer.from(k, 'latin1');
-        ctx.changes += ctx.view.deleteRange(key, undefined).deleted;
-      }
-      return { header: { revision: ctx.changes > 0 ? ctx.beginRev + 1 : ctx.beginRev } };
-    });
+    return this.inWriteTxn(revokeLease, id);
   }
 
   leaseCheckpoint(req: LeaseCheckpointRequest) {
@@ -95,4 +90,13 @@ export class BackendApplier implements Applier {
     for (const c of req.checkpoints) this.lessor.checkpoint(toBigInt(c.ID), toNumber(c.remaining_TTL));
     return { header: { revision: this.kv.rev() } };
   }
+}
+
+/** Revokes lease `id`, deleting every attached key (in the caller's one write txn). */
+function revokeLease(ctx: WriteCtx, id: bigint, lessor: Lessor): { header: { revision: number } } {
+  for (const k of lessor.revoke(id) ?? []) {
+    const key = Buffer.from(k, 'latin1');
+    ctx.changes += ctx.view.deleteRange(key, undefined).deleted;
+  }
+  return { header: { revision: ctx.changes > 0 ? ctx.beginRev + 1 : ctx.beginRev } };
 }
