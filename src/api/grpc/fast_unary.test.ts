@@ -2,7 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server as NetServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { routeUnaryCalls, timeoutMs, type FastHandler } from './fast_unary.ts';
+import { ownBytes, routeUnaryCalls, timeoutMs, type FastHandler } from './fast_unary.ts';
 
 const raw = (b: Buffer) => b;
 const ident = {
@@ -155,4 +155,17 @@ test('a server without the expected internals is left alone', () => {
     false,
   );
   s.forceShutdown();
+});
+
+test('a small message in a large read buffer is copied out; anything else is kept as it is', () => {
+  const big = Buffer.alloc(64 * 1024, 7);
+  const small = big.subarray(100, 400);
+  const own = ownBytes(small);
+  assert.notEqual(own.buffer, big.buffer);
+  assert.equal(own.buffer.byteLength, 300);
+  assert.deepEqual(own, small);
+  const most = big.subarray(0, 60 * 1024);
+  assert.equal(ownBytes(most), most);
+  const fromSmallRead = Buffer.alloc(1000).subarray(10, 20);
+  assert.equal(ownBytes(fromSmallRead), fromSmallRead);
 });

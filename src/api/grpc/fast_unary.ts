@@ -175,7 +175,7 @@ class UnaryCall {
       this.fail(Code.INTERNAL, 'a unary call needs exactly one request message');
       return;
     }
-    this.run(buf.subarray(GRPC_PREFIX));
+    this.run(ownBytes(buf.subarray(GRPC_PREFIX)));
   }
 
   private run(raw: Buffer): void {
@@ -232,6 +232,18 @@ class UnaryCall {
       { endStream: true },
     );
   }
+}
+
+/**
+ * A request's bytes as HTTP/2 delivered them are a view into the socket's read buffer (up to 64 KiB,
+ * shared with other streams). Keys and values decoded from them live on in the watch history, so a
+ * small message in a big read gets memory of its own rather than pinning the whole read.
+ */
+export function ownBytes(b: Buffer): Buffer {
+  if (b.buffer.byteLength <= 16 * 1024 || b.length * 4 >= b.buffer.byteLength) return b;
+  const own = Buffer.allocUnsafeSlow(b.length);
+  b.copy(own);
+  return own;
 }
 
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
