@@ -35,7 +35,8 @@ export class Proposer {
     private readonly clock: () => number = () => performance.now(),
   ) {
     // Unique across restarts of this member: member bits, then time, then a counter (etcd's idutil).
-    this.nextId = ((memberId & 0xffffn) << 48n) | (BigInt(now & 0xffffffffff) << 8n);
+    // 40 bits of the time (BigInt arithmetic: a JS `&` would cut `now` to 32 signed bits).
+    this.nextId = ((memberId & 0xffffn) << 48n) | ((BigInt(Math.floor(now)) & 0xffffffffffn) << 8n);
   }
 
   /** Starts the periodic check that fails proposals older than the request timeout. */
