@@ -86,8 +86,11 @@ export function peekRaftRequest(data: Uint8Array): RaftRequestHead | undefined {
   return { id, op, bodyStart: r.pos, bodyEnd };
 }
 
-export function decodeRaftRequest(data: Uint8Array): DecodedRaftRequest {
-  const peek = peekRaftRequest(data);
+/** Decodes an entry; `peek` is its head when the caller has read it already. */
+export function decodeRaftRequest(
+  data: Uint8Array,
+  peek: RaftRequestHead | undefined = peekRaftRequest(data),
+): DecodedRaftRequest {
   if (peek?.op === Op.Attributes) {
     return { id: peek.id, op: Op.Attributes, req: data.subarray(peek.bodyStart, peek.bodyEnd) };
   }

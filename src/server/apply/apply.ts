@@ -72,14 +72,14 @@ export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): void {
     }
     // This member's own proposal carries its request already decoded: only the head is read then.
     const head = peekRaftRequest(e.data);
-    let waiter = head && deps.proposer.take(head.id);
+    let waiter = head ? deps.proposer.take(head.id) : undefined;
     let op: Op;
     let req: unknown;
-    if (head && (waiter || head.op === Op.Attributes)) {
+    if (head && waiter && head.op !== Op.Attributes) {
       op = head.op;
-      req = head.op === Op.Attributes ? e.data.subarray(head.bodyStart, head.bodyEnd) : waiter!.decoded;
+      req = waiter.decoded;
     } else {
-      const d = decodeRaftRequest(e.data);
+      const d = decodeRaftRequest(e.data, head);
       waiter ??= deps.proposer.take(d.id);
       op = d.op;
       req = d.req;
