@@ -64,11 +64,16 @@ function seal(buf: Buffer, off: number, type: RecordType, payloadLen: number, pr
   return crc;
 }
 
+/** Copies an encoded `payload` into the record at `off` and seals it. Returns the crc. */
+function put(buf: Buffer, off: number, type: RecordType, payload: Uint8Array, prevCrc: number): number {
+  buf.set(payload, off + RECORD_OVERHEAD);
+  return seal(buf, off, type, payload.length, prevCrc);
+}
+
 /** Frames one record whose payload is already encoded. */
 export function frame(type: RecordType, payload: Uint8Array, prevCrc: number): Framed {
   const buf = Buffer.allocUnsafe(RECORD_OVERHEAD + payload.length);
-  buf.set(payload, RECORD_OVERHEAD);
-  return { buf, crc: seal(buf, 0, type, payload.length, prevCrc) };
+  return { buf, crc: put(buf, 0, type, payload, prevCrc) };
 }
 
 /** The raftpb form of a WAL entry (an absent type is a normal entry). */
@@ -81,7 +86,8 @@ function raftEntry(e: Entry): RaftEntry {
 /**
  * Frames, in this order, a snapshot marker, `entries` (RaftEntry records) and a hard state (each
  * optional) into one buffer: sizes are computed first and entries encoded in place, so a batch costs
- * one allocation whatever its length.
+ * one allocation whatever its length. A received snapshot goes first: entries after it in the same
+ * batch must survive the replay.
  */
 export function frameBatch(
   prevCrc: number,
@@ -99,8 +105,7 @@ export function frameBatch(
   let off = 0;
   let crc = prevCrc;
   if (snap) {
-    buf.set(snap, off + RECORD_OVERHEAD);
-    crc = seal(buf, off, RecordType.Snapshot, snap.length, crc);
+    crc = put(buf, off, RecordType.Snapshot, snap, crc);
     off += RECORD_OVERHEAD + snap.length;
   }
   for (const e of entries) {
@@ -109,8 +114,7 @@ export function frameBatch(
     off = end;
   }
   if (hs) {
-    buf.set(hs, off + RECORD_OVERHEAD);
-    crc = seal(buf, off, RecordType.HardState, hs.length, crc);
+    crc = put(buf, off, RecordType.HardState, hs, crc);
     off += RECORD_OVERHEAD + hs.length;
   }
   if (off !== size) throw new Error(`wal: framed ${off} bytes, sized ${size}`);
