@@ -202,8 +202,6 @@ export class EtcdServer {
     });
     for (const l of loadLeases(backend)) lessor.restore(l.id, l.ttl, l.remainingTtl);
     restoreAttachments(kv, lessor);
-    // Expiry runs only on the leader: the lessor waits for raft to make this member leader.
-    lessor.demote();
     const srv = new EtcdServer(cfg, backend, kv, booted.wal, booted.cluster, lessor, booted.memberId, booted);
     srv.appliedIndex = kv.consistentIndex();
     await srv.raft.start(heartbeatMs);
