@@ -1,13 +1,10 @@
-// Unary calls on the hot path (the KV service) answered straight on Node's HTTP/2 stream. grpc-js
-// builds, per call, an intercepting call, metadata objects, a message decoder and a chain of callbacks;
-// profiles put that above the store's own work. A call routed here costs one header check, one body
-// read, one `respond` and one `end`. Everything else (streams, compressed messages, other services)
-// still goes through grpc-js: the dispatcher below sits in front of grpc-js's own 'stream' listener on
-// the HTTP/2 servers it created. Finding those servers uses grpc-js internals; when they are missing
-// (a future release), nothing is rerouted and grpc-js serves every call as before.
-import * as http2 from 'node:http2';
-import type * as grpc from '@grpc/grpc-js';
+// Unary calls on the hot path (the KV service) served by the HTTP/2 front (api/http/h2_server.ts)
+// without grpc-js: grpc-js builds, per call, an intercepting call, metadata objects, a message decoder
+// and a chain of callbacks; profiles put that above the store's own work. A routed call costs one
+// header check, one body read and one answer written as three pre-framed pieces. Everything else
+// (streams, compressed messages, other services) is forwarded to grpc-js by the front.
 import { status as Code } from '@grpc/grpc-js';
+import type { LocalCall, RequestHead, StreamSink } from '../http/h2_server.ts';
 import { GRPC_PREFIX } from './watch_writer.ts';
 
 /** What a routed call runs: the raw request in, the response (or a promise of it) out, then encoded. */
@@ -25,101 +22,29 @@ export interface FastUnaryOptions {
   onError: ErrorMapper;
 }
 
-type StreamListener = (
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-  ...rest: unknown[]
-) => void;
-
-const RESPONSE_HEADERS = {
-  ':status': 200,
-  'content-type': 'application/grpc+proto',
-  'grpc-accept-encoding': 'identity,deflate,gzip',
-  'grpc-encoding': 'identity',
-};
-const OK_TRAILERS = { 'grpc-status': '0', 'grpc-message': 'OK' };
-
-/**
- * Puts a dispatcher in front of grpc-js's stream handling on every HTTP/2 server `server` owns (call it
- * after the connection injector exists). Returns false when grpc-js's internals were not found.
- */
-export function routeUnaryCalls(
-  server: grpc.Server,
+/** The front's route function: a call for `routes`' uncompressed gRPC POSTs, else undefined. */
+export function unaryRouter(
   routes: ReadonlyMap<string, FastHandler>,
   opts: FastUnaryOptions,
-): boolean {
-  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
-  if (!(servers instanceof Map) || servers.size === 0) return false;
-  const targets: http2.Http2Server[] = [];
-  for (const s of servers.keys() as Iterable<Partial<http2.Http2Server>>) {
-    if (typeof s.listeners !== 'function' || s.listeners('stream').length !== 1) return false;
-    targets.push(s as http2.Http2Server);
-  }
-  for (const s of targets) {
-    const fallback = s.listeners('stream')[0] as StreamListener;
-    s.removeAllListeners('stream');
-    s.on(
-      'stream',
-      (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
-        const path = headers[':path'];
-        const handler = path === undefined ? undefined : routes.get(path);
-        if (handler === undefined || !plainGrpc(headers)) {
-          fallback.call(s, stream, headers, ...rest);
-          return;
-        }
-        serve(stream, headers, path!, handler, opts);
-      },
-    );
-  }
-  return true;
+): (head: RequestHead, sink: StreamSink) => LocalCall | undefined {
+  return (head, sink) => {
+    const handler = routes.get(head.path);
+    if (handler === undefined || !plainGrpc(head)) return undefined;
+    return new UnaryCall(sink, head.path, handler, opts, head.timeout);
+  };
 }
 
 /** Only uncompressed gRPC POSTs take the short path; anything unusual is grpc-js's to judge. */
-function plainGrpc(h: http2.IncomingHttpHeaders): boolean {
-  const ct = h['content-type'];
-  const enc = h['grpc-encoding'];
+function plainGrpc(h: RequestHead): boolean {
   return (
-    h[':method'] === 'POST' &&
-    typeof ct === 'string' &&
-    ct.startsWith('application/grpc') &&
-    (enc === undefined || enc === 'identity')
+    h.method === 'POST' &&
+    h.contentType.startsWith('application/grpc') &&
+    (h.encoding === undefined || h.encoding === 'identity')
   );
 }
 
-function serve(
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-  path: string,
-  handler: FastHandler,
-  opts: FastUnaryOptions,
-): void {
-  const call = new UnaryCall(stream, headers, path, handler, opts);
-  (stream as CallStream)[kCall] = call;
-  // Listeners shared by every call (no closures per call): `this` is the stream.
-  stream.on('error', onStreamError);
-  stream.on('data', onStreamData);
-  stream.on('end', onStreamEnd);
-}
-
-const kCall = Symbol('tetcd.unaryCall');
-type CallStream = http2.ServerHttp2Stream & { [kCall]: UnaryCall };
-
-// An error on the stream (a reset by the client) ends the call; nothing is answered.
-function onStreamError(this: CallStream): void {
-  this[kCall].finish();
-}
-function onStreamData(this: CallStream, chunk: Buffer): void {
-  this[kCall].data(chunk);
-}
-function onStreamEnd(this: CallStream): void {
-  this[kCall].end();
-}
-function sendOkTrailers(this: http2.ServerHttp2Stream): void {
-  this.sendTrailers(OK_TRAILERS);
-}
-
 /** One routed call: collects the request message, runs the handler, answers once. */
-class UnaryCall {
+export class UnaryCall implements LocalCall {
   private finished = false;
   private timer: NodeJS.Timeout | undefined;
   private body: Buffer | undefined;
@@ -127,19 +52,15 @@ class UnaryCall {
   private checked = false;
 
   constructor(
-    private readonly stream: http2.ServerHttp2Stream,
-    private readonly headers: http2.IncomingHttpHeaders,
+    private readonly sink: StreamSink,
     private readonly path: string,
     private readonly handler: FastHandler,
     private readonly opts: FastUnaryOptions,
+    private readonly timeout: string | undefined,
   ) {}
 
-  /** Marks the call answered (or abandoned); true if it already was. */
-  finish(): boolean {
-    if (this.finished) return true;
-    this.finished = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    return false;
+  cancel(): void {
+    this.finish();
   }
 
   data(chunk: Buffer): void {
@@ -152,10 +73,7 @@ class UnaryCall {
     this.checked = true;
     const len = head.readUInt32BE(1);
     const max = this.opts.maxReceiveBytes;
-    if (len > max) {
-      this.fail(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${len} vs ${max})`);
-      this.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    }
+    if (len > max) this.fail(Code.RESOURCE_EXHAUSTED, `Received message larger than max (${len} vs ${max})`);
   }
 
   end(): void {
@@ -178,6 +96,14 @@ class UnaryCall {
     this.run(ownBytes(buf.subarray(GRPC_PREFIX)));
   }
 
+  /** Marks the call answered (or abandoned); true if it already was. */
+  private finish(): boolean {
+    if (this.finished) return true;
+    this.finished = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    return false;
+  }
+
   private run(raw: Buffer): void {
     let out: object | Promise<object>;
     try {
@@ -190,7 +116,7 @@ class UnaryCall {
       this.succeed(out);
       return;
     }
-    const ms = timeoutMs(this.headers['grpc-timeout']);
+    const ms = timeoutMs(this.timeout);
     if (ms !== undefined) this.timer = setTimeout(this.expire.bind(this), ms);
     out.then(this.succeed.bind(this), this.error.bind(this));
   }
@@ -213,24 +139,13 @@ class UnaryCall {
       this.error(err);
       return;
     }
-    const { stream } = this;
-    if (this.finish() || stream.destroyed || stream.closed) return;
-    const frame = Buffer.allocUnsafe(GRPC_PREFIX + out.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(out.length, 1);
-    frame.set(out, GRPC_PREFIX);
-    stream.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    stream.once('wantTrailers', sendOkTrailers);
-    stream.end(frame);
+    if (this.finish()) return;
+    this.sink.reply(out);
   }
 
   private fail(code: number, details: string): void {
-    const { stream } = this;
-    if (this.finish() || stream.destroyed || stream.closed || stream.headersSent) return;
-    stream.respond(
-      { ...RESPONSE_HEADERS, 'grpc-status': String(code), 'grpc-message': encodeURI(details) },
-      { endStream: true },
-    );
+    if (this.finish()) return;
+    this.sink.fail(code, details);
   }
 }
 

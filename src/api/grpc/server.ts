@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/server.ts';
 import { kvHandlers, kvService } from './kv.ts';
-import { routeUnaryCalls, type FastHandler } from './fast_unary.ts';
+import { unaryRouter, type FastHandler } from './fast_unary.ts';
 import { statusOf as unaryStatus } from './handler.ts';
 import { maintenanceService } from './maintenance.ts';
 import { healthService } from './health.ts';
@@ -14,6 +14,7 @@ import { lockService } from './lock.ts';
 import { electionService } from './election.ts';
 import { createHttpServer } from '../http/http.ts';
 import { listenClient } from '../http/listener.ts';
+import { duplexPair } from '../http/duplex_pair.ts';
 import { toStatus } from './errors.ts';
 import { messageType } from '../../proto/index.ts';
 import { ForwardedStatusError } from '../../server/leader_forward.ts';
@@ -87,16 +88,24 @@ export async function startClientServer(
   const coord = [lockService(srv, log), electionService(srv, log)];
   for (const c of coord) server.addService(c.definition, c.impl);
   const http = createHttpServer(srv);
-  const listener = await listenClient(host, port, server, grpc.ServerCredentials.createInsecure(), http);
-  const routed = routeUnaryCalls(server, kvRoutes(srv), {
+  // The HTTP/2 front answers the KV service's unary calls itself and forwards every other stream to
+  // grpc-js, each client connection over an in-memory connection of its own.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const route = unaryRouter(kvRoutes(srv), {
     maxReceiveBytes: srv.cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     onError: (method, err) => unaryStatus(log, method, err),
   });
-  if (!routed) log.warn("grpc-js internals not found: KV calls take grpc-js's own (slower) path");
+  const connectBackend = () => {
+    const [front, back] = duplexPair();
+    injector.injectConnection(back);
+    return front;
+  };
+  const listener = await listenClient(host, port, { route, connectBackend }, http);
   return {
     port: listener.port,
     async close() {
       for (const c of coord) c.close();
+      await listener.close();
       await new Promise<void>((resolve) => {
         const t = setTimeout(() => {
           server.forceShutdown();
@@ -107,7 +116,7 @@ export async function startClientServer(
           resolve();
         });
       });
-      await listener.close();
+      injector.destroy();
       http.close();
     },
   };

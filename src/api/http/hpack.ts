@@ -1,8 +1,7 @@
-// Just enough HPACK (RFC 7541) to rewrite header values in a client's request header blocks on their
-// way to Node's HTTP/2 server: the prefix-integer and string codecs, and a decoder that tracks the
-// dynamic table so it can tell which field is which and decode every block in order. A value is
-// only ever replaced by one of the same length, so the table sizes on both ends stay equal and
-// later indexed references still point at the same entries.
+// Just enough HPACK (RFC 7541) for the HTTP/2 front (h2_server.ts): the prefix-integer and string
+// codecs, a decoder that tracks the dynamic table across a connection's request header blocks, and
+// an encoder that writes every field as a literal without indexing (so the client's table never
+// changes and nothing has to be tracked for the answers).
 import { huffmanDecode } from './huffman.ts';
 
 /** A decoded integer and the offset just after it. */
@@ -131,32 +130,20 @@ const ENTRY_OVERHEAD = 32;
 /** A header field as decoded (names and values as latin1 strings, byte for byte). */
 export type Field = readonly [name: string, value: string];
 
-/** Returns a same-length replacement for a literal value, or undefined to keep it. */
-export type EditValue = (name: string, value: Buffer) => Buffer | undefined;
-
-export interface RewrittenBlock {
-  /** The block to send on: the input itself when nothing was edited. */
-  block: Buffer;
-  /** The fields as the receiver will decode them (after the edits). */
-  fields: Field[];
-  edited: boolean;
-}
-
 /**
  * The decoding state of one direction of one connection: feed it every header block in order.
- * After a malformed block its state is unknown, so the caller must stop using it.
+ * After a malformed block its state is unknown, so the caller must stop using it (a connection
+ * error, COMPRESSION_ERROR, in HTTP/2).
  */
-export class HeaderBlockRewriter {
+export class HeaderDecoder {
   /** Dynamic table, newest first. */
   private table: Field[] = [];
   private size = 0;
   private maxSize: number;
 
-  constructor(
-    private readonly edit: EditValue,
-    initialMaxSize = 4096,
-  ) {
-    this.maxSize = initialMaxSize;
+  /** `limit` is the SETTINGS_HEADER_TABLE_SIZE this end announced: no size update may exceed it. */
+  constructor(private readonly limit = 4096) {
+    this.maxSize = limit;
   }
 
   /** Current dynamic table size in RFC 7541 terms (for tests and checks). */
@@ -164,11 +151,9 @@ export class HeaderBlockRewriter {
     return this.size;
   }
 
-  /** Decodes `block`, applying the edit to literal values; undefined if the block is malformed. */
-  rewrite(block: Buffer): RewrittenBlock | undefined {
+  /** The fields of `block`, in order; undefined if the block is malformed. */
+  decode(block: Buffer): Field[] | undefined {
     const fields: Field[] = [];
-    const parts: Buffer[] = [];
-    let copied = 0; // block[copied..pos) is still to be copied to parts
     let pos = 0;
     while (pos < block.length) {
       const b = block[pos]!;
@@ -182,7 +167,7 @@ export class HeaderBlockRewriter {
       }
       if ((b & 0xe0) === 0x20) {
         const max = readInt(block, pos, 5);
-        if (!max) return undefined;
+        if (!max || max.value > this.limit) return undefined;
         this.maxSize = max.value;
         this.evict(0);
         pos = max.next;
@@ -203,25 +188,14 @@ export class HeaderBlockRewriter {
         if (!f) return undefined;
         name = f[0];
       }
-      const valueAt = pos;
       const v = readString(block, pos);
       if (!v) return undefined;
       pos = v.next;
-      let value = v.value;
-      const replacement = this.edit(name, value);
-      if (replacement) {
-        if (replacement.length !== value.length) throw new Error('hpack: an edit must keep the value length');
-        parts.push(block.subarray(copied, valueAt), writeString(replacement));
-        copied = pos;
-        value = replacement;
-      }
-      const field: Field = [name, value.toString('latin1')];
+      const field: Field = [name, v.value.toString('latin1')];
       fields.push(field);
       if (indexing) this.add(field);
     }
-    if (parts.length === 0) return { block, fields, edited: false };
-    parts.push(block.subarray(copied));
-    return { block: Buffer.concat(parts), fields, edited: true };
+    return fields;
   }
 
   private entry(index: number): Field | undefined {
@@ -245,3 +219,13 @@ export class HeaderBlockRewriter {
     }
   }
 }
+
+/** One header field as a literal without indexing, new name, raw strings (RFC 7541 6.2.2). */
+export function encodeField(name: string, value: string): Buffer {
+  return Buffer.concat([
+    ZERO,
+    writeString(Buffer.from(name, 'latin1')),
+    writeString(Buffer.from(value, 'latin1')),
+  ]);
+}
+const ZERO = Buffer.from([0]);

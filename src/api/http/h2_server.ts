@@ -1,0 +1,748 @@
+// The HTTP/2 side of a client port. Node's http2 module costs, per stream, a Duplex, header objects
+// and a round of callbacks through nghttp2; for a small unary call that was most of the server's CPU.
+// Here the frames are read and written directly: a call with a local route (the KV service's unary
+// methods) is answered from pre-encoded header blocks, several answers to one write. Every other
+// stream (watch, lease keep-alive, the other services, compressed calls) is forwarded to grpc-js
+// over an in-process HTTP/2 connection opened for this client connection, so grpc-js serves those
+// exactly as it would on the socket itself. A client's `:authority` is never passed on, so the URL
+// that etcdctl 3.4 sends there (which Node refuses) does no harm.
+import * as http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { HeaderDecoder, encodeField, writeInt, writeString, type Field } from './hpack.ts';
+
+export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+// Frame types, flags and error codes of RFC 9113.
+const DATA = 0x0;
+const HEADERS = 0x1;
+const RST_STREAM = 0x3;
+const SETTINGS = 0x4;
+const PUSH_PROMISE = 0x5;
+const PING = 0x6;
+const GOAWAY = 0x7;
+const WINDOW_UPDATE = 0x8;
+const CONTINUATION = 0x9;
+const END_STREAM = 0x1;
+const ACK = 0x1;
+const END_HEADERS = 0x4;
+const PADDED = 0x8;
+const PRIORITY_FLAG = 0x20;
+const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
+const SETTINGS_MAX_FRAME_SIZE = 0x5;
+
+export const H2_NO_ERROR = 0x0;
+export const H2_PROTOCOL_ERROR = 0x1;
+export const H2_INTERNAL_ERROR = 0x2;
+export const H2_FLOW_CONTROL_ERROR = 0x3;
+export const H2_FRAME_SIZE_ERROR = 0x6;
+export const H2_CANCEL = 0x8;
+export const H2_COMPRESSION_ERROR = 0x9;
+
+const HEADER_LEN = 9;
+const DEFAULT_WINDOW = 65_535;
+const MAX_WINDOW = 2 ** 31 - 1;
+/** The largest frame accepted (SETTINGS_MAX_FRAME_SIZE is left at its default). */
+const MAX_FRAME = 16_384;
+/** Receive windows granted to the client: per stream (in SETTINGS) and for the connection. */
+const STREAM_WINDOW = 1 << 20;
+const CONN_WINDOW = 16 << 20;
+/** A header block (HEADERS plus CONTINUATIONs) larger than this ends the connection. */
+const MAX_HEADER_BLOCK = 1 << 20;
+/** Reading from the client pauses while more than this is waiting to be written to it. */
+const MAX_UNWRITTEN = 16 << 20;
+/** Payloads up to this size are copied into the output slab; larger ones are written as they are. */
+const COPY_MAX = 4096;
+const SLAB = 64 * 1024;
+const GRPC_PREFIX = 5;
+
+/** What routing needs of a request's header block. */
+export interface RequestHead {
+  method: string;
+  path: string;
+  contentType: string;
+  /** grpc-encoding, if sent. */
+  encoding: string | undefined;
+  /** grpc-timeout, if sent. */
+  timeout: string | undefined;
+}
+
+/** How a locally served call answers; every method is a no-op once the stream is done. */
+export interface StreamSink {
+  /** Status 200, one gRPC message (the 5-byte prefix is added here) and grpc-status 0. */
+  reply(message: Uint8Array): void;
+  /** A trailers-only answer with grpc-status `code` and grpc-message `details`. */
+  fail(code: number, details: string): void;
+}
+
+/** A call served here: fed the request's DATA payloads, then its end (or a cancel). */
+export interface LocalCall {
+  data(chunk: Buffer): void;
+  end(): void;
+  /** The client reset the stream or the connection is gone: no answer can be sent. */
+  cancel(): void;
+}
+
+export interface H2FrontOptions {
+  /** The call that serves this request here, or undefined to forward the stream to the backend. */
+  route(head: RequestHead, sink: StreamSink): LocalCall | undefined;
+  /** Opens a connection to the backend HTTP/2 server (grpc-js) and returns this end of it. */
+  connectBackend(): Duplex;
+}
+
+/** Serves one client connection whose first bytes (`head`, the preface included) were already read. */
+export function serveH2(socket: Socket, head: Buffer, opts: H2FrontOptions): H2Connection {
+  return new H2Connection(socket, head, opts);
+}
+
+// The answers' fixed header blocks: `:status: 200` (static index 8) and the gRPC content type as a
+// literal without indexing (static name 31), then grpc-status 0 as trailers.
+const RESPONSE_HEAD = Buffer.concat([
+  Buffer.from([0x88]),
+  writeInt(31, 4, 0),
+  writeString(Buffer.from('application/grpc')),
+]);
+const OK_TRAILERS = encodeField('grpc-status', '0');
+const EMPTY = Buffer.alloc(0);
+
+/** Headers a proxy must not pass on (RFC 9113 8.2.2); Node refuses them on a request. */
+const CONNECTION_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+class Stream implements StreamSink {
+  /** Bytes the client lets this stream send. */
+  sendWindow: number;
+  /** DATA bytes consumed since the last WINDOW_UPDATE for the stream. */
+  recvUnacked = 0;
+  /** Forwarded: DATA bytes the backend has not taken yet (granted back on its 'drain'). */
+  held = 0;
+  /** DATA waiting for flow-control window. */
+  queue: Buffer[] = [];
+  queued = 0;
+  /** The trailer block sent after the queue (else the end goes on the last DATA frame). */
+  tail: Buffer | undefined;
+  /** Our END_STREAM is decided: it goes out once the queue drains. */
+  ending = false;
+  /** The client has half-closed (END_STREAM seen). */
+  remoteEnded = false;
+  /** Gone from the connection: answered and flushed, reset, or the connection closed. */
+  done = false;
+  local: LocalCall | undefined;
+  req: http2.ClientHttp2Stream | undefined;
+  /** Forwarded: the backend's final header block, sent when its stream ends. */
+  pendingTail: Buffer | undefined;
+  /** Forwarded: the backend's response headers have been sent on. */
+  responded = false;
+  paused = false;
+
+  constructor(
+    private readonly conn: H2Connection,
+    readonly id: number,
+    sendWindow: number,
+  ) {
+    this.sendWindow = sendWindow;
+  }
+
+  reply(message: Uint8Array): void {
+    this.conn.reply(this, message);
+  }
+
+  fail(code: number, details: string): void {
+    this.conn.failCall(this, code, details);
+  }
+}
+
+/** Frames to write, gathered in slabs (small pieces) and chunks (large payloads, not copied). */
+class FrameWriter {
+  private slab = Buffer.allocUnsafe(SLAB);
+  private start = 0;
+  private pos = 0;
+  private chunks: Buffer[] = [];
+
+  get empty(): boolean {
+    return this.chunks.length === 0 && this.pos === this.start;
+  }
+
+  frame(type: number, flags: number, id: number, payload: Uint8Array): void {
+    this.head(payload.length, type, flags, id);
+    this.bytes(payload);
+  }
+
+  head(len: number, type: number, flags: number, id: number): void {
+    this.reserve(HEADER_LEN);
+    const b = this.slab;
+    let p = this.pos;
+    b[p++] = len >>> 16;
+    b[p++] = (len >>> 8) & 0xff;
+    b[p++] = len & 0xff;
+    b[p++] = type;
+    b[p++] = flags;
+    b.writeUInt32BE(id, p);
+    this.pos = p + 4;
+  }
+
+  bytes(b: Uint8Array): void {
+    if (b.length > COPY_MAX) {
+      this.cut();
+      this.chunks.push(Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
+      return;
+    }
+    this.reserve(b.length);
+    this.slab.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** The 5-byte gRPC message prefix (uncompressed, `len` bytes). */
+  grpcPrefix(len: number): void {
+    this.reserve(GRPC_PREFIX);
+    this.slab[this.pos] = 0;
+    this.slab.writeUInt32BE(len, this.pos + 1);
+    this.pos += GRPC_PREFIX;
+  }
+
+  take(): Buffer[] {
+    this.cut();
+    const c = this.chunks;
+    this.chunks = [];
+    return c;
+  }
+
+  private reserve(n: number): void {
+    if (this.pos + n <= this.slab.length) return;
+    this.cut();
+    // Written bytes stay with the socket until sent, so a slab is never reused, only replaced.
+    this.slab = Buffer.allocUnsafe(Math.max(SLAB, n));
+    this.start = this.pos = 0;
+  }
+
+  private cut(): void {
+    if (this.pos === this.start) return;
+    this.chunks.push(this.slab.subarray(this.start, this.pos));
+    this.start = this.pos;
+  }
+}
+
+export class H2Connection {
+  private readonly decoder = new HeaderDecoder();
+  private readonly streams = new Map<number, Stream>();
+  private readonly blocked = new Set<Stream>();
+  private readonly out = new FrameWriter();
+  private rest: Buffer | undefined;
+  private prefaceSeen = false;
+  private lastId = 0;
+  private peerWindow = DEFAULT_WINDOW;
+  private peerMaxFrame = MAX_FRAME;
+  private sendWindow = DEFAULT_WINDOW;
+  private recvUnacked = 0;
+  /** A header block still waiting for its CONTINUATION frames. */
+  private block: { id: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
+  private backend: http2.ClientHttp2Session | undefined;
+  private flushQueued = false;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Socket,
+    head: Buffer,
+    private readonly opts: H2FrontOptions,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('close', () => this.onClose());
+    socket.on('error', () => socket.destroy());
+    socket.on('drain', () => socket.resume());
+    // SETTINGS: a larger stream window; then a larger connection window.
+    const settings = Buffer.alloc(6);
+    settings.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, 0);
+    settings.writeUInt32BE(STREAM_WINDOW, 2);
+    this.out.frame(SETTINGS, 0, 0, settings);
+    this.windowUpdate(0, CONN_WINDOW - DEFAULT_WINDOW);
+    this.onData(head);
+  }
+
+  /** Answers a local call with one message and OK trailers. */
+  reply(s: Stream, message: Uint8Array): void {
+    if (s.done || s.ending || this.closed) return;
+    const len = GRPC_PREFIX + message.length;
+    const out = this.out;
+    out.frame(HEADERS, END_HEADERS, s.id, RESPONSE_HEAD);
+    if (s.queued === 0 && len <= this.peerMaxFrame && len <= this.sendWindow && len <= s.sendWindow) {
+      this.sendWindow -= len;
+      s.sendWindow -= len;
+      out.head(len, DATA, 0, s.id);
+      out.grpcPrefix(message.length);
+      out.bytes(message);
+      out.frame(HEADERS, END_HEADERS | END_STREAM, s.id, OK_TRAILERS);
+      s.ending = true;
+      this.finish(s);
+    } else {
+      const framed = Buffer.allocUnsafe(len);
+      framed[0] = 0;
+      framed.writeUInt32BE(message.length, 1);
+      framed.set(message, GRPC_PREFIX);
+      s.queue.push(framed);
+      s.queued += len;
+      s.tail = OK_TRAILERS;
+      s.ending = true;
+      this.pump(s);
+    }
+    this.scheduleFlush();
+  }
+
+  /** Answers a local call with trailers only. */
+  failCall(s: Stream, code: number, details: string): void {
+    if (s.done || s.ending || this.closed) return;
+    s.tail = Buffer.concat([
+      RESPONSE_HEAD,
+      encodeField('grpc-status', String(code)),
+      encodeField('grpc-message', encodeURI(details)),
+    ]);
+    s.ending = true;
+    this.pump(s);
+    this.scheduleFlush();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    let buf = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
+    this.rest = undefined;
+    if (!this.prefaceSeen) {
+      if (buf.length < PREFACE.length) {
+        if (!PREFACE.subarray(0, buf.length).equals(buf)) return this.goAway(H2_PROTOCOL_ERROR);
+        this.rest = buf;
+        return;
+      }
+      if (!PREFACE.equals(buf.subarray(0, PREFACE.length))) return this.goAway(H2_PROTOCOL_ERROR);
+      this.prefaceSeen = true;
+      buf = buf.subarray(PREFACE.length);
+    }
+    let pos = 0;
+    while (buf.length - pos >= HEADER_LEN) {
+      const len = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
+      if (len > MAX_FRAME) return this.goAway(H2_FRAME_SIZE_ERROR);
+      const end = pos + HEADER_LEN + len;
+      if (end > buf.length) break;
+      const type = buf[pos + 3]!;
+      const flags = buf[pos + 4]!;
+      const id = buf.readUInt32BE(pos + 5) & 0x7fffffff;
+      this.frame(type, flags, id, buf.subarray(pos + HEADER_LEN, end));
+      if (this.closed) return;
+      pos = end;
+    }
+    if (pos < buf.length) this.rest = buf.subarray(pos);
+    this.flush();
+  }
+
+  private frame(type: number, flags: number, id: number, p: Buffer): void {
+    if (this.block !== undefined && type !== CONTINUATION) return this.goAway(H2_PROTOCOL_ERROR);
+    switch (type) {
+      case DATA:
+        return this.onDataFrame(flags, id, p);
+      case HEADERS:
+        return this.onHeaders(flags, id, p);
+      case CONTINUATION:
+        return this.onContinuation(flags, id, p);
+      case RST_STREAM: {
+        if (p.length !== 4) return this.goAway(H2_FRAME_SIZE_ERROR);
+        const s = this.streams.get(id);
+        if (s !== undefined) this.drop(s, p.readUInt32BE(0));
+        return;
+      }
+      case SETTINGS:
+        return this.onSettings(flags, id, p);
+      case PING:
+        if (p.length !== 8 || id !== 0) return this.goAway(H2_PROTOCOL_ERROR);
+        if ((flags & ACK) === 0) this.out.frame(PING, ACK, 0, p);
+        return;
+      case WINDOW_UPDATE:
+        return this.onWindowUpdate(id, p);
+      case PUSH_PROMISE:
+        return this.goAway(H2_PROTOCOL_ERROR);
+      default:
+        // PRIORITY, GOAWAY (the client closes the socket itself) and unknown types: nothing to do.
+        return;
+    }
+  }
+
+  private onSettings(flags: number, id: number, p: Buffer): void {
+    if (id !== 0) return this.goAway(H2_PROTOCOL_ERROR);
+    if (flags & ACK) return;
+    if (p.length % 6 !== 0) return this.goAway(H2_FRAME_SIZE_ERROR);
+    for (let i = 0; i < p.length; i += 6) {
+      const key = p.readUInt16BE(i);
+      const value = p.readUInt32BE(i + 2);
+      if (key === SETTINGS_INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) return this.goAway(H2_FLOW_CONTROL_ERROR);
+        const delta = value - this.peerWindow;
+        this.peerWindow = value;
+        for (const s of this.streams.values()) s.sendWindow += delta;
+      } else if (key === SETTINGS_MAX_FRAME_SIZE) {
+        if (value < MAX_FRAME || value > 2 ** 24 - 1) return this.goAway(H2_PROTOCOL_ERROR);
+        this.peerMaxFrame = value;
+      }
+      // The header table size and the rest need nothing: answers never index into the table.
+    }
+    this.out.frame(SETTINGS, ACK, 0, EMPTY);
+    for (const s of [...this.streams.values()]) this.pump(s);
+  }
+
+  private onWindowUpdate(id: number, p: Buffer): void {
+    if (p.length !== 4) return this.goAway(H2_FRAME_SIZE_ERROR);
+    const inc = p.readUInt32BE(0) & 0x7fffffff;
+    if (id === 0) {
+      if (inc === 0) return this.goAway(H2_PROTOCOL_ERROR);
+      this.sendWindow += inc;
+      if (this.sendWindow > MAX_WINDOW) return this.goAway(H2_FLOW_CONTROL_ERROR);
+      for (const s of [...this.blocked]) this.pump(s);
+      return;
+    }
+    const s = this.streams.get(id);
+    if (s === undefined) return;
+    if (inc === 0) return this.reset(s, H2_PROTOCOL_ERROR);
+    s.sendWindow += inc;
+    if (s.sendWindow > MAX_WINDOW) return this.reset(s, H2_FLOW_CONTROL_ERROR);
+    this.pump(s);
+  }
+
+  private onDataFrame(flags: number, id: number, p: Buffer): void {
+    if (id === 0) return this.goAway(H2_PROTOCOL_ERROR);
+    let data = p;
+    if (flags & PADDED) {
+      if (p.length === 0 || p[0]! >= p.length) return this.goAway(H2_PROTOCOL_ERROR);
+      data = p.subarray(1, p.length - p[0]!);
+    }
+    this.recvUnacked += p.length;
+    if (this.recvUnacked >= CONN_WINDOW / 4) {
+      this.windowUpdate(0, this.recvUnacked);
+      this.recvUnacked = 0;
+    }
+    const s = this.streams.get(id);
+    if (s === undefined || s.remoteEnded) return; // a stream already answered or reset: dropped
+    const end = (flags & END_STREAM) !== 0;
+    if (end) s.remoteEnded = true;
+    if (s.local !== undefined) {
+      if (data.length > 0) s.local.data(data);
+      if (end) s.local.end();
+      else this.grant(s, p.length);
+      return;
+    }
+    const req = s.req!;
+    if (data.length > 0 && !req.write(data)) s.held += p.length;
+    else if (s.held > 0) s.held += p.length;
+    else this.grant(s, p.length);
+    if (end) req.end();
+  }
+
+  private onHeaders(flags: number, id: number, p: Buffer): void {
+    if (id === 0 || (id & 1) === 0) return this.goAway(H2_PROTOCOL_ERROR);
+    let b = p;
+    if (flags & PADDED) {
+      if (b.length === 0 || b[0]! >= b.length) return this.goAway(H2_PROTOCOL_ERROR);
+      b = b.subarray(1, b.length - b[0]!);
+    }
+    if (flags & PRIORITY_FLAG) {
+      if (b.length < 5) return this.goAway(H2_PROTOCOL_ERROR);
+      b = b.subarray(5);
+    }
+    const endStream = (flags & END_STREAM) !== 0;
+    if (flags & END_HEADERS) return this.onHeaderBlock(id, endStream, b);
+    this.block = { id, endStream, parts: [b], size: b.length };
+  }
+
+  private onContinuation(flags: number, id: number, p: Buffer): void {
+    const blk = this.block;
+    if (blk === undefined || blk.id !== id) return this.goAway(H2_PROTOCOL_ERROR);
+    blk.parts.push(p);
+    blk.size += p.length;
+    if (blk.size > MAX_HEADER_BLOCK) return this.goAway(H2_PROTOCOL_ERROR);
+    if ((flags & END_HEADERS) === 0) return;
+    this.block = undefined;
+    this.onHeaderBlock(id, blk.endStream, Buffer.concat(blk.parts));
+  }
+
+  private onHeaderBlock(id: number, endStream: boolean, block: Buffer): void {
+    // Every block is decoded, even one for a stream already gone: the table must stay in step.
+    const fields = this.decoder.decode(block);
+    if (fields === undefined) return this.goAway(H2_COMPRESSION_ERROR);
+    const known = this.streams.get(id);
+    if (known !== undefined) {
+      // Trailers from the client: they must end the stream; gRPC puts nothing in them.
+      if (!endStream || known.remoteEnded) return this.reset(known, H2_PROTOCOL_ERROR);
+      known.remoteEnded = true;
+      if (known.local !== undefined) known.local.end();
+      else known.req!.end();
+      return;
+    }
+    if (id <= this.lastId) return; // a stream already closed
+    this.lastId = id;
+    const s = new Stream(this, id, this.peerWindow);
+    this.streams.set(id, s);
+    s.remoteEnded = endStream;
+    const head = requestHead(fields);
+    const local = head === undefined ? undefined : this.opts.route(head, s);
+    if (local === undefined) return this.forward(s, fields, endStream);
+    s.local = local;
+    if (endStream) local.end();
+  }
+
+  /** Gives `n` consumed bytes of window back to the client once enough have gathered. */
+  private grant(s: Stream, n: number): void {
+    s.recvUnacked += n;
+    if (s.recvUnacked < STREAM_WINDOW / 4 || s.remoteEnded || s.done) return;
+    this.windowUpdate(s.id, s.recvUnacked);
+    s.recvUnacked = 0;
+    this.scheduleFlush();
+  }
+
+  private windowUpdate(id: number, n: number): void {
+    const p = Buffer.allocUnsafe(4);
+    p.writeUInt32BE(n, 0);
+    this.out.frame(WINDOW_UPDATE, 0, id, p);
+  }
+
+  /** Sends what the windows allow of `s`'s queue, then its end once decided and everything is out. */
+  private pump(s: Stream): void {
+    if (s.done || (s.req !== undefined && !s.responded)) return;
+    while (s.queued > 0) {
+      const head = s.queue[0]!;
+      const n = Math.min(head.length, this.peerMaxFrame, this.sendWindow, s.sendWindow);
+      if (n <= 0) {
+        this.blocked.add(s);
+        if (s.req !== undefined && !s.paused) {
+          s.paused = true;
+          s.req.pause();
+        }
+        return;
+      }
+      const piece = n === head.length ? head : head.subarray(0, n);
+      if (n === head.length) s.queue.shift();
+      else s.queue[0] = head.subarray(n);
+      s.queued -= n;
+      this.sendWindow -= n;
+      s.sendWindow -= n;
+      const last = s.queued === 0 && s.ending && s.tail === undefined;
+      this.out.frame(DATA, last ? END_STREAM : 0, s.id, piece);
+      if (last) return this.finish(s);
+    }
+    this.blocked.delete(s);
+    if (s.paused) {
+      s.paused = false;
+      s.req!.resume();
+    }
+    if (!s.ending) return;
+    if (s.tail === undefined) this.out.frame(DATA, END_STREAM, s.id, EMPTY);
+    else this.headerFrames(s.id, s.tail, true);
+    this.finish(s);
+  }
+
+  /** Writes a header block as HEADERS (+ CONTINUATIONs when larger than a frame). */
+  private headerFrames(id: number, block: Buffer, endStream: boolean): void {
+    const max = this.peerMaxFrame;
+    const es = endStream ? END_STREAM : 0;
+    if (block.length <= max) return this.out.frame(HEADERS, END_HEADERS | es, id, block);
+    this.out.frame(HEADERS, es, id, block.subarray(0, max));
+    for (let at = max; at < block.length; at += max) {
+      const last = at + max >= block.length;
+      this.out.frame(CONTINUATION, last ? END_HEADERS : 0, id, block.subarray(at, at + max));
+    }
+  }
+
+  /** Our END_STREAM is written: the stream is done here; a client still sending is told to stop. */
+  private finish(s: Stream): void {
+    this.forget(s);
+    if (s.remoteEnded) return;
+    this.rst(s.id, H2_NO_ERROR);
+    if (s.req !== undefined && !s.req.closed) s.req.close(H2_CANCEL);
+  }
+
+  /** The client reset the stream (or the connection is gone). */
+  private drop(s: Stream, code: number): void {
+    this.forget(s);
+    s.local?.cancel();
+    if (s.req !== undefined && !s.req.closed) s.req.close(code === H2_NO_ERROR ? H2_CANCEL : code);
+  }
+
+  /** This end resets the stream. */
+  private reset(s: Stream, code: number): void {
+    this.rst(s.id, code);
+    this.drop(s, H2_CANCEL);
+  }
+
+  private forget(s: Stream): void {
+    s.done = true;
+    this.streams.delete(s.id);
+    this.blocked.delete(s);
+  }
+
+  private rst(id: number, code: number): void {
+    const p = Buffer.allocUnsafe(4);
+    p.writeUInt32BE(code, 0);
+    this.out.frame(RST_STREAM, 0, id, p);
+    this.scheduleFlush();
+  }
+
+  // ---- forwarding to the backend (grpc-js)
+
+  private backendSession(): http2.ClientHttp2Session {
+    if (this.backend !== undefined && !this.backend.destroyed && !this.backend.closed) return this.backend;
+    const sock = this.opts.connectBackend();
+    const session = http2.connect('http://tetcd.local', {
+      createConnection: () => sock,
+      settings: { initialWindowSize: STREAM_WINDOW },
+    });
+    session.on('error', () => {});
+    session.once('connect', () => session.setLocalWindowSize(CONN_WINDOW));
+    this.backend = session;
+    return session;
+  }
+
+  private forward(s: Stream, fields: Field[], endStream: boolean): void {
+    const headers: http2.OutgoingHttpHeaders = {};
+    for (const [name, value] of fields) {
+      if (name === ':authority' || name === ':scheme' || CONNECTION_HEADERS.has(name)) continue;
+      if (name === 'te' && value !== 'trailers') continue;
+      const prev = headers[name];
+      headers[name] =
+        prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
+    }
+    let req: http2.ClientHttp2Stream;
+    try {
+      req = this.backendSession().request(headers, { endStream });
+    } catch {
+      // Headers Node refuses (a malformed request): the stream is refused, the connection lives on.
+      return this.reset(s, H2_PROTOCOL_ERROR);
+    }
+    s.req = req;
+    // Node can emit a response's first 'data' before its 'response': data waits for the headers.
+    req.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
+      if (s.done) return;
+      const block = encodeHeaders(h);
+      s.responded = true;
+      if (flags & END_STREAM) s.pendingTail = block;
+      else this.headerFrames(s.id, block, false);
+      this.pump(s);
+      this.scheduleFlush();
+    });
+    req.on('data', (chunk: Buffer) => {
+      if (s.done) return;
+      s.queue.push(chunk);
+      s.queued += chunk.length;
+      if (!s.responded) return;
+      this.pump(s);
+      this.scheduleFlush();
+    });
+    // Trailers can come before buffered data is read out: they are sent at 'end', after all data.
+    req.on('trailers', (h: http2.IncomingHttpHeaders) => {
+      s.pendingTail = encodeHeaders(h);
+    });
+    req.on('end', () => {
+      if (s.done || s.ending) return;
+      s.tail = s.pendingTail;
+      s.ending = true;
+      this.pump(s);
+      this.scheduleFlush();
+    });
+    req.on('drain', () => {
+      const n = s.held;
+      s.held = 0;
+      if (n > 0) this.grant(s, n);
+    });
+    req.on('error', () => {});
+    req.on('close', () => {
+      if (s.done || (s.ending && s.responded)) return;
+      this.reset(
+        s,
+        req.rstCode === undefined || req.rstCode === H2_NO_ERROR ? H2_INTERNAL_ERROR : req.rstCode,
+      );
+    });
+  }
+
+  // ---- output and teardown
+
+  private scheduleFlush(): void {
+    if (this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    process.nextTick(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    if (this.closed || this.out.empty) return;
+    const chunks = this.out.take();
+    const sock = this.socket;
+    if (chunks.length === 1) sock.write(chunks[0]!);
+    else {
+      sock.cork();
+      for (const c of chunks) sock.write(c);
+      sock.uncork();
+    }
+    if (sock.writableLength > MAX_UNWRITTEN) sock.pause();
+  }
+
+  /** A connection error: GOAWAY with `code`, then the connection closes. */
+  private goAway(code: number): void {
+    if (this.closed) return;
+    const p = Buffer.allocUnsafe(8);
+    p.writeUInt32BE(this.lastId, 0);
+    p.writeUInt32BE(code, 4);
+    this.out.frame(GOAWAY, 0, 0, p);
+    this.flush();
+    this.socket.end();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [...this.streams.values()]) this.drop(s, H2_CANCEL);
+    this.backend?.destroy();
+  }
+}
+
+/** The routing facts of a request, or undefined when a pseudo-header routing needs is missing. */
+function requestHead(fields: Field[]): RequestHead | undefined {
+  let method: string | undefined;
+  let path: string | undefined;
+  let contentType = '';
+  let encoding: string | undefined;
+  let timeout: string | undefined;
+  for (const [name, value] of fields) {
+    switch (name) {
+      case ':method':
+        method = value;
+        break;
+      case ':path':
+        path = value;
+        break;
+      case 'content-type':
+        contentType = value;
+        break;
+      case 'grpc-encoding':
+        encoding = value;
+        break;
+      case 'grpc-timeout':
+        timeout = value;
+        break;
+    }
+  }
+  if (method === undefined || path === undefined) return undefined;
+  return { method, path, contentType, encoding, timeout };
+}
+
+/** A backend header object as one block for the client, `:status` first. */
+function encodeHeaders(h: http2.IncomingHttpHeaders): Buffer {
+  const parts: Buffer[] = [];
+  const status = h[':status'];
+  if (status !== undefined) parts.push(encodeField(':status', String(status)));
+  for (const [name, value] of Object.entries(h)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) parts.push(encodeField(name, v));
+    else parts.push(encodeField(name, String(value)));
+  }
+  return Buffer.concat(parts);
+}
