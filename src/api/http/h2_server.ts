@@ -36,6 +36,7 @@ export const H2_PROTOCOL_ERROR = 0x1;
 export const H2_INTERNAL_ERROR = 0x2;
 export const H2_FLOW_CONTROL_ERROR = 0x3;
 export const H2_FRAME_SIZE_ERROR = 0x6;
+export const H2_REFUSED_STREAM = 0x7;
 export const H2_CANCEL = 0x8;
 export const H2_COMPRESSION_ERROR = 0x9;
 
@@ -47,6 +48,11 @@ const MAX_FRAME = 16_384;
 /** Receive windows granted to the client: per stream (in SETTINGS) and for the connection. */
 const STREAM_WINDOW = 1 << 20;
 const CONN_WINDOW = 16 << 20;
+/**
+ * A stream's consumed bytes are granted back once this many gathered: half the default window, so a
+ * client that has not yet applied our SETTINGS (and still counts 65,535) never waits for us.
+ */
+const GRANT_AT = 32 * 1024;
 /** A header block (HEADERS plus CONTINUATIONs) larger than this ends the connection. */
 const MAX_HEADER_BLOCK = 1 << 20;
 /** Reading from the client pauses while more than this is waiting to be written to it. */
@@ -244,6 +250,8 @@ export class H2Connection {
   private backend: http2.ClientHttp2Session | undefined;
   private flushQueued = false;
   private closed = false;
+  /** GOAWAY sent by shutdown(): no new streams; the socket ends when the last stream is done. */
+  private draining = false;
 
   constructor(
     private readonly socket: Socket,
@@ -261,6 +269,23 @@ export class H2Connection {
     this.out.frame(SETTINGS, 0, 0, settings);
     this.windowUpdate(0, CONN_WINDOW - DEFAULT_WINDOW);
     this.onData(head);
+  }
+
+  /**
+   * Graceful close: GOAWAY(NO_ERROR) naming the last stream taken, so the client retries later
+   * streams elsewhere; streams already running are answered, then the socket ends.
+   */
+  shutdown(): void {
+    if (this.closed || this.draining) return;
+    this.draining = true;
+    this.goAwayFrame(H2_NO_ERROR);
+    this.flush();
+    this.endIfDrained();
+  }
+
+  /** Whether the connection is gone (closed or ended). */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Answers a local call with one message and OK trailers. */
@@ -477,6 +502,7 @@ export class H2Connection {
       return;
     }
     if (id <= this.lastId) return; // a stream already closed
+    if (this.draining) return this.rst(id, H2_REFUSED_STREAM);
     this.lastId = id;
     const s = new Stream(this, id, this.peerWindow);
     this.streams.set(id, s);
@@ -491,7 +517,7 @@ export class H2Connection {
   /** Gives `n` consumed bytes of window back to the client once enough have gathered. */
   private grant(s: Stream, n: number): void {
     s.recvUnacked += n;
-    if (s.recvUnacked < STREAM_WINDOW / 4 || s.remoteEnded || s.done) return;
+    if (s.recvUnacked < GRANT_AT || s.remoteEnded || s.done) return;
     this.windowUpdate(s.id, s.recvUnacked);
     s.recvUnacked = 0;
     this.scheduleFlush();
@@ -575,6 +601,18 @@ export class H2Connection {
     s.done = true;
     this.streams.delete(s.id);
     this.blocked.delete(s);
+    if (this.draining) this.endIfDrained();
+  }
+
+  private endIfDrained(): void {
+    if (this.streams.size > 0 || this.closed) return;
+    this.scheduleFlush();
+    process.nextTick(() => {
+      this.flush();
+      const sock = this.socket;
+      sock.end(() => sock.destroy());
+      this.onClose();
+    });
   }
 
   private rst(id: number, code: number): void {
@@ -687,13 +725,17 @@ export class H2Connection {
   /** A connection error: GOAWAY with `code`, then the connection closes. */
   private goAway(code: number): void {
     if (this.closed) return;
+    this.goAwayFrame(code);
+    this.flush();
+    this.socket.end();
+    this.onClose();
+  }
+
+  private goAwayFrame(code: number): void {
     const p = Buffer.allocUnsafe(8);
     p.writeUInt32BE(this.lastId, 0);
     p.writeUInt32BE(code, 4);
     this.out.frame(GOAWAY, 0, 0, p);
-    this.flush();
-    this.socket.end();
-    this.onClose();
   }
 
   private onClose(): void {

@@ -2,7 +2,10 @@
 // prior-knowledge preface goes to the HTTP/2 front (h2_server.ts); anything else to the HTTP server.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
-import { PREFACE, serveH2, type H2FrontOptions } from './h2_server.ts';
+import { PREFACE, serveH2, type H2Connection, type H2FrontOptions } from './h2_server.ts';
+
+/** How long close() lets HTTP/2 streams already running finish before it cuts every connection. */
+const CLOSE_GRACE_MS = 2000;
 
 export interface ClientListener {
   close(): Promise<void>;
@@ -16,6 +19,9 @@ export function listenClient(
   http: HttpServer,
 ): Promise<ClientListener> {
   const sockets = new Set<Socket>();
+  const h2conns = new Set<H2Connection>();
+  /** Set by close(): called when the last HTTP/2 connection has gone. */
+  let drained: (() => void) | undefined;
   const net: NetServer = createServer((socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -27,7 +33,15 @@ export function listenClient(
       const isH2 = head.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && head.length < PREFACE.length) return; // need more bytes to be sure
       socket.off('data', onData);
-      if (isH2) return void serveH2(socket, head, h2);
+      if (isH2) {
+        const c = serveH2(socket, head, h2);
+        h2conns.add(c);
+        socket.on('close', () => {
+          h2conns.delete(c);
+          if (h2conns.size === 0) drained?.();
+        });
+        return;
+      }
       socket.pause();
       socket.unshift(head);
       http.emit('connection', socket);
@@ -42,10 +56,20 @@ export function listenClient(
       net.off('error', reject);
       resolve({
         port: (net.address() as { port: number }).port,
+        // Stops accepting, lets HTTP/2 streams already running finish (GOAWAY, at most the grace
+        // period), then cuts whatever is left.
         close: () =>
           new Promise<void>((r) => {
-            for (const s of sockets) s.destroy();
             net.close(() => r());
+            const cut = () => {
+              clearTimeout(t);
+              for (const s of sockets) s.destroy();
+            };
+            const t = setTimeout(cut, CLOSE_GRACE_MS);
+            t.unref();
+            drained = cut;
+            for (const c of h2conns) c.shutdown();
+            if (h2conns.size === 0) cut();
           }),
       });
     });
