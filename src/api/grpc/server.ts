@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/server.ts';
 import { kvHandlers, kvService } from './kv.ts';
 import { unaryRouter, type FastHandler } from './fast_unary.ts';
+import { streamRouter, type ServerStream, type StreamMethod } from './fast_stream.ts';
 import { statusOf as unaryStatus } from './handler.ts';
 import { maintenanceService } from './maintenance.ts';
 import { healthService } from './health.ts';
@@ -15,6 +16,7 @@ import { electionService } from './election.ts';
 import { createHttpServer } from '../http/http.ts';
 import { listenClient } from '../http/listener.ts';
 import { duplexPair } from '../http/duplex_pair.ts';
+import type { H2FrontOptions } from '../http/h2_server.ts';
 import { toStatus } from './errors.ts';
 import { messageType } from '../../proto/index.ts';
 import { ForwardedStatusError } from '../../server/leader_forward.ts';
@@ -56,6 +58,22 @@ function kvRoutes(srv: EtcdServer): Map<string, FastHandler> {
   return routes;
 }
 
+/** The bidirectional streams the front serves itself, taken from their grpc-js services. */
+function streamRoutes(
+  services: [grpc.ServiceDefinition, grpc.UntypedServiceImplementation][],
+  paths: string[],
+): Map<string, StreamMethod> {
+  const routes = new Map<string, StreamMethod>();
+  for (const [def, impl] of services) {
+    for (const [name, m] of Object.entries(def)) {
+      if (!paths.includes(m.path)) continue;
+      const handler = impl[name] as unknown as (call: ServerStream) => void;
+      routes.set(m.path, { handler, serialize: (v) => m.responseSerialize(v) });
+    }
+  }
+  return routes;
+}
+
 export interface ClientServer {
   port: number;
   close(): Promise<void>;
@@ -74,10 +92,12 @@ export async function startClientServer(
     // Channelz keeps per-call counters and listeners on every stream; nothing here reads them.
     'grpc.enable_channelz': 0,
   });
+  const watch = watchService(srv, log);
+  const lease = leaseService(srv, log);
   for (const [def, impl] of [
     kvService(srv, log),
-    watchService(srv, log),
-    leaseService(srv, log),
+    watch,
+    lease,
     maintenanceService(srv, log),
     leaderPromote(srv, clusterService(srv.clusterServer, log)),
     healthService(),
@@ -88,13 +108,19 @@ export async function startClientServer(
   const coord = [lockService(srv, log), electionService(srv, log)];
   for (const c of coord) server.addService(c.definition, c.impl);
   const http = createHttpServer(srv);
-  // The HTTP/2 front answers the KV service's unary calls itself and forwards every other stream to
-  // grpc-js, each client connection over an in-memory connection of its own.
+  // The HTTP/2 front serves the KV service's unary calls, Watch and LeaseKeepAlive itself and forwards
+  // every other stream to grpc-js, each client connection over an in-memory connection of its own.
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const route = unaryRouter(kvRoutes(srv), {
-    maxReceiveBytes: srv.cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+  const maxReceiveBytes = srv.cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES;
+  const unary = unaryRouter(kvRoutes(srv), {
+    maxReceiveBytes,
     onError: (method, err) => unaryStatus(log, method, err),
   });
+  const streams = streamRouter(
+    streamRoutes([watch, lease], ['/etcdserverpb.Watch/Watch', '/etcdserverpb.Lease/LeaseKeepAlive']),
+    maxReceiveBytes,
+  );
+  const route: H2FrontOptions['route'] = (head, sink) => unary(head, sink) ?? streams(head, sink);
   const connectBackend = () => {
     const [front, back] = duplexPair();
     injector.injectConnection(back);

@@ -3,7 +3,8 @@
 // per-message cost was a large part of fan-out. When the call is grpc-js's base call (no
 // interceptors), its HTTP/2 stream is reachable: responses are then framed here (the 5-byte gRPC
 // prefix, uncompressed) and a flush's responses reach HTTP/2 as one corked write. Otherwise, or if a
-// grpc-js release moves these internals, responses go through call.write as usual.
+// grpc-js release moves these internals, responses go through call.write as usual. A stream the
+// HTTP/2 front serves itself (fast_stream.ts) has a writer of its own.
 import type * as grpc from '@grpc/grpc-js';
 
 export interface ResponseWriter {
@@ -45,6 +46,9 @@ function isH2Stream(s: unknown): s is H2Stream {
 }
 
 export function responseWriter(call: grpc.ServerDuplexStream<Buffer, Buffer>): ResponseWriter {
+  // A stream served by the HTTP/2 front itself (fast_stream.ts) brings its own writer.
+  const own = (call as unknown as { tetcdWriter?: ResponseWriter }).tetcdWriter;
+  if (own !== undefined) return own;
   const base = (call as unknown as { call?: BaseCall }).call;
   const h2 = base?.stream;
   if (base && typeof base.maybeSendMetadata === 'function' && isH2Stream(h2)) {

@@ -77,8 +77,13 @@ export interface RequestHead {
 export interface StreamSink {
   /** Status 200, one gRPC message (the 5-byte prefix is added here) and grpc-status 0. */
   reply(message: Uint8Array): void;
-  /** A trailers-only answer with grpc-status `code` and grpc-message `details`. */
+  /** The end of the answer: grpc-status `code` (and grpc-message `details` unless empty). */
   fail(code: number, details: string): void;
+  /**
+   * One message of a streamed answer, already framed (prefix included); the response headers go
+   * first, once. `done` runs when the bytes are written to the socket (never if the stream is gone).
+   */
+  send(framed: Buffer, done?: () => void): void;
 }
 
 /** A call served here: fed the request's DATA payloads, then its end (or a cancel). */
@@ -144,6 +149,12 @@ class Stream implements StreamSink {
   pendingTail: Buffer | undefined;
   /** Forwarded: the backend's response headers have been sent on. */
   responded = false;
+  /** Local: the response headers are out (later status goes in trailers without `:status`). */
+  headersSent = false;
+  /** DATA bytes ever queued / ever written, and the callbacks waiting for a written total. */
+  queuedTotal = 0;
+  sentTotal = 0;
+  dones: { at: number; done: () => void }[] | undefined;
   paused = false;
 
   constructor(
@@ -160,6 +171,10 @@ class Stream implements StreamSink {
 
   fail(code: number, details: string): void {
     this.conn.failCall(this, code, details);
+  }
+
+  send(framed: Buffer, done?: () => void): void {
+    this.conn.send(this, framed, done);
   }
 }
 
@@ -293,7 +308,8 @@ export class H2Connection {
     if (s.done || s.ending || this.closed) return;
     const len = GRPC_PREFIX + message.length;
     const out = this.out;
-    out.frame(HEADERS, END_HEADERS, s.id, RESPONSE_HEAD);
+    if (!s.headersSent) out.frame(HEADERS, END_HEADERS, s.id, RESPONSE_HEAD);
+    s.headersSent = true;
     if (s.queued === 0 && len <= this.peerMaxFrame && len <= this.sendWindow && len <= s.sendWindow) {
       this.sendWindow -= len;
       s.sendWindow -= len;
@@ -308,8 +324,7 @@ export class H2Connection {
       framed[0] = 0;
       framed.writeUInt32BE(message.length, 1);
       framed.set(message, GRPC_PREFIX);
-      s.queue.push(framed);
-      s.queued += len;
+      this.enqueue(s, framed);
       s.tail = OK_TRAILERS;
       s.ending = true;
       this.pump(s);
@@ -317,17 +332,33 @@ export class H2Connection {
     this.scheduleFlush();
   }
 
-  /** Answers a local call with trailers only. */
+  /** Ends a local call with grpc-status `code`: trailers only, or trailers after what was sent. */
   failCall(s: Stream, code: number, details: string): void {
     if (s.done || s.ending || this.closed) return;
-    s.tail = Buffer.concat([
-      RESPONSE_HEAD,
-      encodeField('grpc-status', String(code)),
-      encodeField('grpc-message', encodeURI(details)),
-    ]);
+    const status = code === 0 && details === '' ? OK_TRAILERS : statusBlock(code, details);
+    s.tail = s.headersSent ? status : Buffer.concat([RESPONSE_HEAD, status]);
     s.ending = true;
     this.pump(s);
     this.scheduleFlush();
+  }
+
+  /** One framed message of a local streamed answer. */
+  send(s: Stream, framed: Buffer, done?: () => void): void {
+    if (s.done || s.ending || this.closed) return;
+    if (!s.headersSent) {
+      s.headersSent = true;
+      this.out.frame(HEADERS, END_HEADERS, s.id, RESPONSE_HEAD);
+    }
+    this.enqueue(s, framed);
+    if (done !== undefined) (s.dones ??= []).push({ at: s.queuedTotal, done });
+    this.pump(s);
+    this.scheduleFlush();
+  }
+
+  private enqueue(s: Stream, b: Buffer): void {
+    s.queue.push(b);
+    s.queued += b.length;
+    s.queuedTotal += b.length;
   }
 
   private onData(chunk: Buffer): void {
@@ -532,6 +563,8 @@ export class H2Connection {
   /** Sends what the windows allow of `s`'s queue, then its end once decided and everything is out. */
   private pump(s: Stream): void {
     if (s.done || (s.req !== undefined && !s.responded)) return;
+    const sentBefore = s.sentTotal;
+    let finished = false;
     while (s.queued > 0) {
       const head = s.queue[0]!;
       const n = Math.min(head.length, this.peerMaxFrame, this.sendWindow, s.sendWindow);
@@ -541,27 +574,46 @@ export class H2Connection {
           s.paused = true;
           s.req.pause();
         }
-        return;
+        break;
       }
       const piece = n === head.length ? head : head.subarray(0, n);
       if (n === head.length) s.queue.shift();
       else s.queue[0] = head.subarray(n);
       s.queued -= n;
+      s.sentTotal += n;
       this.sendWindow -= n;
       s.sendWindow -= n;
       const last = s.queued === 0 && s.ending && s.tail === undefined;
       this.out.frame(DATA, last ? END_STREAM : 0, s.id, piece);
-      if (last) return this.finish(s);
+      if (last) {
+        finished = true;
+        break;
+      }
     }
-    this.blocked.delete(s);
-    if (s.paused) {
-      s.paused = false;
-      s.req!.resume();
+    if (s.queued === 0 && !finished) {
+      this.blocked.delete(s);
+      if (s.paused) {
+        s.paused = false;
+        s.req!.resume();
+      }
+      if (s.ending) {
+        if (s.tail === undefined) this.out.frame(DATA, END_STREAM, s.id, EMPTY);
+        else this.headerFrames(s.id, s.tail, true);
+        finished = true;
+      }
     }
-    if (!s.ending) return;
-    if (s.tail === undefined) this.out.frame(DATA, END_STREAM, s.id, EMPTY);
-    else this.headerFrames(s.id, s.tail, true);
-    this.finish(s);
+    if (finished) this.finish(s);
+    if (s.dones !== undefined && s.sentTotal > sentBefore) this.written(s);
+  }
+
+  /** Runs the `done` callbacks of the messages now fully written (after this frame batch). */
+  private written(s: Stream): void {
+    const dones = s.dones!;
+    let i = 0;
+    while (i < dones.length && dones[i]!.at <= s.sentTotal) i++;
+    if (i === 0) return;
+    const ready = dones.splice(0, i);
+    for (const d of ready) d.done();
   }
 
   /** Writes a header block as HEADERS (+ CONTINUATIONs when larger than a frame). */
@@ -666,8 +718,7 @@ export class H2Connection {
     });
     req.on('data', (chunk: Buffer) => {
       if (s.done) return;
-      s.queue.push(chunk);
-      s.queued += chunk.length;
+      this.enqueue(s, chunk);
       if (!s.responded) return;
       this.pump(s);
       this.scheduleFlush();
@@ -774,6 +825,12 @@ function requestHead(fields: Field[]): RequestHead | undefined {
   }
   if (method === undefined || path === undefined) return undefined;
   return { method, path, contentType, encoding, timeout };
+}
+
+/** grpc-status and (if any) grpc-message, percent-encoded as grpc-js does. */
+function statusBlock(code: number, details: string): Buffer {
+  const status = encodeField('grpc-status', String(code));
+  return details === '' ? status : Buffer.concat([status, encodeField('grpc-message', encodeURI(details))]);
 }
 
 /** A backend header object as one block for the client, `:status` first. */
