@@ -2,151 +2,251 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { createServer as createHttpServer, get as httpGet } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { listenClient, type ClientListener } from './listener.ts';
-import { EMPTY_SETTINGS, PREFACE } from './h2_authority.ts';
+import { duplexPair } from './duplex_pair.ts';
+import { PREFACE, type LocalCall, type StreamSink } from './h2_server.ts';
+import { HeaderDecoder, encodeField } from './hpack.ts';
 
-// One listener over a grpc-js server with no services: every call ends UNIMPLEMENTED (grpc-status
-// 12), which proves grpc-js got and decoded the request.
+// One listener over a grpc-js server with no services: a forwarded call ends UNIMPLEMENTED
+// (grpc-status 12), which proves grpc-js got and decoded the request. One local route, /l.L/Echo,
+// answers from the front itself.
 let listener: ClientListener;
 const grpcServer = new grpc.Server();
-const httpServer = createHttpServer((_req, res) => res.end('plain http'));
-const WAIT_MS = 50;
+const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+const httpServer = createHttpServer((req, res) => res.end(`plain http ${req.method} ${req.url}`));
+let backendConnections = 0;
+
+function echo(sink: StreamSink): LocalCall {
+  const parts: Buffer[] = [];
+  return {
+    data: (c) => parts.push(Buffer.from(c)),
+    end: () => sink.reply(Buffer.concat(parts).subarray(5)),
+    cancel: () => {},
+  };
+}
 
 before(async () => {
   listener = await listenClient(
     '127.0.0.1',
     0,
-    grpcServer,
-    grpc.ServerCredentials.createInsecure(),
+    {
+      route: (head, sink) => (head.path === '/l.L/Echo' ? echo(sink) : undefined),
+      connectBackend: () => {
+        backendConnections++;
+        const [front, back] = duplexPair();
+        injector.injectConnection(back);
+        return front;
+      },
+    },
     httpServer,
-    WAIT_MS,
   );
 });
 after(async () => {
   await listener.close();
   grpcServer.forceShutdown();
+  injector.destroy();
 });
 
-interface Answer {
-  status: number | undefined;
-  grpcStatus: string | undefined;
-}
-
-/** Sends one bodiless gRPC request on `session` and collects its status from headers or trailers. */
-function call(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = session.request({
-      ':method': 'POST',
-      ':path': '/x.Y/Z',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      ...headers,
-    });
-    const a: Answer = { status: undefined, grpcStatus: undefined };
-    req.on('response', (h) => {
-      a.status = Number(h[':status']);
-      a.grpcStatus ??= h['grpc-status'] as string | undefined;
-    });
-    req.on('trailers', (t) => (a.grpcStatus ??= t['grpc-status'] as string | undefined));
-    req.on('error', reject);
-    req.on('close', () =>
-      req.rstCode ? reject(new Error(`stream reset with code ${req.rstCode}`)) : resolve(a),
-    );
-    req.resume();
-    req.end();
-  });
-}
-
-test("Node's own HTTP/2 server resets a stream whose :authority is a URL (why the rewriter exists)", async () => {
-  const plain = http2.createServer((_req, res) => res.end());
-  await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
-  const s = http2.connect(`http://127.0.0.1:${(plain.address() as { port: number }).port}`);
-  try {
-    await assert.rejects(call(s, { ':authority': 'http://127.0.0.1:2379' }), /NGHTTP2_PROTOCOL_ERROR/);
-  } finally {
-    s.destroy();
-    await new Promise((r) => plain.close(r));
-  }
-});
-
-test('requests with a URL :authority reach grpc-js, also after the table evicted it', async () => {
-  const s = http2.connect(`http://127.0.0.1:${listener.port}`);
-  try {
-    // Big distinct headers push the authority out of the 4 KiB table, so the client sends it again
-    // as a literal; a table out of step would garble every later block.
-    for (let i = 0; i < 12; i++) {
-      const a = await call(s, {
-        ':authority': 'http://127.0.0.1:2379',
-        [`x-pad-${i}`]: String(i).repeat(900),
-      });
-      assert.deepEqual(a, { status: 200, grpcStatus: '12' }, `request ${i}`);
-    }
-  } finally {
-    s.destroy();
-  }
-});
-
-test('a grpc-js client (raw socket path) and an HTTP/1 client still work', async () => {
-  const client = new grpc.Client(`127.0.0.1:${listener.port}`, grpc.credentials.createInsecure());
-  try {
-    const err = await new Promise<grpc.ServiceError | null>((resolve) =>
-      client.makeUnaryRequest(
-        '/x.Y/Z',
-        (b: Buffer) => b,
-        (b: Buffer) => b,
-        Buffer.alloc(0),
-        (e) => resolve(e),
-      ),
-    );
-    assert.equal(err?.code, grpc.status.UNIMPLEMENTED);
-  } finally {
-    client.close();
-  }
-  const body = await new Promise<string>((resolve, reject) =>
-    httpGet(`http://127.0.0.1:${listener.port}/`, (res) => {
+function httpBody(path: string): Promise<string> {
+  return new Promise<string>((resolve, reject) =>
+    httpGet(`http://127.0.0.1:${listener.port}${path}`, (res) => {
       let b = '';
       res.on('data', (d: Buffer) => (b += d.toString()));
       res.on('end', () => resolve(b));
     }).on('error', reject),
   );
-  assert.equal(body, 'plain http');
+}
+
+function grpcCall(client: grpc.Client, path: string, body: string): Promise<Buffer> {
+  return new Promise((resolve, reject) =>
+    client.makeUnaryRequest(
+      path,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.from(body),
+      (e, v) => (e ? reject(e) : resolve(v!)),
+    ),
+  );
+}
+
+test('HTTP/1 goes to the HTTP server', async () => {
+  assert.equal(await httpBody('/version'), 'plain http GET /version');
+  // Keep-alive: a second request on whatever connection the agent reuses.
+  assert.equal(await httpBody('/health'), 'plain http GET /health');
 });
 
-test("a client that waits after its preface gets the sniffer's SETTINGS, then the server's", async () => {
-  const sock = connect(listener.port, '127.0.0.1');
+test('HTTP/2 goes to the front: local routes answered there, the rest forwarded to grpc-js', async () => {
+  const client = new grpc.Client(`127.0.0.1:${listener.port}`, grpc.credentials.createInsecure());
   try {
-    let got = Buffer.alloc(0);
-    const more = (n: number) =>
-      new Promise<void>((resolve, reject) => {
-        const check = () => {
-          if (got.length < n) return;
-          sock.off('data', onData);
-          resolve();
-        };
-        const onData = (d: Buffer) => {
-          got = Buffer.concat([got, d]);
-          check();
-        };
-        sock.on('data', onData);
-        sock.once('error', reject);
-        check();
-      });
-    sock.write(Buffer.concat([PREFACE, EMPTY_SETTINGS]));
-    await more(9);
-    assert.deepEqual(got.subarray(0, 9), EMPTY_SETTINGS);
-    sock.write(Buffer.from('000000040100000000', 'hex')); // ACK, then silence
-    // After the wait, grpc-js's session starts: its SETTINGS and its ACK of ours arrive.
-    await more(18);
-    const frames: [number, number][] = [];
-    for (let p = 9; p + 9 <= got.length; p += 9 + got.readUIntBE(p, 3))
-      frames.push([got[p + 3]!, got[p + 4]!]);
-    assert.ok(
-      frames.some(([t, f]) => t === 4 && f === 0),
-      `no server SETTINGS in ${got.toString('hex')}`,
+    await assert.rejects(
+      grpcCall(client, '/x.Y/Z', ''),
+      (e: grpc.ServiceError) => e.code === grpc.status.UNIMPLEMENTED,
     );
+    assert.equal((await grpcCall(client, '/l.L/Echo', 'local')).toString(), 'local');
+  } finally {
+    client.close();
+  }
+});
+
+test('a Node http2 client with a URL :authority is forwarded too', async () => {
+  const s = http2.connect(`http://127.0.0.1:${listener.port}`);
+  try {
+    const grpcStatus = await new Promise<string>((resolve, reject) => {
+      const req = s.request({
+        ':method': 'POST',
+        ':path': '/x.Y/Z',
+        ':authority': 'http://127.0.0.1:2379',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      let code = '';
+      req.on('response', (h) => (code = String(h['grpc-status'] ?? code)));
+      req.on('trailers', (t) => (code = String(t['grpc-status'])));
+      req.on('error', reject);
+      req.on('close', () => (req.rstCode ? reject(new Error(`reset ${req.rstCode}`)) : resolve(code)));
+      req.resume();
+      req.end(Buffer.alloc(5));
+    });
+    assert.equal(grpcStatus, '12');
+  } finally {
+    s.destroy();
+  }
+});
+
+/** Reads from `sock` until `done(all bytes so far)` holds, bounded in time. */
+function readUntil(sock: Socket, done: (got: Buffer) => boolean, ms = 5000): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let got = Buffer.alloc(0);
+    const t = setTimeout(() => {
+      sock.off('data', onData);
+      reject(new Error(`timed out with ${got.length} bytes`));
+    }, ms);
+    const onData = (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (!done(got)) return;
+      clearTimeout(t);
+      sock.off('data', onData);
+      resolve(got);
+    };
+    sock.on('data', onData);
+  });
+}
+
+async function open(): Promise<Socket> {
+  const sock = connect(listener.port, '127.0.0.1');
+  sock.on('error', () => {});
+  await new Promise((r) => sock.once('connect', r));
+  sock.setNoDelay(true);
+  return sock;
+}
+
+/** Writes `b` one byte at a time, each in its own packet. */
+async function trickle(sock: Socket, b: Buffer): Promise<void> {
+  for (const byte of b) {
+    await new Promise<void>((r) => sock.write(Buffer.from([byte]), () => r()));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+function frame(type: number, flags: number, id: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(id, 5);
+  return Buffer.concat([h, payload]);
+}
+
+/** The header block of the first HEADERS frame on stream 1 in `got`, if it is all there. */
+function firstHeaders(got: Buffer): Buffer | undefined {
+  for (let p = 0; p + 9 <= got.length;) {
+    const len = got.readUIntBE(p, 3);
+    if (p + 9 + len > got.length) return undefined;
+    if (got[p + 3] === 1 && got.readUInt32BE(p + 5) === 1) return got.subarray(p + 9, p + 9 + len);
+    p += 9 + len;
+  }
+  return undefined;
+}
+
+test('a preface sent byte by byte still reaches the HTTP/2 front', async () => {
+  const sock = await open();
+  try {
+    const before = backendConnections;
+    await trickle(sock, PREFACE);
+    const block = Buffer.concat(
+      (
+        [
+          [':method', 'POST'],
+          [':scheme', 'http'],
+          [':path', '/x.Y/Z'],
+          [':authority', 'localhost'],
+          ['content-type', 'application/grpc'],
+          ['te', 'trailers'],
+        ] as const
+      ).map(([n, v]) => encodeField(n, v)),
+    );
+    sock.write(
+      Buffer.concat([
+        frame(4, 0, 0, Buffer.alloc(0)),
+        frame(1, 4, 1, block),
+        frame(0, 1, 1, Buffer.alloc(5)),
+      ]),
+    );
+    const got = await readUntil(sock, (g) => firstHeaders(g) !== undefined);
+    // The server's SETTINGS comes first; then grpc-js's trailers-only UNIMPLEMENTED.
+    assert.equal(got[3], 4, 'a SETTINGS frame first');
+    assert.equal(got[4], 0, 'not an ACK');
+    const fields = new HeaderDecoder().decode(firstHeaders(got)!);
+    assert.ok(fields !== undefined);
+    const h = Object.fromEntries(fields);
+    assert.equal(h[':status'], '200');
+    assert.equal(h['grpc-status'], '12');
+    assert.equal(backendConnections, before + 1, 'one backend connection for the client connection');
   } finally {
     sock.destroy();
   }
+});
+
+test('HTTP/1 sent byte by byte goes to the HTTP server, also when it starts like the preface', async () => {
+  const sock = await open();
+  try {
+    const answer = readUntil(sock, (g) => g.toString().includes('plain http GET /slow'));
+    await trickle(sock, Buffer.from('GET /slow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+    assert.match((await answer).toString(), /^HTTP\/1\.1 200/);
+  } finally {
+    sock.destroy();
+  }
+  // A request that shares the preface's first byte ("P") is HTTP/1 all the same.
+  const odd = await open();
+  try {
+    const answer = readUntil(odd, (g) => g.toString().includes('plain http PUT /p'));
+    await trickle(odd, Buffer.from('PUT /p HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'));
+    assert.match((await answer).toString(), /^HTTP\/1\.1 200/);
+  } finally {
+    odd.destroy();
+  }
+});
+
+test('close() ends open connections of both kinds', async () => {
+  const l = await listenClient(
+    '127.0.0.1',
+    0,
+    { route: () => undefined, connectBackend: () => duplexPair()[0] },
+    createHttpServer(),
+  );
+  const a = connect(l.port, '127.0.0.1');
+  const b = connect(l.port, '127.0.0.1');
+  for (const s of [a, b]) {
+    s.on('error', () => {});
+    await new Promise((r) => s.once('connect', r));
+  }
+  a.write(PREFACE);
+  b.write('GET / HTTP/1.1\r\n');
+  // Both reach their server before close (the h2 one answers with SETTINGS).
+  await readUntil(a, (g) => g.length >= 9);
+  const closed = Promise.all([a, b].map((s) => new Promise((r) => s.once('close', r))));
+  await l.close();
+  await closed;
 });
