@@ -131,6 +131,11 @@ function collecting(onEnd: (body: Buffer) => void, tag?: string): LocalCall {
   };
 }
 
+/** The `done` callbacks of /t.L/Stream's messages, in the order they ran. */
+const streamDones: number[] = [];
+/** /t.L/Later/<tag> calls, answered by the test. */
+const later = new Map<string, StreamSink>();
+
 /** Local routes: /t.L/Echo (the message back), /t.L/Big (n bytes), /t.L/Len (body size), /t.L/Hold/<tag>. */
 function route(head: RequestHead, sink: StreamSink): LocalCall | undefined {
   const { path } = head;
@@ -138,6 +143,24 @@ function route(head: RequestHead, sink: StreamSink): LocalCall | undefined {
   if (path === '/t.L/Big') return collecting((b) => sink.reply(bigBody(Number(b.subarray(5).toString()))));
   if (path === '/t.L/Len') return collecting((b) => sink.reply(Buffer.from(String(b.length))));
   if (path === '/t.L/Fail') return collecting(() => sink.fail(grpc.status.NOT_FOUND, 'gone 100% é'));
+  if (path === '/t.L/Stream') {
+    // "count,size[,code]": count messages through send(), then the status through fail().
+    return collecting((b) => {
+      const [count, size, code] = b.subarray(5).toString().split(',').map(Number) as [
+        number,
+        number,
+        number?,
+      ];
+      for (let i = 0; i < count; i++)
+        sink.send(grpcMessage(streamMessage(i, size)), () => streamDones.push(i));
+      sink.fail(code ?? 0, code ? `code ${code}` : '');
+    });
+  }
+  if (path.startsWith('/t.L/Later/')) {
+    const tag = path.slice('/t.L/Later/'.length);
+    later.set(tag, sink);
+    return collecting(() => emit(`later-ended:${tag}`), tag);
+  }
   if (path.startsWith('/t.L/Hold/')) {
     const tag = path.slice('/t.L/Hold/'.length);
     emit(`hold-routed:${tag}`);
@@ -287,8 +310,8 @@ class RawClient {
   }
 
   /** Connects, sends the preface and `pairs` as SETTINGS, and waits for the server's SETTINGS. */
-  static async open(pairs: [number, number][] = []): Promise<RawClient> {
-    const sock = connect(listener.port, '127.0.0.1');
+  static async open(pairs: [number, number][] = [], port = listener.port): Promise<RawClient> {
+    const sock = connect(port, '127.0.0.1');
     await new Promise<void>((resolve, reject) => {
       sock.once('connect', resolve);
       sock.once('error', reject);
@@ -678,6 +701,86 @@ test('a client RST_STREAM cancels a pending local call; nothing is sent for it',
   }
 });
 
+test('a local streamed answer: headers once, messages in order, then status trailers without :status', async () => {
+  const c = await RawClient.open();
+  try {
+    streamDones.length = 0;
+    c.send(request(1, '/t.L/Stream', '5,100'));
+    let a = await c.complete(1);
+    assert.equal(a.heads.length, 2);
+    assert.equal(a.heads[0]![':status'], '200');
+    assert.equal(a.heads[0]!['content-type'], 'application/grpc');
+    assert.deepEqual(a.heads[1], { 'grpc-status': '0' }, 'OK trailers, no :status, no message');
+    assert.deepEqual(
+      messages(a.data),
+      Array.from({ length: 5 }, (_, i) => streamMessage(i, 100)),
+    );
+    assert.deepEqual(streamDones, [0, 1, 2, 3, 4]);
+    // An error after some messages goes in the trailers.
+    c.send(request(3, '/t.L/Stream', '2,10,5'));
+    a = await c.complete(3);
+    assert.equal(messages(a.data).length, 2);
+    assert.equal(a.heads.length, 2);
+    assert.equal(a.heads[1]!['grpc-status'], '5');
+    assert.equal(a.heads[1]!['grpc-message'], 'code%205');
+    assert.equal(a.heads[1]![':status'], undefined);
+  } finally {
+    c.close();
+  }
+});
+
+test("a streamed message's done callback waits until the window lets all of it out", async () => {
+  const c = await RawClient.open([[INITIAL_WINDOW_SIZE, 100]]);
+  try {
+    streamDones.length = 0;
+    c.send(request(1, '/t.L/Stream', '2,1000'));
+    await c.barrier();
+    assert.equal(c.answer(1).data.length, 100);
+    assert.deepEqual(streamDones, [], 'nothing fully written yet');
+    c.send(windowUpdate(1, 1000));
+    await c.barrier();
+    assert.equal(c.answer(1).data.length, 1100);
+    assert.deepEqual(streamDones, [0], 'the first message (1005 bytes) is out');
+    c.send(windowUpdate(1, 1000));
+    const a = await c.complete(1);
+    assert.equal(a.data.length, 2010);
+    assert.deepEqual(streamDones, [0, 1]);
+    assert.equal(a.heads.at(-1)!['grpc-status'], '0');
+  } finally {
+    c.close();
+  }
+});
+
+test('graceful close: GOAWAY NO_ERROR, new streams refused, running ones answered, then the socket ends', async () => {
+  const l2 = await listenClient(
+    '127.0.0.1',
+    0,
+    { route, connectBackend: () => duplexPair()[0] },
+    createHttpServer(),
+  );
+  const c = await RawClient.open([], l2.port);
+  try {
+    c.send(request(1, '/t.L/Later/grace', 'x'));
+    await happened('later-ended:grace');
+    const closed = l2.close();
+    const code = await c.goAway();
+    assert.equal(code, 0);
+    const g = c.find((f) => f.type === GOAWAY)!;
+    assert.equal(g.payload.readUInt32BE(0), 1, 'the last stream taken');
+    c.send(request(3, '/t.L/Echo', 'too late'));
+    const refused = await c.complete(3);
+    assert.equal(refused.rst, 7, 'REFUSED_STREAM');
+    assert.equal(refused.heads.length, 0);
+    assert.equal(c.closed, false, 'the running call keeps the connection open');
+    later.get('grace')!.reply(Buffer.from('bye'));
+    assertOk(await c.complete(1), 'bye');
+    await c.waitClosed();
+    await closed;
+  } finally {
+    c.close();
+  }
+});
+
 // ---- forwarded streams
 
 function unary(path: string, body: string): Promise<{ value: Buffer; trailers: grpc.Metadata }> {
@@ -932,7 +1035,29 @@ test('malformed frames end the connection with the right GOAWAY; the server keep
   await expectGoAway(frame(RST_STREAM, 0, 1, Buffer.alloc(3)), 6, 'RST_STREAM of 3 bytes');
   await expectGoAway(windowUpdate(0, 0), 1, 'a zero connection WINDOW_UPDATE');
   await expectGoAway(frame(0x5, END_HEADERS, 1, Buffer.alloc(4)), 1, 'PUSH_PROMISE from a client');
+  await expectGoAway(frame(SETTINGS, 0, 1, Buffer.alloc(0)), 1, 'SETTINGS on a stream');
+  await expectGoAway(settings([[INITIAL_WINDOW_SIZE, 2 ** 31]]), 3, 'a window above 2^31-1');
+  await expectGoAway(settings([[MAX_FRAME_SIZE, 100]]), 1, 'a max frame size below 16384');
+  await expectGoAway(windowUpdate(0, 2 ** 31 - 1), 3, 'the connection window past 2^31-1');
   await stillServes();
+});
+
+test('a stream WINDOW_UPDATE of 0 or past 2^31-1 resets that stream only', async () => {
+  const c = await RawClient.open();
+  try {
+    c.send(request(1, '/t.L/Hold/wu0', 'x'), request(3, '/t.L/Hold/wumax', 'x'));
+    await happened('hold-ended:wu0');
+    await happened('hold-ended:wumax');
+    c.send(windowUpdate(1, 0), windowUpdate(3, 2 ** 31 - 1));
+    assert.equal((await c.complete(1)).rst, 1, 'PROTOCOL_ERROR');
+    assert.equal((await c.complete(3)).rst, 3, 'FLOW_CONTROL_ERROR');
+    await happened('cancel:wu0');
+    await happened('cancel:wumax');
+    c.send(request(5, '/t.L/Echo', 'still'));
+    assertOk(await c.complete(5), 'still');
+  } finally {
+    c.close();
+  }
 });
 
 test('garbage after the preface and truncated frames close the connection without harm', async () => {
