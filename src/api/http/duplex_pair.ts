@@ -4,19 +4,16 @@ import { Duplex } from 'node:stream';
 
 class End extends Duplex {
   peer!: End;
-  /** A write the peer has not asked to read yet (its buffer was full): released by its next read. */
-  private waiting: (() => void) | undefined;
 
-  override _read(): void {
-    const w = this.peer.waiting;
-    this.peer.waiting = undefined;
-    w?.();
-  }
+  override _read(): void {}
 
+  // A write is done as soon as the peer has it. Holding it until the peer reads deadlocks two HTTP/2
+  // sessions that send large data both ways (Node's session over a non-socket stream stops reading
+  // while a write of its own is pending); HTTP/2 flow control already bounds what can pile up.
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.peer.destroyed) return cb(new Error('the other end is closed'));
-    if (this.peer.push(chunk)) cb();
-    else this.waiting = () => cb();
+    this.peer.push(chunk);
+    cb();
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -25,9 +22,6 @@ class End extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    const w = this.waiting;
-    this.waiting = undefined;
-    w?.();
     if (!this.peer.destroyed) this.peer.destroy();
     cb(err);
   }

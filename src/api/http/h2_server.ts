@@ -298,11 +298,6 @@ export class H2Connection {
     this.endIfDrained();
   }
 
-  /** Whether the connection is gone (closed or ended). */
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   /** Answers a local call with one message and OK trailers. */
   reply(s: Stream, message: Uint8Array): void {
     if (s.done || s.ending || this.closed) return;
