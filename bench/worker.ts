@@ -10,6 +10,8 @@ export interface WorkerJob {
   concurrency: number;
   connections: number;
   durationMs: number;
+  /** Load sent before the measured window (connections, JIT and caches warm), not counted. */
+  warmupMs: number;
   worker: number;
   keySpace: number;
   valueSize: number;
@@ -20,6 +22,8 @@ export interface WorkerResult {
   errors: number;
   firstError: string;
   latenciesUs: number[];
+  /** Length of the measured window: from its start until the last request answered. */
+  windowMs: number;
 }
 
 async function run(job: WorkerJob): Promise<WorkerResult> {
@@ -30,7 +34,8 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
   const latencies: number[] = [];
   let errors = 0;
   let firstError = '';
-  const until = performance.now() + job.durationMs;
+  const measureFrom = performance.now() + job.warmupMs;
+  const until = measureFrom + job.durationMs;
   let n = 0;
   await Promise.all(
     Array.from({ length: job.concurrency }, async (_, loop) => {
@@ -47,6 +52,7 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
               );
         const t0 = performance.now();
         const r = await c.unary(path, payload);
+        if (t0 < measureFrom) continue;
         latencies.push((performance.now() - t0) * 1000);
         if (r.code !== 0) {
           errors++;
@@ -55,15 +61,18 @@ async function run(job: WorkerJob): Promise<WorkerResult> {
       }
     }),
   );
+  const windowMs = performance.now() - measureFrom;
   for (const c of conns) c.close();
-  return { ops: latencies.length, errors, firstError, latenciesUs: latencies };
+  return { ops: latencies.length, errors, firstError, latenciesUs: latencies, windowMs };
 }
 
 process.on('message', (job: WorkerJob) => {
   run(job).then(
     (r) => process.send!(r, () => process.exit(0)),
     (err: unknown) => {
-      process.send!({ ops: 0, errors: 1, firstError: String(err), latenciesUs: [] }, () => process.exit(1));
+      process.send!({ ops: 0, errors: 1, firstError: String(err), latenciesUs: [], windowMs: 0 }, () =>
+        process.exit(1),
+      );
     },
   );
 });
