@@ -53,6 +53,8 @@ const CONN_WINDOW = 16 << 20;
  * client that has not yet applied our SETTINGS (and still counts 65,535) never waits for us.
  */
 const GRANT_AT = 32 * 1024;
+/** Answer bytes a local stream may have waiting for window before its client's window is held. */
+const LOCAL_BACKLOG = 1 << 20;
 /** A header block (HEADERS plus CONTINUATIONs) larger than this ends the connection. */
 const MAX_HEADER_BLOCK = 1 << 20;
 /** Reading from the client pauses while more than this is waiting to be written to it. */
@@ -130,7 +132,10 @@ class Stream implements StreamSink {
   sendWindow: number;
   /** DATA bytes consumed since the last WINDOW_UPDATE for the stream. */
   recvUnacked = 0;
-  /** Forwarded: DATA bytes the backend has not taken yet (granted back on its 'drain'). */
+  /**
+   * DATA bytes received but not granted back yet: forwarded, until the backend takes them (its
+   * 'drain'); local, until the answers waiting for window drop below LOCAL_BACKLOG.
+   */
   held = 0;
   /** DATA waiting for flow-control window. */
   queue: Buffer[] = [];
@@ -477,6 +482,9 @@ export class H2Connection {
     if (s.local !== undefined) {
       if (data.length > 0) s.local.data(data);
       if (end) s.local.end();
+      // A client that sends requests but does not read the answers gets no more window once
+      // LOCAL_BACKLOG bytes of answers wait: its requests then wait, not our memory.
+      else if (s.queued > LOCAL_BACKLOG || s.held > 0) s.held += p.length;
       else this.grant(s, p.length);
       return;
     }
@@ -584,6 +592,11 @@ export class H2Connection {
         finished = true;
         break;
       }
+    }
+    if (s.local !== undefined && s.held > 0 && s.queued <= LOCAL_BACKLOG && !finished) {
+      const n = s.held;
+      s.held = 0;
+      this.grant(s, n);
     }
     if (s.queued === 0 && !finished) {
       this.blocked.delete(s);
