@@ -10,6 +10,7 @@ import { duplexPair } from './duplex_pair.ts';
 import { PREFACE, type LocalCall, type RequestHead, type StreamSink } from './h2_server.ts';
 import { HeaderDecoder, encodeField, type Field } from './hpack.ts';
 import { unaryRouter } from '../grpc/fast_unary.ts';
+import { streamRouter, type ServerStream } from '../grpc/fast_stream.ts';
 
 // Frame types, flags and error codes of RFC 9113, as the tests speak them on the wire.
 const DATA = 0x0;
@@ -131,12 +132,52 @@ function collecting(onEnd: (body: Buffer) => void, tag?: string): LocalCall {
   };
 }
 
+/** Size of each answer of /t.L/Answer and /t.S/Answer. */
+const ANSWER = 64 * 1024;
+
+/**
+ * A local streaming call that answers every request message (its index first) with an ANSWER-byte
+ * message through sink.send(), and ends with OK when the client half-closes.
+ */
+function answering(sink: StreamSink): LocalCall {
+  let buf = Buffer.alloc(0);
+  return {
+    data: (c) => {
+      buf = Buffer.concat([buf, c]);
+      while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
+        const len = buf.readUInt32BE(1);
+        sink.send(grpcMessage(streamMessage(buf.readUInt32BE(5), ANSWER)));
+        buf = buf.subarray(5 + len);
+      }
+    },
+    end: () => sink.fail(0, ''),
+    cancel: () => emit('cancel:answer'),
+  };
+}
+
+/** The same answers from a grpc-js-style handler served through fast_stream.ts. */
+const streamed = streamRouter(
+  new Map([
+    [
+      '/t.S/Answer',
+      {
+        handler: (call: ServerStream) => {
+          call.on('data', (m: Buffer) => call.write(streamMessage(m.readUInt32BE(0), ANSWER)));
+          call.on('end', () => call.end());
+        },
+        serialize: (v: unknown) => v as Buffer,
+      },
+    ],
+  ]),
+  MAX_RECEIVE,
+);
+
 /** The `done` callbacks of /t.L/Stream's messages, in the order they ran. */
 const streamDones: number[] = [];
 /** /t.L/Later/<tag> calls, answered by the test. */
 const later = new Map<string, StreamSink>();
 
-/** Local routes: /t.L/Echo (the message back), /t.L/Big (n bytes), /t.L/Len (body size), /t.L/Hold/<tag>. */
+/** Local routes: /t.L/Echo (the message back), /t.L/Big (n bytes), /t.L/Len (body size), /t.L/Hold/<tag>, /t.L/Answer and /t.S/Answer (64 KiB per request). */
 function route(head: RequestHead, sink: StreamSink): LocalCall | undefined {
   const { path } = head;
   if (path === '/t.L/Echo') return collecting((b) => sink.reply(b.subarray(5)));
@@ -166,6 +207,8 @@ function route(head: RequestHead, sink: StreamSink): LocalCall | undefined {
     emit(`hold-routed:${tag}`);
     return collecting(() => emit(`hold-ended:${tag}`), tag);
   }
+  if (path === '/t.L/Answer') return answering(sink);
+  if (path.startsWith('/t.S/')) return streamed(head, sink);
   return fast(head, sink);
 }
 
@@ -746,6 +789,174 @@ test("a streamed message's done callback waits until the window lets all of it o
     assert.equal(a.data.length, 2010);
     assert.deepEqual(streamDones, [0, 1]);
     assert.equal(a.heads.at(-1)!['grpc-status'], '0');
+  } finally {
+    c.close();
+  }
+});
+
+// ---- a local stream whose client sends requests without reading the answers
+
+/** The front's LOCAL_BACKLOG and GRANT_AT (h2_server.ts), as a client sees their effect. */
+const LOCAL_BACKLOG = 1 << 20;
+const GRANT_AT = 32 * 1024;
+/** A request of /t.L/Answer or /t.S/Answer fills one DATA frame of this many bytes. */
+const ASK_FRAME = 16_384;
+/** Requests whose DATA is granted back before the answers waiting exceed LOCAL_BACKLOG (15). */
+const GRANTED_ASKS = Math.floor(LOCAL_BACKLOG / (ANSWER + 5));
+
+/** Request `i` on stream `id`: one DATA frame (no END_STREAM) holding one message, its index first. */
+function ask(id: number, i: number): Buffer {
+  const body = Buffer.alloc(ASK_FRAME - 5, i % 251);
+  body.writeUInt32BE(i, 0);
+  return frame(DATA, 0, id, grpcMessage(body));
+}
+
+/** The increments of the WINDOW_UPDATEs the server sent for stream `id` among frames [from, to). */
+function grants(c: RawClient, id: number, from = 0, to = c.frames.length): number[] {
+  return c.frames
+    .slice(from, to)
+    .filter((f) => f.type === WINDOW_UPDATE && f.id === id)
+    .map((f) => f.payload.readUInt32BE(0));
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * Opens stream `id` on `path` and sends `n` requests one at a time to a client whose stream window
+ * is 0, so every answer waits. After each request a PING barrier shows what was granted back: each
+ * consumed byte (in GRANT_AT steps) while the waiting answers are within LOCAL_BACKLOG, then nothing.
+ * Returns the bytes granted.
+ */
+async function fillBacklog(c: RawClient, id: number, path: string, n: number): Promise<number> {
+  // A PING right after a DATA frame would otherwise wait for the ACK of the DATA (Nagle): ~40 ms a barrier.
+  c.sock.setNoDelay(true);
+  c.send(frame(HEADERS, END_HEADERS, id, requestBlock(path)));
+  let heldFrom = 0;
+  for (let i = 0; i < n; i++) {
+    c.send(ask(id, i));
+    const at = await c.barrier();
+    const consumed = Math.min(i + 1, GRANTED_ASKS) * ASK_FRAME;
+    const expected = Math.floor(consumed / GRANT_AT) * GRANT_AT;
+    assert.equal(sum(grants(c, id, 0, at)), expected, `stream window granted after request ${i}`);
+    if (i === GRANTED_ASKS - 1) heldFrom = at;
+  }
+  assert.ok(n > GRANTED_ASKS, 'enough requests to exceed the backlog');
+  assert.deepEqual(grants(c, id, heldFrom), [], 'no stream WINDOW_UPDATE once the backlog is exceeded');
+  const a = c.answer(id);
+  assert.equal(a.rst, undefined);
+  assert.equal(a.heads.length, 1, 'response headers only');
+  assert.equal(a.data.length, 0, 'no window, no answer data');
+  return sum(grants(c, id));
+}
+
+for (const path of ['/t.L/Answer', '/t.S/Answer']) {
+  test(`${path}: a client that does not read its answers gets no stream window once more than 1 MiB of answers wait; reading gives the held window back`, async () => {
+    const c = await RawClient.open([[INITIAL_WINDOW_SIZE, 0]]);
+    try {
+      const n = 40;
+      const framed = ANSWER + 5;
+      const granted = await fillBacklog(c, 1, path, n);
+      // The client reads, but leaves one byte more than LOCAL_BACKLOG waiting: still held.
+      const total = n * framed;
+      const from = c.frames.length;
+      c.send(windowUpdate(0, 8 << 20), windowUpdate(1, total - LOCAL_BACKLOG - 1));
+      let at = await c.barrier();
+      assert.equal(c.answer(1).data.length, total - LOCAL_BACKLOG - 1);
+      assert.deepEqual(grants(c, 1, from, at), [], 'more than LOCAL_BACKLOG still waits');
+      // One byte more and exactly LOCAL_BACKLOG waits: the held window comes back.
+      c.send(windowUpdate(1, 1));
+      at = await c.barrier();
+      assert.equal(c.answer(1).data.length, total - LOCAL_BACKLOG);
+      assert.equal(
+        sum(grants(c, 1, from, at)),
+        n * ASK_FRAME - granted,
+        'every consumed byte is granted back',
+      );
+      // The rest of the answers.
+      c.send(windowUpdate(1, 8 << 20));
+      await c.until(() => (c.answer(1).data.length >= total ? true : undefined), 'all answers');
+      const at2 = await c.barrier();
+      let a = c.answer(1);
+      assert.equal(a.rst, undefined);
+      assert.equal(a.data.length, total);
+      const ms = messages(a.data);
+      assert.equal(ms.length, n);
+      ms.forEach((m, i) => assert.ok(m.equals(streamMessage(i, ANSWER)), `answer ${i} in order`));
+      const back = grants(c, 1, from, at2);
+      assert.equal(sum(back), n * ASK_FRAME - granted, 'nothing more once the rest is read');
+      assert.ok(
+        back.some((x) => x >= (n - GRANTED_ASKS) * ASK_FRAME),
+        `one WINDOW_UPDATE covers the held bytes: ${back.join(',')}`,
+      );
+      // No longer held: more requests are answered at once and their window comes back as usual.
+      c.send(ask(1, n), ask(1, n + 1));
+      await c.until(
+        () => (c.answer(1).data.length >= (n + 2) * framed ? true : undefined),
+        'two more answers',
+      );
+      const at3 = await c.barrier();
+      assert.deepEqual(grants(c, 1, at2, at3), [2 * ASK_FRAME]);
+      c.send(frame(DATA, END_STREAM, 1));
+      a = await c.complete(1);
+      assert.equal(a.rst, undefined);
+      assert.equal(a.heads.length, 2);
+      assert.deepEqual(a.heads[1], { 'grpc-status': '0' });
+      const all = messages(a.data);
+      assert.equal(all.length, n + 2);
+      all.forEach((m, i) => assert.ok(m.equals(streamMessage(i, ANSWER)), `answer ${i} in order`));
+    } finally {
+      c.close();
+    }
+  });
+}
+
+test('while one local stream is held, a local unary call, another local stream and a forwarded call on the same connection are served', async () => {
+  const c = await RawClient.open([[INITIAL_WINDOW_SIZE, 0]]);
+  try {
+    const n = 20;
+    const framed = ANSWER + 5;
+    const granted = await fillBacklog(c, 1, '/t.L/Answer', n);
+    const heldAt = c.frames.length;
+    // The initial stream window is 0: each stream gets its own WINDOW_UPDATE.
+    c.send(request(3, '/t.L/Echo', 'while held'), windowUpdate(3, 1000));
+    assertOk(await c.complete(3), 'while held');
+    c.send(request(5, '/t.B/Unary', 'fwd'), windowUpdate(5, 1000));
+    const f = await c.complete(5);
+    assert.equal(f.rst, undefined);
+    assert.equal(f.heads.at(-1)!['grpc-status'], '0');
+    assert.deepEqual(messages(f.data), [Buffer.from('be:fwd')]);
+    // Another local stream, whose client reads: answered, its window granted back.
+    c.send(
+      frame(HEADERS, END_HEADERS, 7, requestBlock('/t.S/Answer')),
+      windowUpdate(7, 1 << 20),
+      windowUpdate(0, 1 << 20),
+      ask(7, 0),
+      ask(7, 1),
+    );
+    await c.until(() => (c.answer(7).data.length >= 2 * framed ? true : undefined), 'stream 7 answers');
+    await c.barrier();
+    assert.deepEqual(grants(c, 7), [2 * ASK_FRAME]);
+    c.send(frame(DATA, END_STREAM, 7));
+    const a7 = await c.complete(7);
+    assert.equal(a7.rst, undefined);
+    assert.equal(a7.heads.at(-1)!['grpc-status'], '0');
+    assert.deepEqual(messages(a7.data), [streamMessage(0, ANSWER), streamMessage(1, ANSWER)]);
+    // Stream 1 is still held: nothing sent on it, no window given back.
+    const at = await c.barrier();
+    assert.deepEqual(grants(c, 1, heldAt, at), []);
+    assert.equal(c.answer(1).data.length, 0);
+    // Once its client reads, it gets its answers and the held window, and ends normally.
+    c.send(windowUpdate(0, 4 << 20), windowUpdate(1, 4 << 20));
+    await c.until(() => (c.answer(1).data.length >= n * framed ? true : undefined), 'stream 1 answers');
+    const at2 = await c.barrier();
+    assert.equal(sum(grants(c, 1, at, at2)), n * ASK_FRAME - granted);
+    c.send(frame(DATA, END_STREAM, 1));
+    const a1 = await c.complete(1);
+    assert.equal(a1.rst, undefined);
+    assert.equal(a1.heads.at(-1)!['grpc-status'], '0');
+    const ms = messages(a1.data);
+    assert.equal(ms.length, n);
+    ms.forEach((m, i) => assert.ok(m.equals(streamMessage(i, ANSWER)), `answer ${i} in order`));
   } finally {
     c.close();
   }
