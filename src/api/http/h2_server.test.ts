@@ -910,6 +910,30 @@ for (const path of ['/t.L/Answer', '/t.S/Answer']) {
   });
 }
 
+test('DATA beyond the window the server granted resets the stream with FLOW_CONTROL_ERROR', async () => {
+  const c = await RawClient.open([[INITIAL_WINDOW_SIZE, 0]]);
+  try {
+    const n = 40;
+    const granted = await fillBacklog(c, 1, '/t.L/Answer', n);
+    // The stream's window: the server's SETTINGS (1 MiB) plus what it granted, minus what was sent.
+    let left = (1 << 20) + granted - n * ASK_FRAME;
+    let i = n;
+    while (left >= ASK_FRAME) {
+      c.send(ask(1, i++));
+      left -= ASK_FRAME;
+    }
+    await c.barrier();
+    assert.equal(c.answer(1).rst, undefined, 'within the window: no reset');
+    c.send(ask(1, i));
+    assert.equal((await c.complete(1)).rst, 3, 'past the window: FLOW_CONTROL_ERROR');
+    // The connection lives on (window for the answer: the client's SETTINGS gave streams none).
+    c.send(request(3, '/t.L/Echo', 'after'), windowUpdate(3, 1 << 16));
+    assertOk(await c.complete(3), 'after');
+  } finally {
+    c.close();
+  }
+});
+
 test('while one local stream is held, a local unary call, another local stream and a forwarded call on the same connection are served', async () => {
   const c = await RawClient.open([[INITIAL_WINDOW_SIZE, 0]]);
   try {

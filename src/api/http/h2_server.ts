@@ -132,6 +132,8 @@ class Stream implements StreamSink {
   sendWindow: number;
   /** DATA bytes consumed since the last WINDOW_UPDATE for the stream. */
   recvUnacked = 0;
+  /** What the client may still send on the stream: our SETTINGS window plus grants, minus DATA. */
+  recvWindow = STREAM_WINDOW;
   /**
    * DATA bytes received but not granted back yet: forwarded, until the backend takes them (its
    * 'drain'); local, until the answers waiting for window drop below LOCAL_BACKLOG.
@@ -265,6 +267,8 @@ export class H2Connection {
   private peerMaxFrame = MAX_FRAME;
   private sendWindow = DEFAULT_WINDOW;
   private recvUnacked = 0;
+  /** What the client may still send on the connection (RFC 9113 6.9: more is FLOW_CONTROL_ERROR). */
+  private recvWindow = CONN_WINDOW;
   /** A header block still waiting for its CONTINUATION frames. */
   private block: { id: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
   private backend: http2.ClientHttp2Session | undefined;
@@ -470,13 +474,18 @@ export class H2Connection {
       if (p.length === 0 || p[0]! >= p.length) return this.goAway(H2_PROTOCOL_ERROR);
       data = p.subarray(1, p.length - p[0]!);
     }
+    this.recvWindow -= p.length;
+    if (this.recvWindow < 0) return this.goAway(H2_FLOW_CONTROL_ERROR);
     this.recvUnacked += p.length;
     if (this.recvUnacked >= CONN_WINDOW / 4) {
       this.windowUpdate(0, this.recvUnacked);
+      this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;
     }
     const s = this.streams.get(id);
     if (s === undefined || s.remoteEnded) return; // a stream already answered or reset: dropped
+    s.recvWindow -= p.length;
+    if (s.recvWindow < 0) return this.reset(s, H2_FLOW_CONTROL_ERROR);
     const end = (flags & END_STREAM) !== 0;
     if (end) s.remoteEnded = true;
     if (s.local !== undefined) {
@@ -553,6 +562,7 @@ export class H2Connection {
     s.recvUnacked += n;
     if (s.recvUnacked < GRANT_AT || s.remoteEnded || s.done) return;
     this.windowUpdate(s.id, s.recvUnacked);
+    s.recvWindow += s.recvUnacked;
     s.recvUnacked = 0;
     this.scheduleFlush();
   }
