@@ -118,3 +118,34 @@ test('a member that is not alone waits for an election and proposals wait for a 
     d.stop();
   }
 });
+
+test('ticks follow the clock: ticks missed while the loop was blocked are fed at the next firing', async () => {
+  // A follower of a 2-voter configuration with no leader: only ticks move its election clock.
+  const { d } = driver(1n);
+  d.bootstrap([
+    { id: 1n, context: new Uint8Array(0) },
+    { id: 2n, context: new Uint8Array(0) },
+  ]);
+  let clock = 0;
+  const heartbeatMs = 5;
+  d.start(heartbeatMs, () => clock);
+  await d.drain();
+  try {
+    const before = d.rn.raft.electionElapsed;
+    // 7 heartbeat intervals pass at once (as when a snapshot apply blocked the loop), then the
+    // timer fires: all 7 ticks must reach raft, not one.
+    clock += 7 * heartbeatMs;
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (d.rn.raft.electionElapsed !== before) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 1);
+    });
+    await d.drain();
+    assert.equal(d.rn.raft.electionElapsed - before, 7);
+  } finally {
+    d.stop();
+  }
+});
