@@ -14,14 +14,10 @@ import {
 import { listenClient, type ClientListener } from '../http/listener.ts';
 import { duplexPair } from '../http/duplex_pair.ts';
 import type { RequestHead, StreamSink } from '../http/h2_server.ts';
+import { rawMessages } from '../../../test/helpers/h2.ts';
 
 const raw = (b: Buffer) => b;
-const ident = {
-  requestSerialize: raw,
-  requestDeserialize: raw,
-  responseSerialize: raw,
-  responseDeserialize: raw,
-};
+const ident = rawMessages;
 // One grpc-js service with three methods; the fast path takes two of them. grpc-js answering a
 // routed path ('not routed') shows the call was forwarded.
 const definition: grpc.ServiceDefinition = {

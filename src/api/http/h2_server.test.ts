@@ -11,6 +11,7 @@ import { PREFACE, type LocalCall, type RequestHead, type StreamSink } from './h2
 import { HeaderDecoder, encodeField, type Field } from './hpack.ts';
 import { unaryRouter } from '../grpc/fast_unary.ts';
 import { streamRouter, type ServerStream } from '../grpc/fast_stream.ts';
+import { h2Frame, rawMessages } from '../../../test/helpers/h2.ts';
 
 // Frame types, flags and error codes of RFC 9113, as the tests speak them on the wire.
 const DATA = 0x0;
@@ -36,12 +37,7 @@ const MAX_RECEIVE = 1 << 20;
 // ---- the server under test: local routes, a grpc-js backend, one listener
 
 const raw = (b: Buffer) => b;
-const ident = {
-  requestSerialize: raw,
-  requestDeserialize: raw,
-  responseSerialize: raw,
-  responseDeserialize: raw,
-};
+const ident = rawMessages;
 const backendDef: grpc.ServiceDefinition = {
   Unary: { path: '/t.B/Unary', requestStream: false, responseStream: false, ...ident },
   Fail: { path: '/t.B/Fail', requestStream: false, responseStream: false, ...ident },
@@ -251,14 +247,7 @@ interface Frame {
   fields?: Field[];
 }
 
-function frame(type: number, flags: number, id: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(id, 5);
-  return Buffer.concat([h, payload]);
-}
+const frame = h2Frame;
 
 function settings(pairs: [number, number][]): Buffer {
   const p = Buffer.alloc(6 * pairs.length);

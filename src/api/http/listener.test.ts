@@ -8,6 +8,7 @@ import { listenClient, type ClientListener } from './listener.ts';
 import { duplexPair } from './duplex_pair.ts';
 import { PREFACE, type LocalCall, type StreamSink } from './h2_server.ts';
 import { HeaderDecoder, encodeField } from './hpack.ts';
+import { h2Frame } from '../../../test/helpers/h2.ts';
 
 // One listener over a grpc-js server with no services: a forwarded call ends UNIMPLEMENTED
 // (grpc-status 12), which proves grpc-js got and decoded the request. One local route, /l.L/Echo,
@@ -150,14 +151,7 @@ async function trickle(sock: Socket, b: Buffer): Promise<void> {
   }
 }
 
-function frame(type: number, flags: number, id: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(id, 5);
-  return Buffer.concat([h, payload]);
-}
+const frame = h2Frame;
 
 /** The header block of the first HEADERS frame on stream 1 in `got`, if it is all there. */
 function firstHeaders(got: Buffer): Buffer | undefined {
