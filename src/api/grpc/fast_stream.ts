@@ -7,7 +7,8 @@
 import { EventEmitter } from 'node:events';
 import { status as Code } from '@grpc/grpc-js';
 import type { LocalCall, RequestHead, StreamSink } from '../http/h2_server.ts';
-import { frame, GRPC_PREFIX, type ResponseWriter } from './watch_writer.ts';
+import type { ResponseWriter } from './watch_writer.ts';
+import { frame, GRPC_PREFIX } from '../http/grpc_message.ts';
 import { ownBytes } from './fast_unary.ts';
 
 /** A bidirectional-stream method served here: its grpc-js handler and response serializer. */

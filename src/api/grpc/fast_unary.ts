@@ -5,7 +5,7 @@
 // (streams, compressed messages, other services) is forwarded to grpc-js by the front.
 import { status as Code } from '@grpc/grpc-js';
 import type { LocalCall, RequestHead, StreamSink } from '../http/h2_server.ts';
-import { GRPC_PREFIX } from './watch_writer.ts';
+import { GRPC_PREFIX } from '../http/grpc_message.ts';
 
 /** What a routed call runs: the raw request in, the response (or a promise of it) out, then encoded. */
 export interface FastHandler {

@@ -13,7 +13,8 @@ import { sat } from '../../server/txn/kv_view.ts';
 import { decode, serviceDefinition } from './codec.ts';
 import { HeaderCache, eventsResponse, responseSize, writeResponse } from './watch_codec.ts';
 import { batchResponses, encodeUnit, type ResponseSink, type Unit } from './watch_batch.ts';
-import { GRPC_PREFIX, frame, responseWriter, type ResponseWriter } from './watch_writer.ts';
+import { responseWriter, type ResponseWriter } from './watch_writer.ts';
+import { GRPC_PREFIX, frame } from '../http/grpc_message.ts';
 
 interface CreateRequest {
   key: Buffer;

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { frame, responseWriter } from './watch_writer.ts';
+import { responseWriter } from './watch_writer.ts';
+import { frame } from '../http/grpc_message.ts';
 
 const identity = (b: Buffer) => b;
 const service: grpc.ServiceDefinition = {

@@ -8,7 +8,7 @@
 import type * as grpc from '@grpc/grpc-js';
 
 export interface ResponseWriter {
-  /** True when responses must carry the gRPC message prefix (see GRPC_PREFIX). */
+  /** True when responses must carry the gRPC message prefix (see http/grpc_message.ts). */
   readonly framed: boolean;
   /** `done` runs once the bytes are handed to the connection; never if the call is gone. */
   write(b: Buffer, done: () => void): void;
@@ -16,9 +16,6 @@ export interface ResponseWriter {
   cork(): void;
   uncork(): void;
 }
-
-/** Bytes before each message on the wire: compressed flag (0) and big-endian length. */
-export const GRPC_PREFIX = 5;
 
 /** What is used of grpc-js's BaseServerInterceptingCall (internal, hence checked before use). */
 interface BaseCall {
@@ -73,13 +70,4 @@ export function responseWriter(call: grpc.ServerDuplexStream<Buffer, Buffer>): R
     cork() {},
     uncork() {},
   };
-}
-
-/** `msg` with the gRPC message prefix. */
-export function frame(msg: Uint8Array): Buffer {
-  const b = Buffer.allocUnsafe(GRPC_PREFIX + msg.length);
-  b[0] = 0;
-  b.writeUInt32BE(msg.length, 1);
-  b.set(msg, GRPC_PREFIX);
-  return b;
 }

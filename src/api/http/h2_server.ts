@@ -10,6 +10,7 @@ import * as http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { HeaderDecoder, encodeField, writeInt, writeString, type Field } from './hpack.ts';
+import { GRPC_PREFIX, frame, writeGrpcPrefix } from './grpc_message.ts';
 
 export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -62,7 +63,6 @@ const MAX_UNWRITTEN = 16 << 20;
 /** Payloads up to this size are copied into the output slab; larger ones are written as they are. */
 const COPY_MAX = 4096;
 const SLAB = 64 * 1024;
-const GRPC_PREFIX = 5;
 
 /** What routing needs of a request's header block. */
 export interface RequestHead {
@@ -228,8 +228,7 @@ class FrameWriter {
   /** The 5-byte gRPC message prefix (uncompressed, `len` bytes). */
   grpcPrefix(len: number): void {
     this.reserve(GRPC_PREFIX);
-    this.slab[this.pos] = 0;
-    this.slab.writeUInt32BE(len, this.pos + 1);
+    writeGrpcPrefix(this.slab, this.pos, len);
     this.pos += GRPC_PREFIX;
   }
 
@@ -324,11 +323,7 @@ export class H2Connection {
       s.ending = true;
       this.finish(s);
     } else {
-      const framed = Buffer.allocUnsafe(len);
-      framed[0] = 0;
-      framed.writeUInt32BE(message.length, 1);
-      framed.set(message, GRPC_PREFIX);
-      this.enqueue(s, framed);
+      this.enqueue(s, frame(message));
       s.tail = OK_TRAILERS;
       s.ending = true;
       this.pump(s);
