@@ -1,10 +1,10 @@
 // The HTTP/2 side of a client port. Node's http2 module costs, per stream, a Duplex, header objects
 // and a round of callbacks through nghttp2; for a small unary call that was most of the server's CPU.
 // Here the frames are read and written directly: a call with a local route (the KV service's unary
-// methods) is answered from pre-encoded header blocks, several answers to one write. Every other
-// stream (watch, lease keep-alive, the other services, compressed calls) is forwarded to grpc-js
-// over an in-process HTTP/2 connection opened for this client connection, so grpc-js serves those
-// exactly as it would on the socket itself. A client's `:authority` is never passed on, so the URL
+// methods, Watch, LeaseKeepAlive) is answered from pre-encoded header blocks, several answers to one
+// write. Every other stream (the other services, compressed calls) is forwarded to grpc-js over an
+// in-process HTTP/2 connection opened for this client connection, so grpc-js serves those exactly
+// as it would on the socket itself. A client's `:authority` is never passed on, so the URL
 // that etcdctl 3.4 sends there (which Node refuses) does no harm.
 import * as http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
@@ -311,8 +311,7 @@ export class H2Connection {
     if (s.done || s.ending || this.closed) return;
     const len = GRPC_PREFIX + message.length;
     const out = this.out;
-    if (!s.headersSent) out.frame(HEADERS, END_HEADERS, s.id, RESPONSE_HEAD);
-    s.headersSent = true;
+    this.responseHeaders(s);
     if (s.queued === 0 && len <= this.peerMaxFrame && len <= this.sendWindow && len <= s.sendWindow) {
       this.sendWindow -= len;
       s.sendWindow -= len;
@@ -334,24 +333,26 @@ export class H2Connection {
   /** Ends a local call with grpc-status `code`: trailers only, or trailers after what was sent. */
   failCall(s: Stream, code: number, details: string): void {
     if (s.done || s.ending || this.closed) return;
-    const status = code === 0 && details === '' ? OK_TRAILERS : statusBlock(code, details);
+    const status = statusBlock(code, details);
     s.tail = s.headersSent ? status : Buffer.concat([RESPONSE_HEAD, status]);
     s.ending = true;
     this.pump(s);
-    this.scheduleFlush();
   }
 
   /** One framed message of a local streamed answer. */
   send(s: Stream, framed: Buffer, done?: () => void): void {
     if (s.done || s.ending || this.closed) return;
-    if (!s.headersSent) {
-      s.headersSent = true;
-      this.out.frame(HEADERS, END_HEADERS, s.id, RESPONSE_HEAD);
-    }
+    this.responseHeaders(s);
     this.enqueue(s, framed);
     if (done !== undefined) (s.dones ??= []).push({ at: s.queuedTotal, done });
     this.pump(s);
-    this.scheduleFlush();
+  }
+
+  /** A local answer's `:status` and content type, once per stream. */
+  private responseHeaders(s: Stream): void {
+    if (s.headersSent) return;
+    s.headersSent = true;
+    this.out.frame(HEADERS, END_HEADERS, s.id, RESPONSE_HEAD);
   }
 
   private enqueue(s: Stream, b: Buffer): void {
@@ -464,11 +465,8 @@ export class H2Connection {
 
   private onDataFrame(flags: number, id: number, p: Buffer): void {
     if (id === 0) return this.goAway(H2_PROTOCOL_ERROR);
-    let data = p;
-    if (flags & PADDED) {
-      if (p.length === 0 || p[0]! >= p.length) return this.goAway(H2_PROTOCOL_ERROR);
-      data = p.subarray(1, p.length - p[0]!);
-    }
+    const data = unpad(flags, p);
+    if (data === undefined) return this.goAway(H2_PROTOCOL_ERROR);
     this.recvWindow -= p.length;
     if (this.recvWindow < 0) return this.goAway(H2_FLOW_CONTROL_ERROR);
     this.recvUnacked += p.length;
@@ -501,11 +499,8 @@ export class H2Connection {
 
   private onHeaders(flags: number, id: number, p: Buffer): void {
     if (id === 0 || (id & 1) === 0) return this.goAway(H2_PROTOCOL_ERROR);
-    let b = p;
-    if (flags & PADDED) {
-      if (b.length === 0 || b[0]! >= b.length) return this.goAway(H2_PROTOCOL_ERROR);
-      b = b.subarray(1, b.length - b[0]!);
-    }
+    let b = unpad(flags, p);
+    if (b === undefined) return this.goAway(H2_PROTOCOL_ERROR);
     if (flags & PRIORITY_FLAG) {
       if (b.length < 5) return this.goAway(H2_PROTOCOL_ERROR);
       b = b.subarray(5);
@@ -563,9 +558,7 @@ export class H2Connection {
   }
 
   private windowUpdate(id: number, n: number): void {
-    const p = Buffer.allocUnsafe(4);
-    p.writeUInt32BE(n, 0);
-    this.out.frame(WINDOW_UPDATE, 0, id, p);
+    this.out.frame(WINDOW_UPDATE, 0, id, uint32(n));
   }
 
   /** Sends what the windows allow of `s`'s queue, then its end once decided and everything is out. */
@@ -616,6 +609,7 @@ export class H2Connection {
       }
     }
     if (finished) this.finish(s);
+    this.scheduleFlush();
     if (s.dones !== undefined && s.sentTotal > sentBefore) this.written(s);
   }
 
@@ -671,7 +665,6 @@ export class H2Connection {
 
   private endIfDrained(): void {
     if (this.streams.size > 0 || this.closed) return;
-    this.scheduleFlush();
     process.nextTick(() => {
       this.flush();
       const sock = this.socket;
@@ -681,9 +674,7 @@ export class H2Connection {
   }
 
   private rst(id: number, code: number): void {
-    const p = Buffer.allocUnsafe(4);
-    p.writeUInt32BE(code, 0);
-    this.out.frame(RST_STREAM, 0, id, p);
+    this.out.frame(RST_STREAM, 0, id, uint32(code));
     this.scheduleFlush();
   }
 
@@ -727,14 +718,12 @@ export class H2Connection {
       if (flags & END_STREAM) s.pendingTail = block;
       else this.headerFrames(s.id, block, false);
       this.pump(s);
-      this.scheduleFlush();
     });
     req.on('data', (chunk: Buffer) => {
       if (s.done) return;
       this.enqueue(s, chunk);
       if (!s.responded) return;
       this.pump(s);
-      this.scheduleFlush();
     });
     // Trailers can come before buffered data is read out: they are sent at 'end', after all data.
     req.on('trailers', (h: http2.IncomingHttpHeaders) => {
@@ -745,7 +734,6 @@ export class H2Connection {
       s.tail = s.pendingTail;
       s.ending = true;
       this.pump(s);
-      this.scheduleFlush();
     });
     req.on('drain', () => {
       const n = s.held;
@@ -808,6 +796,20 @@ export class H2Connection {
     for (const s of [...this.streams.values()]) this.drop(s, H2_CANCEL);
     this.backend?.destroy();
   }
+}
+
+/** The 4-byte payload of WINDOW_UPDATE and RST_STREAM. */
+function uint32(v: number): Buffer {
+  const p = Buffer.allocUnsafe(4);
+  p.writeUInt32BE(v, 0);
+  return p;
+}
+
+/** A DATA or HEADERS payload without its padding (RFC 9113 6.1); undefined if the padding is bad. */
+function unpad(flags: number, p: Buffer): Buffer | undefined {
+  if ((flags & PADDED) === 0) return p;
+  if (p.length === 0 || p[0]! >= p.length) return undefined;
+  return p.subarray(1, p.length - p[0]!);
 }
 
 /** The routing facts of a request, or undefined when a pseudo-header routing needs is missing. */
