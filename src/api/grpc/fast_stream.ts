@@ -9,7 +9,7 @@ import { status as Code } from '@grpc/grpc-js';
 import type { LocalCall, RequestHead, StreamSink } from '../http/h2_server.ts';
 import type { ResponseWriter } from './watch_writer.ts';
 import { frame, GRPC_PREFIX } from '../http/grpc_message.ts';
-import { ownBytes } from './fast_unary.ts';
+import { ownBytes, plainGrpc } from './fast_unary.ts';
 
 /** A bidirectional-stream method served here: its grpc-js handler and response serializer. */
 export interface StreamMethod {
@@ -24,10 +24,7 @@ export function streamRouter(
 ): (head: RequestHead, sink: StreamSink) => LocalCall | undefined {
   return (head, sink) => {
     const m = routes.get(head.path);
-    if (m === undefined || head.method !== 'POST' || !head.contentType.startsWith('application/grpc')) {
-      return undefined;
-    }
-    if (head.encoding !== undefined && head.encoding !== 'identity') return undefined;
+    if (m === undefined || !plainGrpc(head)) return undefined;
     const call = new ServerStream(sink, m.serialize);
     const driver = new StreamDriver(call, maxReceiveBytes);
     m.handler(call);

@@ -35,7 +35,7 @@ export function unaryRouter(
 }
 
 /** Only uncompressed gRPC POSTs take the short path; anything unusual is grpc-js's to judge. */
-function plainGrpc(h: RequestHead): boolean {
+export function plainGrpc(h: RequestHead): boolean {
   return (
     h.method === 'POST' &&
     h.contentType.startsWith('application/grpc') &&
