@@ -35,10 +35,7 @@ export function encodeKeyValue(kv: KeyValue): Buffer {
   w.uintField(2, kv.createRevision);
   w.uintField(3, kv.modRevision);
   w.uintField(4, kv.version);
-  if (kv.value.length) {
-    w.tag(5, WIRE_BYTES);
-    w.bytes(kv.value);
-  }
+  w.bytesField(5, kv.value);
   if (lease !== 0n) w.u64Field(6, lease);
   return buf;
 }

@@ -93,10 +93,7 @@ function writeEntry(w: Writer, e: Entry): void {
   w.enumField(1, e.type);
   w.uintField(2, e.term);
   w.uintField(3, e.index);
-  if (e.data.length) {
-    w.tag(4, WIRE_BYTES);
-    w.bytes(e.data);
-  }
+  w.bytesField(4, e.data);
 }
 
 function writeConfState(w: Writer, cs: ConfState): void {
@@ -116,10 +113,7 @@ function writeMetadata(w: Writer, md: SnapshotMetadata): void {
 }
 
 function writeSnapshot(w: Writer, s: Snapshot): void {
-  if (s.data.length) {
-    w.tag(1, WIRE_BYTES);
-    w.bytes(s.data);
-  }
+  w.bytesField(1, s.data);
   w.tag(2, WIRE_BYTES);
   w.uint(sizeMetadata(s.metadata));
   writeMetadata(w, s.metadata);
@@ -150,10 +144,7 @@ export function encodeMessageInto(m: Message, buf: Uint8Array, offset: number): 
   }
   w.uintField(10, m.reject ? 1 : 0);
   w.uintField(11, m.rejectHint);
-  if (m.context.length) {
-    w.tag(12, WIRE_BYTES);
-    w.bytes(m.context);
-  }
+  w.bytesField(12, m.context);
   return w.pos;
 }
 
@@ -404,10 +395,7 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
       w.u64Field(1, c.id);
       w.enumField(2, c.type);
       w.u64Field(3, c.nodeId);
-      if (c.context.length) {
-        w.tag(4, WIRE_BYTES);
-        w.bytes(c.context);
-      }
+      w.bytesField(4, c.context);
     },
   );
 }
@@ -446,10 +434,7 @@ export function encodeConfChangeV2(cc: ConfChangeV2): Uint8Array {
       w.enumField(1, c.type);
       w.u64Field(2, c.nodeId);
     }
-    if (v.context.length) {
-      w.tag(3, WIRE_BYTES);
-      w.bytes(v.context);
-    }
+    w.bytesField(3, v.context);
   });
 }
 

@@ -100,6 +100,13 @@ export class Writer {
     this.pos += data.length;
   }
 
+  /** A length-delimited field, left out when empty (proto3's default). */
+  bytesField(field: number, data: Uint8Array): void {
+    if (data.length === 0) return;
+    this.tag(field, WIRE_BYTES);
+    this.bytes(data);
+  }
+
   uintField(field: number, v: number): void {
     this.buf[this.pos++] = field << 3;
     this.uint(v);
