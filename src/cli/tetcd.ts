@@ -1,5 +1,6 @@
 // `tetcd`: the server binary. Same flags as etcd; JSON logs on stderr; clean shutdown on SIGTERM/SIGINT;
-// fail-stop (exit 1) on any durability error.
+// fail-stop (exit 1, logged at level fatal) on any durability error and on any error that is not one
+// request's (a ClientError) while applying the log or stepping raft.
 import { ConfigError, parseConfig } from './config.ts';
 import { createLogger } from '../pkg/logger.ts';
 import { EtcdServer } from '../server/server.ts';
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   if (ignored.length) log.warn({ flags: ignored }, 'flags accepted for compatibility but not in effect yet');
   const fatal = (err: unknown) => {
-    log.fatal({ err }, 'durability failure; stopping the member');
+    log.fatal({ err }, 'fail-stop: stopping the member');
     process.exit(1);
   };
   log.info(

@@ -1,12 +1,9 @@
 // Membership errors. Each class carries the exact message etcd puts on the wire (clients match on it);
-// the gRPC edge (api/grpc/errors.ts) maps the classes to status codes.
+// the gRPC edge (api/grpc/errors.ts) maps the classes to status codes. Each fails one request (a
+// membership change or a promote), so each is a ClientError.
+import { ClientError } from '../pkg/errors.ts';
 
-export class MembershipError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+export class MembershipError extends ClientError {}
 
 /** A peer URL is not http(s)://host:port, or no URL was given. InvalidArgument. */
 export class ErrMemberBadURLs extends MembershipError {

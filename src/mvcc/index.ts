@@ -1,6 +1,7 @@
 // The ordered in-memory index of keys (etcd's treeIndex): a B-tree from key to KeyIndex. Keys are
 // latin1 strings, so JavaScript string order is byte order.
 import BTree from 'sorted-btree';
+import { InvariantError } from '../pkg/errors.ts';
 import { KeyIndex, type Found } from './key_index.ts';
 import type { Revision } from './revision.ts';
 
@@ -56,7 +57,7 @@ export class TreeIndex {
 
   tombstone(key: string, rev: Revision): void {
     const ki = this.tree.get(key);
-    if (!ki) throw new Error(`mvcc: tombstone on unknown key ${key}`);
+    if (!ki) throw new InvariantError(`mvcc: tombstone on unknown key ${key}`);
     ki.tombstone(rev);
   }
 

@@ -3,6 +3,7 @@
 
 import type { Revision } from './revision.ts';
 import { revKey } from './revision.ts';
+import { InvariantError } from '../pkg/errors.ts';
 
 export interface Generation {
   /** Version of the key at the last revision of this generation. */
@@ -49,7 +50,7 @@ export class KeyIndex {
 
   tombstone(rev: Revision): void {
     if (this.generations[this.generations.length - 1]!.revs.length === 0) {
-      throw new Error(`mvcc: tombstone on a key with no live generation: ${this.key}`);
+      throw new InvariantError(`mvcc: tombstone on a key with no live generation: ${this.key}`);
     }
     this.put(rev);
     this.generations.push(emptyGen());

@@ -2,6 +2,8 @@
 // (beginRev + 1), each with its own sub revision; the store's revision moves when the txn ends.
 import type { Backend } from '../backend/backend.ts';
 import { ErrCompacted, ErrFutureRev } from './errors.ts';
+import { InvariantError } from '../pkg/errors.ts';
+import { failpoint } from '../pkg/failpoint.ts';
 import { decodeKeyValue, encodeKeyValue, type KeyValue } from './kv_codec.ts';
 import { revToBytes, type Revision } from './revision.ts';
 import type { TreeIndex } from './index.ts';
@@ -59,7 +61,7 @@ export function rangeAt(
   const kvs = hits.map((h) => {
     const raw = s.backend.get('key', revToBytes(h.modified));
     if (!raw)
-      throw new Error(
+      throw new InvariantError(
         `mvcc: index points at revision ${h.modified.main}_${h.modified.sub} that is not stored`,
       );
     return decodeKeyValue(raw);
@@ -124,6 +126,9 @@ export class WriteTxn {
       lease,
     };
     this.s.backend.put('key', revToBytes(rev), encodeKeyValue(kv));
+    // The backend holds a revision the index does not: armed, this throws a plain Error whose message
+    // starts with "mvcc: " (tests that fail-stop is decided by the error's class, not its text).
+    failpoint('mvccPutBeforeIndex', 'mvcc: failpoint mvccPutBeforeIndex: a stored revision is not indexed');
     if (ki) ki.put(rev);
     else this.s.index.put(k, rev);
     this.changes.push({ type: 'PUT', kv });
@@ -151,7 +156,7 @@ export class WriteTxn {
   }
 
   end(meta?: { consistentIndex: number; term: number }): void {
-    if (this.ended) throw new Error('mvcc: write txn ended twice');
+    if (this.ended) throw new InvariantError('mvcc: write txn ended twice');
     this.ended = true;
     this.onEnd(this, meta);
   }

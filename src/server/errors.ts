@@ -1,7 +1,9 @@
 // Server errors. Each class carries etcd's exact message (clients parse it); the gRPC edge maps
-// classes to status codes in one table (api/grpc/errors.ts).
+// classes to status codes in one table (api/grpc/errors.ts). Every one belongs to one request, so
+// each derives from ClientError: thrown while applying, it fails that request only.
+import { ClientError } from '../pkg/errors.ts';
 
-export class ServerError extends Error {}
+export class ServerError extends ClientError {}
 
 function def(name: string, message: string): new () => ServerError {
   const C = class extends ServerError {

@@ -4,9 +4,10 @@
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { grpcUnary } from '../pkg/grpc_unary.ts';
 import { ErrTimeout } from './errors.ts';
+import { ClientError } from '../pkg/errors.ts';
 
-/** The leader answered with a non-OK gRPC status: passed on to the client as it is. */
-export class ForwardedStatusError extends Error {
+/** The leader answered with a non-OK gRPC status: passed on to the client as it is (one request's). */
+export class ForwardedStatusError extends ClientError {
   constructor(
     readonly code: number,
     readonly details: string,

@@ -17,9 +17,10 @@ import type {
 } from './txn/types.ts';
 import { CompareResult, CompareTarget, SortOrder, SortTarget } from './txn/types.ts';
 import { ErrStopped } from './errors.ts';
+import { ClientError } from '../pkg/errors.ts';
 
 /** Errors of the coordination services; etcd 3.4 sends these (unprefixed) with code Unknown. */
-export class CoordError extends Error {}
+export class CoordError extends ClientError {}
 
 export class ErrElectionNotLeader extends CoordError {
   constructor() {

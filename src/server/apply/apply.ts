@@ -1,9 +1,12 @@
 // Applies committed log entries: decode (or reuse the proposer's decoded request), run it through the
 // applier chain, settle the proposer's waiter. The backend batch is committed once per call.
+// Only a ClientError (one request's error: a missing lease, a compacted revision) fails just that
+// request; anything else thrown here is a bug or a broken invariant and propagates to the Ready loop,
+// which stops the member (fail-stop). The decision is made on the error's class, never its message.
 import { EntryType, type Entry } from '../../raft/index.ts';
 import { decodeRaftRequest, Op, peekRaftRequest } from '../raft_request.ts';
 import type { Proposer } from '../propose.ts';
-import { ServerError } from '../errors.ts';
+import { ClientError, InvariantError } from '../../pkg/errors.ts';
 import type {
   ApplyPosition,
   Applier,
@@ -51,7 +54,7 @@ function applyOne(a: Applier, op: Op, req: unknown): unknown {
     case Op.LeaseCheckpoint:
       return a.leaseCheckpoint(req as LeaseCheckpointRequest);
     default:
-      throw new Error(`apply: unsupported operation ${op}`);
+      throw new InvariantError(`apply: unsupported operation ${op}`);
   }
 }
 
@@ -95,9 +98,7 @@ export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): void {
       const result = applyOne(deps.applier, op, req);
       waiter?.resolve(result);
     } catch (err) {
-      // Client errors (a missing lease, a compacted revision) fail that request only; anything else
-      // is a broken invariant and stops the member.
-      if (!(err instanceof ServerError) && !isStoreError(err)) throw err;
+      if (!(err instanceof ClientError)) throw err;
       waiter?.reject(err);
     }
     last = e.index;
@@ -106,8 +107,4 @@ export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): void {
     deps.commitBackend();
     deps.onApplied(last);
   }
-}
-
-function isStoreError(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith('mvcc: ');
 }

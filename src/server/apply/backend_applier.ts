@@ -4,6 +4,7 @@ import type { KVStore } from '../../mvcc/kvstore.ts';
 import type { Lessor } from '../../lease/lessor.ts';
 import { toBigInt, toNumber } from '../../proto/index.ts';
 import { ErrLeaseExist, ErrLeaseNotFound } from '../errors.ts';
+import { ClientError, InvariantError } from '../../pkg/errors.ts';
 import { executeDeleteRange, executePut } from '../txn/put.ts';
 import { executeTxn } from '../txn/txn.ts';
 import { sat, type WriteCtx } from '../txn/kv_view.ts';
@@ -26,23 +27,26 @@ export class BackendApplier implements Applier {
     private readonly lessor: Lessor,
   ) {}
 
-  /** Runs `run(ctx, req, lessor)` in one write txn (a function reference, not a closure per command). */
+  /**
+   * Runs `run(ctx, req, lessor)` in one write txn (a function reference, not a closure per command).
+   * A ClientError fails the request: the txn ends unchanged. Anything else is a bug: it propagates
+   * without ending the txn (no watcher sees half a change) and the member stops.
+   */
   private inWriteTxn<R, T>(run: (ctx: WriteCtx, req: R, lessor: Lessor) => T, req: R): T {
     const txn = this.kv.write();
     const ctx: WriteCtx = { view: txn, beginRev: this.kv.rev(), changes: 0 };
-    let ok = false;
+    let r: T;
     try {
-      const r = run(ctx, req, this.lessor);
-      ok = true;
-      return r;
-    } finally {
-      if (!ok && ctx.changes > 0) {
-        // A command failed after writing: the store would be half-changed. That is a bug; stop.
-        // eslint-disable-next-line no-unsafe-finally
-        throw new Error('apply: command failed after partial writes (invariant broken)');
-      }
+      r = run(ctx, req, this.lessor);
+    } catch (err) {
+      if (!(err instanceof ClientError)) throw err;
+      // A request's error after it wrote: the store would be half-changed. That is a bug; stop.
+      if (ctx.changes > 0) throw new InvariantError('apply: command failed after partial writes');
       txn.end({ consistentIndex: this.position.index, term: this.position.term });
+      throw err;
     }
+    txn.end({ consistentIndex: this.position.index, term: this.position.term });
+    return r;
   }
 
   private noKvChange(): void {
