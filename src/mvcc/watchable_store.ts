@@ -124,7 +124,17 @@ export class WatchableStore {
   private passRev = 0;
   private readonly recent = new RecentEvents<WatchEvent>(RECENT_REVS, RECENT_BYTES);
 
-  constructor(private readonly src: WatchSource) {}
+  /**
+   * `onError` hears an error of a catch-up pass (a bug: a store read failing). By default it is thrown
+   * again, uncaught; the member passes its fail-stop.
+   */
+  constructor(
+    private readonly src: WatchSource,
+    private readonly onError: (err: unknown) => void = (err) =>
+      queueMicrotask(() => {
+        throw err;
+      }),
+  ) {}
 
   watch(opts: WatcherOptions): Watcher {
     const w = new Watcher(opts);
@@ -232,7 +242,9 @@ export class WatchableStore {
     this.catchingUp = true;
     setImmediate(() => {
       this.catchUp()
-        .catch(() => {})
+        .catch((err: unknown) => {
+          if (!this.closed) this.onError(err);
+        })
         .finally(() => {
           this.catchingUp = false;
           if (this.unsynced.size > 0 && this.hasRunnable()) this.scheduleCatchUp();

@@ -119,8 +119,9 @@ export function saveSnapshotFile(dir: string, index: number, data: Uint8Array): 
 export function loadSnapshotFile(dir: string, index: number): Buffer | undefined {
   try {
     return readFileSync(join(dir, snapName(index)));
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err; // an unreadable snapshot file is not a missing one
   }
 }
 
@@ -129,11 +130,16 @@ export function releaseSnapshotFiles(dir: string, index: number): void {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    return;
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
   }
   for (const n of names) {
     const m = /^([0-9a-f]{16})\.snap\.db$/.exec(n);
     if (m && parseInt(m[1]!, 16) <= index) unlinkSync(join(dir, n));
   }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }

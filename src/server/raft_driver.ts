@@ -9,6 +9,8 @@
 import {
   EntryType,
   ErrProposalDropped,
+  ErrStepLocalMsg,
+  ErrStepPeerNotFound,
   MessageType,
   NONE,
   RawNode,
@@ -278,8 +280,11 @@ export class RaftDriver {
       fed = true;
       try {
         rn.step(m);
-      } catch {
-        // A response from a peer no longer in the configuration, or a stray local type: ignore it.
+      } catch (err) {
+        // Dropped as etcd drops them: a response from a peer no longer in the configuration, a local
+        // type from the wire, a peer's forwarded proposal while there is no leader or a transfer runs
+        // (its proposer times out). Anything else raft throws is a bug: the member stops (fail-stop).
+        if (!isBenignStepError(err)) throw err;
       }
     }
     for (const r of this.reports.splice(0)) {
@@ -322,6 +327,7 @@ export class RaftDriver {
       try {
         rn.proposeConfChange(c.cc);
       } catch (err) {
+        if (!(err instanceof ErrProposalDropped)) throw err;
         c.fail(err);
       }
     }
@@ -410,4 +416,11 @@ export class RaftDriver {
       await this.deps.wal.save(this.hs, []);
     }
   }
+}
+
+/** Errors of stepping a peer's message that concern that message only (etcd drops them too). */
+function isBenignStepError(err: unknown): boolean {
+  return (
+    err instanceof ErrStepPeerNotFound || err instanceof ErrStepLocalMsg || err instanceof ErrProposalDropped
+  );
 }

@@ -436,7 +436,8 @@ export class RaftNode {
     this.stopped = true;
     this.driver.stop();
     await this.driver.drain();
-    await this.driver.flushHardState().catch(() => {});
+    // A WAL write failing at shutdown is a durability failure like any other.
+    await this.driver.flushHardState().catch((err: unknown) => this.cfg.fatal(err));
     clearInterval(this.readTimer);
     this.reads.close();
     this.proposer.failAll(new ErrStopped());

@@ -71,7 +71,7 @@ export interface ServerConfig {
   /** This member was removed from the cluster (MemberRemove): the process should stop. */
   onRemoved?: () => void;
   logger: Logger;
-  /** Called on a durability failure; the process must stop. */
+  /** Called on a durability failure or a bug (an error not a ClientError while applying): the process must stop. */
   fatal(err: unknown): void;
 }
 
@@ -103,7 +103,10 @@ export class EtcdServer {
     this.clusterRef = cluster;
     this.memberId = memberId;
     this.memberIdLong = fromBigInt(memberId, true);
-    this.watchable = new WatchableStore(watchSource(() => this.kvStore, backend));
+    this.watchable = new WatchableStore(
+      watchSource(() => this.kvStore, backend),
+      (err) => cfg.fatal(err),
+    );
     kv.onTxnEnd((events, rev) => this.watchable.notify(events, rev));
     this.leaseLoop = new LeaseLoop({
       lessor,

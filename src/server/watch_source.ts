@@ -3,6 +3,7 @@
 import type { Backend } from '../backend/backend.ts';
 import type { KVStore } from '../mvcc/kvstore.ts';
 import { decodeKeyValue } from '../mvcc/kv_codec.ts';
+import { ErrCompacted } from '../mvcc/errors.ts';
 import { isTombstone, revToBytes } from '../mvcc/revision.ts';
 import type { WatchEvent, WatchKV, WatchSource } from '../mvcc/watchable_store.ts';
 
@@ -28,7 +29,8 @@ export function watchSource(kv: () => KVStore, backend: Backend): WatchSource {
     prevKv(key: Buffer, rev: number): WatchKV | undefined {
       try {
         return kv().range(key, undefined, { rev: rev - 1 }).kvs[0];
-      } catch {
+      } catch (err) {
+        if (!(err instanceof ErrCompacted)) throw err;
         return undefined; // compacted: prev_kv is omitted
       }
     },

@@ -2,6 +2,7 @@
 // As in etcd, every compare (nested ones too) is evaluated against the store as it was when the txn
 // began; ops then run in order and later ops see earlier writes of the same txn.
 import { toBigInt } from '../../proto/index.ts';
+import { ClientError } from '../../pkg/errors.ts';
 import {
   CompareResult,
   CompareTarget,
@@ -70,7 +71,9 @@ export function applyCompare(view: ReadView, c: Compare): boolean {
   let kvs: StoredKV[];
   try {
     kvs = view.range(asBuf(c.key), rangeEndOf(c.rangeEnd), {}).kvs;
-  } catch {
+  } catch (err) {
+    // A request's error fails the compare (etcd's applyCompare); a broken store invariant stops the member.
+    if (!(err instanceof ClientError)) throw err;
     return false;
   }
   if (kvs.length === 0) return c.target === CompareTarget.VALUE ? false : compareKV(c, undefined);
