@@ -1,6 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EntryType, MemoryStorage, type Entry, type Message } from '../raft/index.ts';
+import {
+  EntryType,
+  MemoryStorage,
+  MessageType,
+  StateType,
+  emptyConfState,
+  message,
+  type Entry,
+  type Message,
+} from '../raft/index.ts';
 import type { Wal } from '../wal/wal.ts';
 import { unmarshalConfChange } from '../raft/raftpb_codec.ts';
 import { RaftDriver } from './raft_driver.ts';
@@ -11,8 +20,9 @@ interface Saved {
   snap: boolean;
 }
 
-function driver(id: bigint) {
+function driver(id: bigint, hooks: { applySnapshot?: () => void } = {}) {
   const saves: Saved[] = [];
+  const fatals: unknown[] = [];
   const applied: Entry[][] = [];
   const sent: Message[] = [];
   const wal = {
@@ -28,7 +38,10 @@ function driver(id: bigint) {
       storage,
       send: (msgs) => sent.push(...msgs),
       persistSnapshot: () => {},
-      applySnapshot: () => Promise.resolve(),
+      applySnapshot: () => {
+        hooks.applySnapshot?.();
+        return Promise.resolve();
+      },
       apply: (ents) => {
         applied.push(ents);
         for (const e of ents) {
@@ -38,9 +51,7 @@ function driver(id: bigint) {
       onSoftState: () => {},
       onReadStates: () => {},
       afterAdvance: () => {},
-      fatal: (err) => {
-        throw err;
-      },
+      fatal: (err) => fatals.push(err),
     },
     {
       id,
@@ -53,7 +64,7 @@ function driver(id: bigint) {
       rand: { intn: () => 0 },
     },
   );
-  return { d, saves, applied, sent };
+  return { d, saves, applied, sent, fatals };
 }
 
 test('a lone voter elects itself at start without waiting for an election timeout', async () => {
@@ -119,32 +130,128 @@ test('a member that is not alone waits for an election and proposals wait for a 
   }
 });
 
-test('ticks follow the clock: ticks missed while the loop was blocked are fed at the next firing', async () => {
-  // A follower of a 2-voter configuration with no leader: only ticks move its election clock.
-  const { d } = driver(1n);
-  d.bootstrap([
-    { id: 1n, context: new Uint8Array(0) },
-    { id: 2n, context: new Uint8Array(0) },
-  ]);
-  let clock = 0;
-  const heartbeatMs = 5;
-  d.start(heartbeatMs, () => clock);
+/** A manual clock and timer: `fire()` runs the tick timer's callback at `clock.t`. */
+function manualTimer() {
+  const clock = { t: 0 };
+  let cb: (() => void) | undefined;
+  return {
+    clock,
+    now: () => clock.t,
+    every: (fn: () => void) => {
+      cb = fn;
+      return () => (cb = undefined);
+    },
+    fire: () => cb?.(),
+  };
+}
+
+const voters = (...ids: bigint[]) => ids.map((id) => ({ id, context: new Uint8Array(0) }));
+const heartbeat = (from: bigint, term = 1) => message({ type: MessageType.MsgHeartbeat, from, to: 1n, term });
+
+test('after the process stood still, at most two ticks are fed, after the messages received meanwhile', async () => {
+  const { d, fatals } = driver(1n);
+  d.bootstrap(voters(1n, 2n, 3n));
+  const tm = manualTimer();
+  d.start(100, tm.now, tm.every);
+  try {
+    d.step(heartbeat(2n));
+    await d.drain();
+    assert.equal(d.lead(), 2n);
+    // SIGSTOP for 2 s (20 heartbeat intervals, two election timeouts): one firing when it resumes.
+    tm.clock.t += 2000;
+    tm.fire();
+    await d.drain();
+    assert.equal(d.rn.raft.electionElapsed, 2, 'the missed ticks are dropped (20 would start an election)');
+    // Another stall, with the leader's heartbeat read from the socket before the timer's turn.
+    tm.clock.t += 2000;
+    tm.fire();
+    d.step(heartbeat(2n));
+    await d.drain();
+    assert.equal(d.rn.raft.electionElapsed, 2, 'the heartbeat first, then the ticks');
+    assert.equal(d.lead(), 2n);
+    assert.equal(d.term(), 1);
+    assert.deepEqual(fatals, []);
+  } finally {
+    d.stop();
+  }
+});
+
+/** A follower of 2 (voters 1, 2, 3) whose loop is blocked 1.5 s applying a snapshot from 2. */
+async function blockedBySnapshot() {
+  const tm = manualTimer();
+  const r = driver(1n, { applySnapshot: () => (tm.clock.t += 1500) });
+  r.d.bootstrap(voters(1n, 2n, 3n));
+  r.d.start(100, tm.now, tm.every);
+  r.d.step(heartbeat(2n));
+  await r.d.drain();
+  r.d.step(
+    message({
+      type: MessageType.MsgSnap,
+      from: 2n,
+      to: 1n,
+      term: 1,
+      snapshot: {
+        data: new Uint8Array(0),
+        metadata: { index: 10, term: 1, confState: { ...emptyConfState(), voters: [1n, 2n, 3n] } },
+      },
+    }),
+  );
+  await r.d.drain();
+  assert.equal(r.d.rn.raft.raftLog.committed, 10, 'the snapshot was applied');
+  tm.clock.t += 50;
+  return { ...r, tm };
+}
+
+test('ticks missed while applying a snapshot are fed: a dead leader no longer holds a pre-vote back', async () => {
+  const { d, sent, tm } = await blockedBySnapshot();
+  try {
+    // Leader 2 was killed; 3 timed out and asks for a pre-vote (it waited on the socket meanwhile).
+    d.step(message({ type: MessageType.MsgPreVote, from: 3n, to: 1n, term: 2, index: 10, logTerm: 1 }));
+    sent.length = 0;
+    tm.fire();
+    await d.drain();
+    const answer = sent.find((m) => m.type === MessageType.MsgPreVoteResp && m.to === 3n);
+    assert.ok(answer, 'the pre-vote is answered, not ignored as inside the old leader lease');
+    assert.equal(answer.reject, false);
+  } finally {
+    d.stop();
+  }
+});
+
+test('ticks missed while applying a snapshot go before the messages received meanwhile', async () => {
+  const { d, tm } = await blockedBySnapshot();
+  try {
+    // Leader 2 is alive: its heartbeat waited on the socket while the snapshot was applied.
+    d.step(heartbeat(2n));
+    tm.fire();
+    await d.drain();
+    assert.equal(d.lead(), 2n);
+    assert.equal(d.rn.raft.state, StateType.StateFollower);
+    assert.equal(d.rn.raft.electionElapsed, 2, 'catch-up ticks, then the heartbeat, then the ticks');
+    assert.equal(d.term(), 1);
+  } finally {
+    d.stop();
+  }
+});
+
+test('a peer message raft refuses for itself is dropped; anything else raft throws stops the member', async () => {
+  const { d, fatals } = driver(1n);
+  d.bootstrap(voters(1n, 2n));
+  d.start(60_000);
   await d.drain();
   try {
-    const before = d.rn.raft.electionElapsed;
-    // 7 heartbeat intervals pass at once (as when a snapshot apply blocked the loop), then the
-    // timer fires: all 7 ticks must reach raft, not one.
-    clock += 7 * heartbeatMs;
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => {
-        if (d.rn.raft.electionElapsed !== before) {
-          clearInterval(t);
-          resolve();
-        }
-      }, 1);
-    });
+    // A response from a member not in the configuration, and a local message type off the wire.
+    d.step(message({ type: MessageType.MsgAppResp, from: 9n, to: 1n, term: 1 }));
+    d.step(message({ type: MessageType.MsgHup, from: 2n, to: 1n, term: 1 }));
     await d.drain();
-    assert.equal(d.rn.raft.electionElapsed - before, 7);
+    assert.deepEqual(fatals, []);
+    const bug = new Error('raft: 1 stepped something it cannot handle');
+    d.rn.raft.step = () => {
+      throw bug;
+    };
+    d.step(heartbeat(2n));
+    await d.drain();
+    assert.deepEqual(fatals, [bug]);
   } finally {
     d.stop();
   }

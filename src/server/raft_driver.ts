@@ -26,11 +26,13 @@ import {
   type HardState,
   type Message,
   type ReadState,
+  type Ready,
   type MemoryStorage,
   type Snapshot,
   type SoftState,
 } from '../raft/index.ts';
 import type { SnapshotMarker, Wal } from '../wal/wal.ts';
+import { Ticker } from './ticker.ts';
 
 export interface DriverDeps {
   wal: Wal;
@@ -59,16 +61,17 @@ interface Queued {
 
 const MAX_PROPOSALS_PER_STEP = 4096;
 
-/** At most this many missed ticks are fed at once after the loop was blocked. */
-const MAX_CATCH_UP_TICKS = 100;
-
 /** What a leader may send before persisting the Ready's entries. */
 const EARLY = new Set([MessageType.MsgApp, MessageType.MsgHeartbeat]);
 
 export class RaftDriver {
   readonly rn: RawNode;
   private inbox: Message[] = [];
+  /** Ticks missed while the member blocked its loop in its own work: fed before the inbox. */
+  private catchUpTicks = 0;
+  /** The timer's own ticks: fed after the inbox, so answers already received count first. */
   private ticks = 0;
+  private ticker: Ticker | undefined;
   private props: Queued[] = [];
   private confProps: { cc: ConfChange | ConfChangeV2; fail(e: unknown): void }[] = [];
   private reads: Uint8Array[] = [];
@@ -79,7 +82,7 @@ export class RaftDriver {
   private running = false;
   private stopped = false;
   private idle: (() => void)[] = [];
-  private tickTimer: NodeJS.Timeout | undefined;
+  private stopTimer: (() => void) | undefined;
   /** The newest hard state, and whether the WAL has it yet (commit-only changes ride on the next write). */
   private hs: HardState;
   private hsDirty = false;
@@ -101,23 +104,22 @@ export class RaftDriver {
 
   /**
    * Starts the tick timer; a lone voter campaigns at once instead of waiting an election timeout.
-   * Raft's clock follows the monotonic clock, not the timer's firings: after the loop was blocked
-   * (applying a large snapshot takes a second or more) the missed ticks are fed too. Otherwise a
-   * member that just applied a snapshot believes the dead leader's lease still holds and refuses a
-   * pre-vote, and the election waits another timeout (the 25-kill test saw 3 s failovers).
+   * Ticks follow the monotonic clock, at most two per firing: ticks missed while the process stood
+   * still are dropped, and only those missed while the loop was blocked applying a snapshot are fed
+   * (ticker.ts says why). `now` and `every` (the timer) are injected by tests.
    */
-  start(heartbeatMs: number, now: () => number = () => performance.now()): void {
-    let due = now() + heartbeatMs;
-    this.tickTimer = setInterval(() => {
-      const t = now();
-      let n = 0;
-      while (t >= due && n < MAX_CATCH_UP_TICKS) {
-        n++;
-        due += heartbeatMs;
-      }
-      if (t >= due) due = t + heartbeatMs; // stopped for long: the rest is not replayed
-      if (n === 0) return;
-      this.ticks += n;
+  start(
+    heartbeatMs: number,
+    now: () => number = () => performance.now(),
+    every: (fn: () => void, ms: number) => () => void = repeat,
+  ): void {
+    const ticker = new Ticker(heartbeatMs, now);
+    this.ticker = ticker;
+    this.stopTimer = every(() => {
+      const f = ticker.fire();
+      if (f.now + f.catchUp === 0) return;
+      this.catchUpTicks += f.catchUp;
+      this.ticks += f.now;
       this.schedule();
     }, heartbeatMs);
     this.campaignIfAlone = true;
@@ -221,7 +223,7 @@ export class RaftDriver {
 
   stop(): void {
     this.stopped = true;
-    clearInterval(this.tickTimer);
+    this.stopTimer?.();
   }
 
   private schedule(): void {
@@ -249,7 +251,7 @@ export class RaftDriver {
       }
     } catch (err) {
       this.stopped = true;
-      clearInterval(this.tickTimer);
+      this.stopTimer?.();
       this.deps.fatal(err);
     } finally {
       this.running = false;
@@ -262,6 +264,7 @@ export class RaftDriver {
     const waitingProps = this.props.length > 0 && this.rn.lead !== NONE;
     return (
       this.inbox.length > 0 ||
+      this.catchUpTicks > 0 ||
       this.ticks > 0 ||
       waitingProps ||
       this.confProps.length > 0 ||
@@ -276,6 +279,13 @@ export class RaftDriver {
   private feed(): boolean {
     const rn = this.rn;
     let fed = false;
+    // Time the member spent blocked in its own work passed before the messages read since then
+    // arrived (they waited on the sockets): a live leader's heartbeat among them resets the election
+    // timer after the catch-up; with a dead leader the catch-up lets a pre-vote through.
+    for (; this.catchUpTicks > 0; this.catchUpTicks--) {
+      fed = true;
+      rn.tick();
+    }
     for (const m of this.inbox.splice(0)) {
       fed = true;
       try {
@@ -368,8 +378,32 @@ export class RaftDriver {
         await new Promise((r) => setImmediate(r));
       }
     }
-    // 1. Persist. A change of commit alone needs no write of its own (etcd skips the fsync too): the
-    // applied index in the backend covers it, and the next write carries it.
+    // 1. Persist (and apply a snapshot: raft's storage must hold it before later entries append).
+    // Saving and applying a snapshot blocks the loop for a second or more: the ticker credits it.
+    if (hasSnap) this.ticker?.beginWork();
+    try {
+      await this.persist(rd, hasSnap);
+    } finally {
+      if (hasSnap) this.ticker?.endWork();
+    }
+    if (rd.entries.length > 0) deps.storage.append(rd.entries);
+    if (!isEmptyHardState(rd.hardState)) deps.storage.setHardState(rd.hardState);
+    // 2. Send.
+    if (late.length > 0) deps.send(late);
+    if (rd.readStates.length > 0) deps.onReadStates(rd.readStates);
+    // 3. Apply.
+    if (rd.committedEntries.length > 0) deps.apply(rd.committedEntries);
+    // 4. Advance.
+    this.rn.advance(rd);
+    deps.afterAdvance();
+  }
+
+  /**
+   * A change of commit alone needs no write of its own (etcd skips the fsync too): the applied index in
+   * the backend covers it, and the next write carries it.
+   */
+  private async persist(rd: Ready, hasSnap: boolean): Promise<void> {
+    const { deps } = this;
     if (hasSnap) deps.persistSnapshot(rd.snapshot);
     if (rd.entries.length > 0 || rd.mustSync || hasSnap) {
       const snap = hasSnap
@@ -387,16 +421,6 @@ export class RaftDriver {
       deps.storage.applySnapshot({ data: new Uint8Array(0), metadata: rd.snapshot.metadata });
       await deps.applySnapshot(rd.snapshot);
     }
-    if (rd.entries.length > 0) deps.storage.append(rd.entries);
-    if (!isEmptyHardState(rd.hardState)) deps.storage.setHardState(rd.hardState);
-    // 2. Send.
-    if (late.length > 0) deps.send(late);
-    if (rd.readStates.length > 0) deps.onReadStates(rd.readStates);
-    // 3. Apply.
-    if (rd.committedEntries.length > 0) deps.apply(rd.committedEntries);
-    // 4. Advance.
-    this.rn.advance(rd);
-    deps.afterAdvance();
   }
 
   /**
@@ -423,4 +447,10 @@ function isBenignStepError(err: unknown): boolean {
   return (
     err instanceof ErrStepPeerNotFound || err instanceof ErrStepLocalMsg || err instanceof ErrProposalDropped
   );
+}
+
+/** The default timer: `fn` every `ms` milliseconds; returns the function that stops it. */
+function repeat(fn: () => void, ms: number): () => void {
+  const t = setInterval(fn, ms);
+  return () => clearInterval(t);
 }
