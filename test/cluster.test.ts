@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster, type Member } from './helpers/cluster.ts';
 import { etcdctl, haveEtcd } from './helpers/procs.ts';
-import { Client } from '../src/client/client.ts';
+import { Client } from './helpers/client.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

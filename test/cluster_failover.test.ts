@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type Member, TestCluster } from './helpers/cluster.ts';
-import { Client } from '../src/client/client.ts';
+import { Client } from './helpers/client.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KILLS = 25;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { type Member, newMember, TestCluster } from './helpers/cluster.ts';
 import { etcdctl, haveEtcd } from './helpers/procs.ts';
-import { Client } from '../src/client/client.ts';
+import { Client } from './helpers/client.ts';
 
 async function until(what: string, ms: number, ok: () => Promise<boolean>): Promise<void> {
   const end = Date.now() + ms;

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster, type Member } from './helpers/cluster.ts';
-import { Client } from '../src/client/client.ts';
+import { Client } from './helpers/client.ts';
 import { toNumber } from '../src/proto/index.ts';
 import { WatchStreamClient, watchChannel, type StreamWatch } from './helpers/watch_stream.ts';
 import { deletionOf, keepAliveStream } from './helpers/lease_stream.ts';

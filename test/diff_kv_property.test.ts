@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Client, GrpcError } from '../src/client/client.ts';
+import { Client, GrpcError } from './helpers/client.ts';
 import { messageType, serviceType } from '../src/proto/index.ts';
 import { haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
 

@@ -2,7 +2,7 @@
 // put is there and the revision did not go back. Also crash exactly between WAL fsync and apply.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from '../src/client/client.ts';
+import { Client } from './helpers/client.ts';
 import { toNumber } from '../src/proto/index.ts';
 import { startServer, type ServerHandle } from './helpers/procs.ts';
 

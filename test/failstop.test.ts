@@ -4,7 +4,7 @@
 // backend and indexing it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from '../src/client/client.ts';
+import { Client } from './helpers/client.ts';
 import { startServer, type ServerHandle } from './helpers/procs.ts';
 
 const handles: ServerHandle[] = [];

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { EtcdServer } from '../src/server/server.ts';
 import { startClientServer } from '../src/api/grpc/server.ts';
 import { createLogger } from '../src/pkg/logger.ts';
-import { Client } from '../src/client/client.ts';
+import { Client } from './helpers/client.ts';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
-import { GrpcError } from '../src/client/client.ts';
+import { GrpcError } from './helpers/client.ts';
 import { toNumber } from '../src/proto/index.ts';
 import { startInProcess, type InProcess } from './grpc_inprocess.ts';
 

@@ -3,7 +3,7 @@
 // (checkpointed at shutdown: no reset to the granted TTL, no early expiry).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client } from '../src/client/client.ts';
+import { Client } from './helpers/client.ts';
 import { toBigInt, toNumber } from '../src/proto/index.ts';
 import { startServer, type ServerHandle } from './helpers/procs.ts';
 import { deletionOf, keepAliveStream } from './helpers/lease_stream.ts';

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
-import { Client, GrpcError } from '../src/client/client.ts';
+import { Client, GrpcError } from './helpers/client.ts';
 import { startInProcess, type InProcess } from './grpc_inprocess.ts';
 import { messageType, toBigInt, toNumber } from '../src/proto/index.ts';
 

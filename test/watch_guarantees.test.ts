@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as grpc from '@grpc/grpc-js';
-import { Client } from '../src/client/client.ts';
+import { Client } from './helpers/client.ts';
 import { toNumber } from '../src/proto/index.ts';
 import { startServer, type ServerHandle } from './helpers/procs.ts';
 import {

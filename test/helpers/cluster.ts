@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '../../src/client/client.ts';
+import { Client } from './client.ts';
 import { freePort, waitPort } from './procs.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;

@@ -1,13 +1,13 @@
 // etcdserverpb.Cluster: MemberAdd, MemberRemove, MemberUpdate, MemberList, MemberPromote over the
 // ClusterServer interface. Peer URLs of an add are checked here, as etcd's v3rpc does, so a bad URL is
 // answered before anything is proposed. uint64 IDs cross the wire as Long and live as bigint.
-import type * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
-import { fromBigInt, toBigInt, type Int64, type Long } from '../../proto/index.ts';
+import { fromBigInt, messageType, toBigInt, type Int64, type Long } from '../../proto/index.ts';
 import type { ClusterServer, ResponseHeaderFields } from '../../membership/cluster_server.ts';
 import { parsePeerURLs, type Member } from '../../membership/member.ts';
-import { decode, serviceDefinition } from './codec.ts';
-import { unary } from './handler.ts';
+import { decode, requestTypes } from './codec.ts';
+import { unary, type ServiceImpl } from './router.ts';
+
+const PromoteResponsePb = messageType('etcdserverpb.MemberPromoteResponse');
 
 interface MemberMsg {
   ID: Long;
@@ -41,17 +41,16 @@ export function headerToProto(h: ResponseHeaderFields): {
   };
 }
 
-export function clusterService(
-  srv: ClusterServer,
-  log: Logger,
-): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
-  const { definition, methods } = serviceDefinition('etcdserverpb.Cluster');
-  const t = (m: string) => methods[m]!.requestType;
+/** The leader's answer to a request only it can judge, or undefined when this member leads. */
+export type ToLeader = (path: string, raw: Buffer) => Promise<Buffer | undefined>;
+
+export function clusterService(srv: ClusterServer, toLeader: ToLeader): ServiceImpl {
+  const t = requestTypes('etcdserverpb.Cluster');
   const list = (ms: readonly Member[]) => ms.map(memberToProto);
   const header = () => headerToProto(srv.responseHeader());
-  const impl = {
-    MemberAdd: unary(log, 'MemberAdd', async (raw) => {
-      const req = decode<{ peerURLs: string[]; isLearner: boolean }>(t('MemberAdd'), raw);
+  return {
+    MemberAdd: unary(async (raw) => {
+      const req = decode<{ peerURLs: string[]; isLearner: boolean }>(t['MemberAdd']!, raw);
       const urls = parsePeerURLs(req.peerURLs ?? []);
       const { member, members } = await srv.addMember(urls, !!req.isLearner);
       // etcd answers the new member without name or client URLs: it has not started yet.
@@ -61,26 +60,28 @@ export function clusterService(
         members: list(members),
       };
     }),
-    MemberRemove: unary(log, 'MemberRemove', async (raw) => {
-      const req = decode<{ ID: Int64 }>(t('MemberRemove'), raw);
+    MemberRemove: unary(async (raw) => {
+      const req = decode<{ ID: Int64 }>(t['MemberRemove']!, raw);
       const members = await srv.removeMember(toBigInt(req.ID, true));
       return { header: header(), members: list(members) };
     }),
-    MemberUpdate: unary(log, 'MemberUpdate', async (raw) => {
-      const req = decode<{ ID: Int64; peerURLs: string[] }>(t('MemberUpdate'), raw);
+    MemberUpdate: unary(async (raw) => {
+      const req = decode<{ ID: Int64; peerURLs: string[] }>(t['MemberUpdate']!, raw);
       const members = await srv.updateMember(toBigInt(req.ID, true), [...(req.peerURLs ?? [])]);
       return { header: header(), members: list(members) };
     }),
-    MemberList: unary(log, 'MemberList', async (raw) => {
-      const req = decode<{ linearizable: boolean }>(t('MemberList'), raw);
+    MemberList: unary(async (raw) => {
+      const req = decode<{ linearizable: boolean }>(t['MemberList']!, raw);
       const members = await srv.listMembers(!!req.linearizable);
       return { header: header(), members: list(members) };
     }),
-    MemberPromote: unary(log, 'MemberPromote', async (raw) => {
-      const req = decode<{ ID: Int64 }>(t('MemberPromote'), raw);
+    MemberPromote: unary(async (raw) => {
+      const req = decode<{ ID: Int64 }>(t['MemberPromote']!, raw);
+      // Only the leader knows whether a learner has caught up: a follower forwards (as etcd does).
+      const fwd = await toLeader('/etcdserverpb.Cluster/MemberPromote', raw);
+      if (fwd) return PromoteResponsePb.decode(fwd);
       const members = await srv.promoteMember(toBigInt(req.ID, true));
       return { header: header(), members: list(members) };
     }),
   };
-  return [definition, impl];
 }

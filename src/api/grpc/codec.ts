@@ -1,45 +1,32 @@
-// grpc-js service definitions built from the loaded .proto services. Requests stay raw Buffers until the
-// handler decodes them (so a proposal can carry the client's bytes and a bad message gets a clean
-// error); responses are encoded from plain objects.
-import type * as grpc from '@grpc/grpc-js';
-import { messageType, serviceType, type MessageType } from '../../proto/index.ts';
+// Request decoding for the services. Requests stay raw Buffers until the handler decodes them (so a
+// proposal can carry the client's bytes), and a request etcd would refuse is refused first with
+// etcd's own words: proto/wire_check.ts checks the bytes as etcd's generated decoders read them
+// (protobufjs alone accepts field 0, stray group tags and more), then protobufjs decodes.
+import { serviceType, type MessageType } from '../../proto/index.ts';
+import { gogoWireChecker, type WireChecker } from '../../proto/wire_check.ts';
 import { UnmarshalError } from './errors.ts';
 
-export function decode<T>(type: MessageType, raw: Buffer): T {
+const checkers = new WeakMap<MessageType, WireChecker>();
+
+/**
+ * Decodes a request of `type`. `stream` says the message was read from a stream (bidi, or the one
+ * request of a server-streaming call): grpc-go words that failure differently from a unary one's.
+ */
+export function decode<T>(type: MessageType, raw: Buffer, stream = false): T {
+  let check = checkers.get(type);
+  if (check === undefined) checkers.set(type, (check = gogoWireChecker(type)));
+  const bad = check(raw);
+  if (bad !== undefined) throw new UnmarshalError(bad, stream);
   try {
     return type.decode(raw) as unknown as T;
   } catch (e) {
-    throw new UnmarshalError(e instanceof Error ? e.message : String(e));
+    throw new UnmarshalError(e instanceof Error ? e.message : String(e), stream);
   }
 }
 
-export interface MethodInfo {
-  requestType: MessageType;
-  responseType: MessageType;
-}
-
-/** The definition grpc-js wants, plus the message types of each method by name. */
-export function serviceDefinition(fullName: string): {
-  definition: grpc.ServiceDefinition;
-  methods: Record<string, MethodInfo>;
-} {
-  const svc = serviceType(fullName);
-  const definition: Record<string, grpc.MethodDefinition<Buffer, object>> = {};
-  const methods: Record<string, MethodInfo> = {};
-  for (const m of svc.methodsArray) {
-    const requestType = messageType(m.resolvedRequestType!.fullName.slice(1));
-    const responseType = messageType(m.resolvedResponseType!.fullName.slice(1));
-    methods[m.name] = { requestType, responseType };
-    definition[m.name] = {
-      path: `/${fullName}/${m.name}`,
-      requestStream: !!m.requestStream,
-      responseStream: !!m.responseStream,
-      requestSerialize: (b: Buffer) => b,
-      requestDeserialize: (b: Buffer) => b,
-      responseSerialize: (v: object) => Buffer.from(responseType.encode(v).finish()),
-      responseDeserialize: (b: Buffer) => responseType.decode(b),
-      originalName: m.name,
-    };
-  }
-  return { definition: definition as grpc.ServiceDefinition, methods };
+/** The request message type of each method of the .proto service `fullName`, by method name. */
+export function requestTypes(fullName: string): Record<string, MessageType> {
+  const out: Record<string, MessageType> = {};
+  for (const m of serviceType(fullName).methodsArray) out[m.name] = m.resolvedRequestType as MessageType;
+  return out;
 }

@@ -1,16 +1,15 @@
 // v3electionpb.Election: decode, run the election semantics of server/v3election.ts, fill headers.
 // Observe is a server stream that lives until the client goes, the server closes, or the history it
 // watches is compacted (then it ends with OK, as etcd's does).
-import * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/server.ts';
 import { CoordKV } from '../../server/v3concurrency.ts';
 import { V3Election, type LeaderKey, type LeaderResult } from '../../server/v3election.ts';
 import { asBuf, sat } from '../../server/txn/kv_view.ts';
 import { fromBigInt, toBigInt, type Int64 } from '../../proto/index.ts';
-import { decode, serviceDefinition } from './codec.ts';
-import { coordStatus, coordUnary } from './coord_handler.ts';
+import { decode, requestTypes } from './codec.ts';
+import { coordUnary, withCoordSignal } from './coord_handler.ts';
 import type { CoordService } from './lock.ts';
+import { serverStream, unary, type ServiceImpl } from './router.ts';
 
 interface LeaderKeyPb {
   name: Uint8Array;
@@ -22,57 +21,50 @@ interface LeaderKeyPb {
 const leaderKeyIn = (l: LeaderKeyPb | null | undefined): LeaderKey | undefined =>
   l ? { name: asBuf(l.name), key: asBuf(l.key), rev: sat(l.rev), lease: toBigInt(l.lease) } : undefined;
 
-export function electionService(srv: EtcdServer, log: Logger): CoordService {
-  const { definition, methods } = serviceDefinition('v3electionpb.Election');
-  const t = (m: string) => methods[m]!.requestType;
+export function electionService(srv: EtcdServer): CoordService {
+  const types = requestTypes('v3electionpb.Election');
+  const t = (m: string) => types[m]!;
   const kv = new CoordKV(srv);
   const election = new V3Election(kv);
   const leaderOut = (r: LeaderResult) => ({ header: srv.header({ ...r.header }), kv: r.kv });
-  const impl = {
-    Campaign: coordUnary(kv, log, 'Campaign', async (raw, signal) => {
-      const req = decode<{ name: Uint8Array; lease: Int64; value: Uint8Array }>(t('Campaign'), raw);
-      const r = await election.campaign(asBuf(req.name), toBigInt(req.lease), asBuf(req.value), signal);
-      const l = r.leader;
-      return {
-        header: srv.header(r.header),
-        leader: { name: l.name, key: l.key, rev: l.rev, lease: fromBigInt(l.lease) },
-      };
+  const impl: ServiceImpl = {
+    Campaign: unary(
+      coordUnary(kv, async (raw, signal) => {
+        const req = decode<{ name: Uint8Array; lease: Int64; value: Uint8Array }>(t('Campaign'), raw);
+        const r = await election.campaign(asBuf(req.name), toBigInt(req.lease), asBuf(req.value), signal);
+        const l = r.leader;
+        return {
+          header: srv.header(r.header),
+          leader: { name: l.name, key: l.key, rev: l.rev, lease: fromBigInt(l.lease) },
+        };
+      }),
+    ),
+    Proclaim: unary(
+      coordUnary(kv, async (raw) => {
+        const req = decode<{ leader?: LeaderKeyPb | null; value: Uint8Array }>(t('Proclaim'), raw);
+        const r = await election.proclaim(leaderKeyIn(req.leader), asBuf(req.value));
+        return { header: srv.header(r.header) };
+      }),
+    ),
+    Resign: unary(
+      coordUnary(kv, async (raw) => {
+        const req = decode<{ leader?: LeaderKeyPb | null }>(t('Resign'), raw);
+        const r = await election.resign(leaderKeyIn(req.leader));
+        return { header: srv.header(r.header) };
+      }),
+    ),
+    Leader: unary(
+      coordUnary(kv, (raw) => {
+        const req = decode<{ name: Uint8Array }>(t('Leader'), raw);
+        return leaderOut(election.leader(asBuf(req.name)));
+      }),
+    ),
+    Observe: serverStream((raw, ctx, out) => {
+      const req = decode<{ name: Uint8Array }>(t('Observe'), raw, true);
+      return withCoordSignal(kv, ctx, (signal) =>
+        election.observe(asBuf(req.name), signal, (r) => out.write(leaderOut(r))),
+      );
     }),
-    Proclaim: coordUnary(kv, log, 'Proclaim', async (raw) => {
-      const req = decode<{ leader?: LeaderKeyPb | null; value: Uint8Array }>(t('Proclaim'), raw);
-      const r = await election.proclaim(leaderKeyIn(req.leader), asBuf(req.value));
-      return { header: srv.header(r.header) };
-    }),
-    Resign: coordUnary(kv, log, 'Resign', async (raw) => {
-      const req = decode<{ leader?: LeaderKeyPb | null }>(t('Resign'), raw);
-      const r = await election.resign(leaderKeyIn(req.leader));
-      return { header: srv.header(r.header) };
-    }),
-    Leader: coordUnary(kv, log, 'Leader', (raw) => {
-      const req = decode<{ name: Uint8Array }>(t('Leader'), raw);
-      return leaderOut(election.leader(asBuf(req.name)));
-    }),
-    Observe: (call: grpc.ServerWritableStream<Buffer, object>) => {
-      const c = kv.begin();
-      call.on('cancelled', c.cancel);
-      const run = async () => {
-        const req = decode<{ name: Uint8Array }>(t('Observe'), call.request);
-        await election.observe(asBuf(req.name), c.signal, (r) => {
-          if (!call.cancelled) call.write(leaderOut(r));
-        });
-      };
-      run()
-        .then(
-          () => call.end(),
-          (err: unknown) => {
-            if (!call.cancelled) call.emit('error', coordStatus(log, 'Observe', err));
-          },
-        )
-        .finally(() => {
-          c.done();
-          call.removeListener('cancelled', c.cancel);
-        });
-    },
   };
-  return { definition, impl, close: () => kv.close() };
+  return { impl, close: () => kv.close() };
 }

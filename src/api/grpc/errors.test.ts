@@ -1,7 +1,7 @@
 // The error table: etcd 3.4's codes and messages, most specific class first.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { status as Code } from '@grpc/grpc-js';
+import { Code } from './status.ts';
 import { toStatus } from './errors.ts';
 import * as E from '../../server/errors.ts';
 import { ErrCompacted } from '../../mvcc/errors.ts';

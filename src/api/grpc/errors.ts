@@ -1,7 +1,9 @@
 // The one table mapping server errors to gRPC status codes (and, for store errors, to the message etcd
 // puts on the wire). Anything not in the table is a bug: it is logged and answered as Unknown.
-import { status as Code } from '@grpc/grpc-js';
+import { Code, StatusError, type GrpcStatus } from './status.ts';
 import * as E from '../../server/errors.ts';
+import { ForwardedStatusError } from '../../server/leader_forward.ts';
+import { STREAM_DECODE_PREFIX, UNARY_DECODE_PREFIX } from '../../proto/wire_check.ts';
 import { ErrCompacted, ErrFutureRev } from '../../mvcc/errors.ts';
 import * as M from '../../membership/errors.ts';
 
@@ -50,21 +52,27 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   ],
 ]);
 
-export interface GrpcStatus {
-  code: Code;
-  details: string;
+/**
+ * A request message that does not decode; the text is the decoder's. `stream`: the message was read
+ * from a stream, which grpc-go words differently.
+ */
+export class UnmarshalError extends Error {
+  constructor(
+    message: string,
+    readonly stream: boolean,
+  ) {
+    super(message);
+    this.name = 'UnmarshalError';
+  }
 }
-
-export class UnmarshalError extends Error {}
 
 /** Maps an error to the status a client sees; `unknown` is true for errors outside the table. */
 export function toStatus(err: unknown): GrpcStatus & { unknown: boolean } {
+  if (err instanceof StatusError) return { code: err.code, details: err.details, unknown: false };
+  if (err instanceof ForwardedStatusError) return { code: err.code, details: err.details, unknown: false };
   if (err instanceof UnmarshalError) {
-    return {
-      code: Code.INTERNAL,
-      details: `grpc: error unmarshalling request: ${err.message}`,
-      unknown: false,
-    };
+    const prefix = err.stream ? STREAM_DECODE_PREFIX : UNARY_DECODE_PREFIX;
+    return { code: Code.INTERNAL, details: prefix + err.message, unknown: false };
   }
   if (err instanceof Error) {
     for (let c: unknown = err.constructor; c && c !== Error; c = Object.getPrototypeOf(c)) {

@@ -1,37 +1,38 @@
 // v3lockpb.Lock: decode, run the lock semantics of server/v3lock.ts, fill the response header.
-import type * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import type { EtcdServer } from '../../server/server.ts';
 import { CoordKV } from '../../server/v3concurrency.ts';
 import { V3Lock } from '../../server/v3lock.ts';
 import { asBuf } from '../../server/txn/kv_view.ts';
 import { toBigInt, type Int64 } from '../../proto/index.ts';
-import { decode, serviceDefinition } from './codec.ts';
+import { decode, requestTypes } from './codec.ts';
 import { coordUnary } from './coord_handler.ts';
+import { unary, type ServiceImpl } from './router.ts';
 
 export interface CoordService {
-  definition: grpc.ServiceDefinition;
-  impl: grpc.UntypedServiceImplementation;
+  impl: ServiceImpl;
   /** Ends every call still waiting (and its watchers). */
   close(): void;
 }
 
-export function lockService(srv: EtcdServer, log: Logger): CoordService {
-  const { definition, methods } = serviceDefinition('v3lockpb.Lock');
-  const t = (m: string) => methods[m]!.requestType;
+export function lockService(srv: EtcdServer): CoordService {
+  const t = requestTypes('v3lockpb.Lock');
   const kv = new CoordKV(srv);
   const lock = new V3Lock(kv);
-  const impl = {
-    Lock: coordUnary(kv, log, 'Lock', async (raw, signal) => {
-      const req = decode<{ name: Uint8Array; lease: Int64 }>(t('Lock'), raw);
-      const r = await lock.lock(asBuf(req.name), toBigInt(req.lease), signal);
-      return { header: srv.header(r.header), key: r.key };
-    }),
-    Unlock: coordUnary(kv, log, 'Unlock', async (raw) => {
-      const req = decode<{ key: Uint8Array }>(t('Unlock'), raw);
-      const r = await lock.unlock(asBuf(req.key));
-      return { header: srv.header(r.header) };
-    }),
+  const impl: ServiceImpl = {
+    Lock: unary(
+      coordUnary(kv, async (raw, signal) => {
+        const req = decode<{ name: Uint8Array; lease: Int64 }>(t['Lock']!, raw);
+        const r = await lock.lock(asBuf(req.name), toBigInt(req.lease), signal);
+        return { header: srv.header(r.header), key: r.key };
+      }),
+    ),
+    Unlock: unary(
+      coordUnary(kv, async (raw) => {
+        const req = decode<{ key: Uint8Array }>(t['Unlock']!, raw);
+        const r = await lock.unlock(asBuf(req.key));
+        return { header: srv.header(r.header) };
+      }),
+    ),
   };
-  return { definition, impl, close: () => kv.close() };
+  return { impl, close: () => kv.close() };
 }

@@ -3,18 +3,16 @@
 // Events are encoded once per revision (watch_codec.ts) and, while the stream's earlier responses are
 // still being written, a watcher's further revisions wait and go out together in one response: a
 // response may hold several whole revisions (never part of one, unless the watcher asked for
-// fragments), which is what keeps grpc-js's per-message cost from bounding fan-out.
-import type * as grpc from '@grpc/grpc-js';
-import type { Logger } from 'pino';
+// fragments), and a flush's responses are framed into one buffer handed to the front at once.
 import type { EtcdServer } from '../../server/server.ts';
 import type { WatchDelivery, Watcher } from '../../mvcc/watchable_store.ts';
-import type { Int64, MessageType } from '../../proto/index.ts';
+import { messageType, type Int64, type MessageType } from '../../proto/index.ts';
 import { sat } from '../../server/txn/kv_view.ts';
-import { decode, serviceDefinition } from './codec.ts';
-import { HeaderCache, eventsResponse, responseSize, writeResponse } from './watch_codec.ts';
+import { decode, requestTypes } from './codec.ts';
+import { HeaderCache, responseSize, writeResponse } from './watch_codec.ts';
 import { batchResponses, encodeUnit, type ResponseSink, type Unit } from './watch_batch.ts';
-import { responseWriter, type ResponseWriter } from './watch_writer.ts';
 import { GRPC_PREFIX, frame } from '../http/grpc_message.ts';
+import { bidi, type ServiceImpl, type StreamIn, type StreamOut } from './router.ts';
 
 interface CreateRequest {
   key: Buffer;
@@ -40,40 +38,30 @@ interface StreamWatcher {
   progressNotify: boolean;
   prevKv: boolean;
   sentSinceTick: boolean;
-  /** Deliveries not yet handed to grpc-js, oldest first. */
+  /** Deliveries not yet handed to the front, oldest first. */
   pending: Unit[];
 }
 
 const NOPUT = 0;
 const NODELETE = 1;
 
-/** Bytes buffered per stream (ours plus grpc-js's) above which its watchers fall back to catch-up. */
+/** Bytes buffered per stream (ours plus the front's) above which its watchers fall back to catch-up. */
 const HIGH_WATER = 1 << 20;
 /** Revisions are merged into one response up to this size (or --max-request-bytes if smaller). */
 const MERGE_BYTES = 32 * 1024;
 /** Bytes of a response besides its events, at most: prefix, header, watch_id, fragment flag. */
 const RESPONSE_HEAD = 64;
-/** Responses grpc-js may still be writing when the next batch is handed over. */
+/** Responses the front may still be writing when the next batch is handed over. */
 const FLUSH_BELOW = 1;
 
-export function watchService(
-  srv: EtcdServer,
-  log: Logger,
-): [grpc.ServiceDefinition, grpc.UntypedServiceImplementation] {
-  const { definition, methods } = serviceDefinition('etcdserverpb.Watch');
-  const reqType = methods['Watch']!.requestType;
-  const respType = methods['Watch']!.responseType;
-  // Responses are encoded here (event bytes are shared between watchers): grpc-js gets Buffers.
-  const method = (definition as Record<string, grpc.MethodDefinition<Buffer, Buffer>>)['Watch']!;
-  method.responseSerialize = (b: Buffer) => b;
-  return [
-    definition,
-    {
-      Watch: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        new WatchStream(srv, call, log, (raw) => decode<WatchRequest>(reqType, raw), respType);
-      },
-    },
-  ];
+export function watchService(srv: EtcdServer): ServiceImpl {
+  const reqType = requestTypes('etcdserverpb.Watch')['Watch']!;
+  const respType = messageType('etcdserverpb.WatchResponse');
+  return {
+    Watch: bidi(
+      (out) => new WatchStream(srv, out, (raw) => decode<WatchRequest>(reqType, raw, true), respType).input,
+    ),
+  };
 }
 
 /**
@@ -104,28 +92,30 @@ class WatchStream {
   /** Watchers with pending deliveries, in the order their first one arrived. */
   private pendingWatchers: StreamWatcher[] = [];
   private pendingBytes = 0;
-  /** Responses handed to grpc-js and not yet written out, and their bytes. */
+  /** Responses handed to the front and not yet written out, and their bytes. */
   private inflight = 0;
   private inflightBytes = 0;
   private flushQueued = false;
   /** A delivery was refused; the watchers are resumed once the buffers drain. */
   private congested = false;
-  private readonly out: ResponseWriter;
+  /**
+   * What the router feeds: the client's requests and the end of the call. A client that half-closes
+   * keeps its watchers and their events (etcd's stream goes on too; a JSON gateway watch is one
+   * request and then the events): the call ends when the client resets it or the member stops.
+   */
+  readonly input: StreamIn = {
+    message: (raw) => this.onRequest(raw),
+    end: () => {},
+    close: () => this.close(),
+  };
 
   constructor(
     private readonly srv: EtcdServer,
-    private readonly call: grpc.ServerDuplexStream<Buffer, Buffer>,
-    private readonly log: Logger,
+    private readonly out: StreamOut,
     private readonly decodeReq: (raw: Buffer) => WatchRequest,
     private readonly respType: MessageType,
   ) {
     this.headers = new HeaderCache((revision) => srv.header({ revision }));
-    this.out = responseWriter(call);
-    call.on('data', (raw: Buffer) => this.onRequest(raw));
-    call.on('end', () => this.close(true));
-    call.on('error', () => this.close(false));
-    call.on('cancelled', () => this.close(false));
-    call.on('close', () => this.close(false));
     const every = srv.cfg.watchProgressNotifyIntervalMs ?? 10 * 60 * 1000;
     this.timers.push(setInterval(() => this.progressTick(), every).unref());
   }
@@ -138,14 +128,13 @@ class WatchStream {
   private write(resp: object): void {
     if (this.closed) return;
     this.flush();
-    const b = this.respType.encode(resp).finish();
-    this.send(this.out.framed ? frame(b) : Buffer.from(b.buffer, b.byteOffset, b.length));
+    this.send(frame(this.respType.encode(resp).finish()));
   }
 
   private send(b: Buffer): void {
     this.inflight++;
     this.inflightBytes += b.length;
-    this.out.write(b, () => this.written(b.length));
+    this.out.writeFramed(b, () => this.written(b.length));
   }
 
   private written(n: number): void {
@@ -186,25 +175,21 @@ class WatchStream {
     const room = bytes + units * RESPONSE_HEAD + 64;
     let buf = Buffer.alloc(0);
     let at = 0;
-    const sink: ResponseSink = this.out.framed
-      ? (h, id, entries, fragment) => {
-          const size = responseSize(h, id, entries, fragment);
-          if (at + GRPC_PREFIX + size > buf.length) {
-            if (at > 0) this.send(buf.subarray(0, at));
-            buf = Buffer.allocUnsafe(Math.max(GRPC_PREFIX + size, room));
-            at = 0;
-          }
-          at = writeResponse(buf, at, size, h, id, entries, fragment, true);
-        }
-      : (h, id, entries, fragment) => this.send(eventsResponse(h, id, entries, fragment));
-    this.out.cork();
+    const sink: ResponseSink = (h, id, entries, fragment) => {
+      const size = responseSize(h, id, entries, fragment);
+      if (at + GRPC_PREFIX + size > buf.length) {
+        if (at > 0) this.send(buf.subarray(0, at));
+        buf = Buffer.allocUnsafe(Math.max(GRPC_PREFIX + size, room));
+        at = 0;
+      }
+      at = writeResponse(buf, at, size, h, id, entries, fragment, true);
+    };
     for (const sw of ws) {
       const pending = sw.pending;
       sw.pending = [];
       batchResponses(pending, { watchId: sw.id, cap, max, fragment: sw.fragment, header }, sink);
     }
     if (at > 0) this.send(buf.subarray(0, at));
-    this.out.uncork();
   }
 
   private onRequest(raw: Buffer): void {
@@ -212,10 +197,7 @@ class WatchStream {
     try {
       req = this.decodeReq(raw);
     } catch (err) {
-      this.log.debug({ err }, 'bad watch request');
-      this.call.destroy(
-        Object.assign(new Error('bad request'), { code: 13, details: 'grpc: error unmarshalling request' }),
-      );
+      this.out.fail(err);
       return;
     }
     if (req.createRequest) this.create(req.createRequest);
@@ -335,12 +317,11 @@ class WatchStream {
     }
   }
 
-  private close(endCall: boolean): void {
+  private close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers.splice(0)) clearInterval(t);
     for (const sw of this.watchers.values()) this.srv.watchable.cancel(sw.w);
     this.watchers.clear();
-    if (endCall) this.call.end();
   }
 }

@@ -1,13 +1,9 @@
 // The HTTP/2 side of a client port. Node's http2 module costs, per stream, a Duplex, header objects
 // and a round of callbacks through nghttp2; for a small unary call that was most of the server's CPU.
-// Here the frames are read and written directly: a call with a local route (the KV service's unary
-// methods, Watch, LeaseKeepAlive) is answered from pre-encoded header blocks, several answers to one
-// write. Every other stream (the other services, compressed calls) is forwarded to grpc-js over an
-// in-process HTTP/2 connection opened for this client connection, so grpc-js serves those exactly
-// as it would on the socket itself. A client's `:authority` is never passed on, so the URL
-// that etcdctl 3.4 sends there (which Node refuses) does no harm.
-import * as http2 from 'node:http2';
-import type { Duplex } from 'node:stream';
+// Here the frames are read and written directly: every stream is handed to the route function (the
+// gRPC router, api/grpc/router.ts) as a LocalCall, and answered from pre-encoded header blocks,
+// several answers to one socket write. `:authority` is not looked at, so the URL that etcdctl 3.4
+// sends there does no harm.
 import type { Socket } from 'node:net';
 import { HeaderDecoder, encodeField, writeInt, writeString, type Field } from './hpack.ts';
 import { GRPC_PREFIX, frame, writeGrpcPrefix } from './grpc_message.ts';
@@ -36,6 +32,7 @@ export const H2_NO_ERROR = 0x0;
 export const H2_PROTOCOL_ERROR = 0x1;
 export const H2_INTERNAL_ERROR = 0x2;
 export const H2_FLOW_CONTROL_ERROR = 0x3;
+export const H2_STREAM_CLOSED = 0x5;
 export const H2_FRAME_SIZE_ERROR = 0x6;
 export const H2_REFUSED_STREAM = 0x7;
 export const H2_CANCEL = 0x8;
@@ -60,6 +57,8 @@ const LOCAL_BACKLOG = 1 << 20;
 const MAX_HEADER_BLOCK = 1 << 20;
 /** Reading from the client pauses while more than this is waiting to be written to it. */
 const MAX_UNWRITTEN = 16 << 20;
+/** How many streams closed after the client's END_STREAM are remembered. */
+const ENDED_KEPT = 16;
 /** Payloads up to this size are copied into the output slab; larger ones are written as they are. */
 const COPY_MAX = 4096;
 const SLAB = 64 * 1024;
@@ -73,6 +72,8 @@ export interface RequestHead {
   encoding: string | undefined;
   /** grpc-timeout, if sent. */
   timeout: string | undefined;
+  /** Every field of the block, in order (metadata). */
+  fields: readonly Field[];
 }
 
 /** How a locally served call answers; every method is a no-op once the stream is done. */
@@ -88,7 +89,7 @@ export interface StreamSink {
   send(framed: Buffer, done?: () => void): void;
 }
 
-/** A call served here: fed the request's DATA payloads, then its end (or a cancel). */
+/** A stream's handler: fed the request's DATA payloads, then its end (or a cancel). */
 export interface LocalCall {
   data(chunk: Buffer): void;
   end(): void;
@@ -97,10 +98,8 @@ export interface LocalCall {
 }
 
 export interface H2FrontOptions {
-  /** The call that serves this request here, or undefined to forward the stream to the backend. */
-  route(head: RequestHead, sink: StreamSink): LocalCall | undefined;
-  /** Opens a connection to the backend HTTP/2 server (grpc-js) and returns this end of it. */
-  connectBackend(): Duplex;
+  /** The call that serves this request; it may answer at once through `sink`. */
+  route(head: RequestHead, sink: StreamSink): LocalCall;
 }
 
 /** Serves one client connection whose first bytes (`head`, the preface included) were already read. */
@@ -118,15 +117,6 @@ const RESPONSE_HEAD = Buffer.concat([
 const OK_TRAILERS = encodeField('grpc-status', '0');
 const EMPTY = Buffer.alloc(0);
 
-/** Headers a proxy must not pass on (RFC 9113 8.2.2); Node refuses them on a request. */
-const CONNECTION_HEADERS = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-]);
-
 class Stream implements StreamSink {
   /** Bytes the client lets this stream send. */
   sendWindow: number;
@@ -134,10 +124,7 @@ class Stream implements StreamSink {
   recvUnacked = 0;
   /** What the client may still send on the stream: our SETTINGS window plus grants, minus DATA. */
   recvWindow = STREAM_WINDOW;
-  /**
-   * DATA bytes received but not granted back yet: forwarded, until the backend takes them (its
-   * 'drain'); local, until the answers waiting for window drop below LOCAL_BACKLOG.
-   */
+  /** DATA bytes received but not granted back yet, until the answers waiting drop below LOCAL_BACKLOG. */
   held = 0;
   /** DATA waiting for flow-control window. */
   queue: Buffer[] = [];
@@ -151,18 +138,12 @@ class Stream implements StreamSink {
   /** Gone from the connection: answered and flushed, reset, or the connection closed. */
   done = false;
   local: LocalCall | undefined;
-  req: http2.ClientHttp2Stream | undefined;
-  /** Forwarded: the backend's final header block, sent when its stream ends. */
-  pendingTail: Buffer | undefined;
-  /** Forwarded: the backend's response headers have been sent on. */
-  responded = false;
-  /** Local: the response headers are out (later status goes in trailers without `:status`). */
+  /** The response headers are out (later status goes in trailers without `:status`). */
   headersSent = false;
   /** DATA bytes ever queued / ever written, and the callbacks waiting for a written total. */
   queuedTotal = 0;
   sentTotal = 0;
   dones: { at: number; done: () => void }[] | undefined;
-  paused = false;
 
   constructor(
     private readonly conn: H2Connection,
@@ -261,7 +242,11 @@ export class H2Connection {
   private readonly out = new FrameWriter();
   private rest: Buffer | undefined;
   private prefaceSeen = false;
+  /** The highest stream taken (GOAWAY names it), and the highest the client opened (taken or refused). */
   private lastId = 0;
+  private openedId = 0;
+  /** The last streams closed after the client's END_STREAM (more DATA on them is STREAM_CLOSED). */
+  private readonly endedIds: number[] = [];
   private peerWindow = DEFAULT_WINDOW;
   private peerMaxFrame = MAX_FRAME;
   private sendWindow = DEFAULT_WINDOW;
@@ -270,7 +255,6 @@ export class H2Connection {
   private recvWindow = CONN_WINDOW;
   /** A header block still waiting for its CONTINUATION frames. */
   private block: { id: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
-  private backend: http2.ClientHttp2Session | undefined;
   private flushQueued = false;
   private closed = false;
   /** GOAWAY sent by shutdown(): no new streams; the socket ends when the last stream is done. */
@@ -404,7 +388,7 @@ export class H2Connection {
       case RST_STREAM: {
         if (p.length !== 4) return this.goAway(H2_FRAME_SIZE_ERROR);
         const s = this.streams.get(id);
-        if (s !== undefined) this.drop(s, p.readUInt32BE(0));
+        if (s !== undefined) this.drop(s);
         return;
       }
       case SETTINGS:
@@ -476,25 +460,25 @@ export class H2Connection {
       this.recvUnacked = 0;
     }
     const s = this.streams.get(id);
-    if (s === undefined || s.remoteEnded) return; // a stream already answered or reset: dropped
+    if (s === undefined) {
+      // A stream never opened is a connection error (RFC 9113 5.1); DATA after the client's own
+      // END_STREAM is STREAM_CLOSED also once we have answered; other closed streams: dropped.
+      if (id > this.openedId) return this.goAway(H2_PROTOCOL_ERROR);
+      if (this.endedIds.includes(id)) this.rst(id, H2_STREAM_CLOSED);
+      return;
+    }
+    // The client already ended its side (half-closed remote): STREAM_CLOSED.
+    if (s.remoteEnded) return this.reset(s, H2_STREAM_CLOSED);
     s.recvWindow -= p.length;
     if (s.recvWindow < 0) return this.reset(s, H2_FLOW_CONTROL_ERROR);
     const end = (flags & END_STREAM) !== 0;
     if (end) s.remoteEnded = true;
-    if (s.local !== undefined) {
-      if (data.length > 0) s.local.data(data);
-      if (end) s.local.end();
-      // A client that sends requests but does not read the answers gets no more window once
-      // LOCAL_BACKLOG bytes of answers wait: its requests then wait, not our memory.
-      else if (s.queued > LOCAL_BACKLOG || s.held > 0) s.held += p.length;
-      else this.grant(s, p.length);
-      return;
-    }
-    const req = s.req!;
-    if (data.length > 0 && !req.write(data)) s.held += p.length;
-    else if (s.held > 0) s.held += p.length;
+    if (data.length > 0) s.local?.data(data);
+    if (end) s.local?.end();
+    // A client that sends requests but does not read the answers gets no more window once
+    // LOCAL_BACKLOG bytes of answers wait: its requests then wait, not our memory.
+    else if (s.queued > LOCAL_BACKLOG || s.held > 0) s.held += p.length;
     else this.grant(s, p.length);
-    if (end) req.end();
   }
 
   private onHeaders(flags: number, id: number, p: Buffer): void {
@@ -530,19 +514,19 @@ export class H2Connection {
       // Trailers from the client: they must end the stream; gRPC puts nothing in them.
       if (!endStream || known.remoteEnded) return this.reset(known, H2_PROTOCOL_ERROR);
       known.remoteEnded = true;
-      if (known.local !== undefined) known.local.end();
-      else known.req!.end();
+      known.local?.end();
       return;
     }
-    if (id <= this.lastId) return; // a stream already closed
+    if (id <= this.openedId) return; // a stream already closed
+    this.openedId = id;
     if (this.draining) return this.rst(id, H2_REFUSED_STREAM);
     this.lastId = id;
     const s = new Stream(this, id, this.peerWindow);
     this.streams.set(id, s);
     s.remoteEnded = endStream;
     const head = requestHead(fields);
-    const local = head === undefined ? undefined : this.opts.route(head, s);
-    if (local === undefined) return this.forward(s, fields, endStream);
+    if (head === undefined) return this.reset(s, H2_PROTOCOL_ERROR);
+    const local = this.opts.route(head, s);
     s.local = local;
     if (endStream) local.end();
   }
@@ -563,7 +547,7 @@ export class H2Connection {
 
   /** Sends what the windows allow of `s`'s queue, then its end once decided and everything is out. */
   private pump(s: Stream): void {
-    if (s.done || (s.req !== undefined && !s.responded)) return;
+    if (s.done) return;
     const sentBefore = s.sentTotal;
     let finished = false;
     while (s.queued > 0) {
@@ -571,10 +555,6 @@ export class H2Connection {
       const n = Math.min(head.length, this.peerMaxFrame, this.sendWindow, s.sendWindow);
       if (n <= 0) {
         this.blocked.add(s);
-        if (s.req !== undefined && !s.paused) {
-          s.paused = true;
-          s.req.pause();
-        }
         break;
       }
       const piece = n === head.length ? head : head.subarray(0, n);
@@ -591,17 +571,13 @@ export class H2Connection {
         break;
       }
     }
-    if (s.local !== undefined && s.held > 0 && s.queued <= LOCAL_BACKLOG && !finished) {
+    if (s.held > 0 && s.queued <= LOCAL_BACKLOG && !finished) {
       const n = s.held;
       s.held = 0;
       this.grant(s, n);
     }
     if (s.queued === 0 && !finished) {
       this.blocked.delete(s);
-      if (s.paused) {
-        s.paused = false;
-        s.req!.resume();
-      }
       if (s.ending) {
         if (s.tail === undefined) this.out.frame(DATA, END_STREAM, s.id, EMPTY);
         else this.headerFrames(s.id, s.tail, true);
@@ -640,25 +616,27 @@ export class H2Connection {
     this.forget(s);
     if (s.remoteEnded) return;
     this.rst(s.id, H2_NO_ERROR);
-    if (s.req !== undefined && !s.req.closed) s.req.close(H2_CANCEL);
   }
 
-  /** The client reset the stream (or the connection is gone). */
-  private drop(s: Stream, code: number): void {
+  /** The client reset the stream (or the connection is gone): its call is cancelled. */
+  private drop(s: Stream): void {
     this.forget(s);
     s.local?.cancel();
-    if (s.req !== undefined && !s.req.closed) s.req.close(code === H2_NO_ERROR ? H2_CANCEL : code);
   }
 
   /** This end resets the stream. */
   private reset(s: Stream, code: number): void {
     this.rst(s.id, code);
-    this.drop(s, H2_CANCEL);
+    this.drop(s);
   }
 
   private forget(s: Stream): void {
     s.done = true;
     this.streams.delete(s.id);
+    if (s.remoteEnded) {
+      this.endedIds.push(s.id);
+      if (this.endedIds.length > ENDED_KEPT) this.endedIds.shift();
+    }
     this.blocked.delete(s);
     if (this.draining) this.endIfDrained();
   }
@@ -676,78 +654,6 @@ export class H2Connection {
   private rst(id: number, code: number): void {
     this.out.frame(RST_STREAM, 0, id, uint32(code));
     this.scheduleFlush();
-  }
-
-  // ---- forwarding to the backend (grpc-js)
-
-  private backendSession(): http2.ClientHttp2Session {
-    if (this.backend !== undefined && !this.backend.destroyed && !this.backend.closed) return this.backend;
-    const sock = this.opts.connectBackend();
-    const session = http2.connect('http://tetcd.local', {
-      createConnection: () => sock,
-      settings: { initialWindowSize: STREAM_WINDOW },
-    });
-    session.on('error', () => {});
-    session.once('connect', () => session.setLocalWindowSize(CONN_WINDOW));
-    this.backend = session;
-    return session;
-  }
-
-  private forward(s: Stream, fields: Field[], endStream: boolean): void {
-    const headers: http2.OutgoingHttpHeaders = {};
-    for (const [name, value] of fields) {
-      if (name === ':authority' || name === ':scheme' || CONNECTION_HEADERS.has(name)) continue;
-      if (name === 'te' && value !== 'trailers') continue;
-      const prev = headers[name];
-      headers[name] =
-        prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [String(prev), value];
-    }
-    let req: http2.ClientHttp2Stream;
-    try {
-      req = this.backendSession().request(headers, { endStream });
-    } catch {
-      // Headers Node refuses (a malformed request): the stream is refused, the connection lives on.
-      return this.reset(s, H2_PROTOCOL_ERROR);
-    }
-    s.req = req;
-    // Node can emit a response's first 'data' before its 'response': data waits for the headers.
-    req.on('response', (h: http2.IncomingHttpHeaders, flags: number) => {
-      if (s.done) return;
-      const block = encodeHeaders(h);
-      s.responded = true;
-      if (flags & END_STREAM) s.pendingTail = block;
-      else this.headerFrames(s.id, block, false);
-      this.pump(s);
-    });
-    req.on('data', (chunk: Buffer) => {
-      if (s.done) return;
-      this.enqueue(s, chunk);
-      if (!s.responded) return;
-      this.pump(s);
-    });
-    // Trailers can come before buffered data is read out: they are sent at 'end', after all data.
-    req.on('trailers', (h: http2.IncomingHttpHeaders) => {
-      s.pendingTail = encodeHeaders(h);
-    });
-    req.on('end', () => {
-      if (s.done || s.ending) return;
-      s.tail = s.pendingTail;
-      s.ending = true;
-      this.pump(s);
-    });
-    req.on('drain', () => {
-      const n = s.held;
-      s.held = 0;
-      if (n > 0) this.grant(s, n);
-    });
-    req.on('error', () => {});
-    req.on('close', () => {
-      if (s.done || (s.ending && s.responded)) return;
-      this.reset(
-        s,
-        req.rstCode === undefined || req.rstCode === H2_NO_ERROR ? H2_INTERNAL_ERROR : req.rstCode,
-      );
-    });
   }
 
   // ---- output and teardown
@@ -793,8 +699,7 @@ export class H2Connection {
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of [...this.streams.values()]) this.drop(s, H2_CANCEL);
-    this.backend?.destroy();
+    for (const s of [...this.streams.values()]) this.drop(s);
   }
 }
 
@@ -839,24 +744,11 @@ function requestHead(fields: Field[]): RequestHead | undefined {
     }
   }
   if (method === undefined || path === undefined) return undefined;
-  return { method, path, contentType, encoding, timeout };
+  return { method, path, contentType, encoding, timeout, fields };
 }
 
-/** grpc-status and (if any) grpc-message, percent-encoded as grpc-js does. */
+/** grpc-status and (if any) grpc-message, percent-encoded (the gRPC spec's Status-Message). */
 function statusBlock(code: number, details: string): Buffer {
   const status = encodeField('grpc-status', String(code));
   return details === '' ? status : Buffer.concat([status, encodeField('grpc-message', encodeURI(details))]);
-}
-
-/** A backend header object as one block for the client, `:status` first. */
-function encodeHeaders(h: http2.IncomingHttpHeaders): Buffer {
-  const parts: Buffer[] = [];
-  const status = h[':status'];
-  if (status !== undefined) parts.push(encodeField(':status', String(status)));
-  for (const [name, value] of Object.entries(h)) {
-    if (name.startsWith(':') || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) parts.push(encodeField(name, v));
-    else parts.push(encodeField(name, String(value)));
-  }
-  return Buffer.concat(parts);
 }

@@ -3,21 +3,24 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { createServer as createHttpServer, get as httpGet } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
 import { listenClient, type ClientListener } from './listener.ts';
-import { duplexPair } from './duplex_pair.ts';
-import { PREFACE, type LocalCall, type StreamSink } from './h2_server.ts';
+import { PREFACE, type LocalCall, type RequestHead, type StreamSink } from './h2_server.ts';
 import { HeaderDecoder, encodeField } from './hpack.ts';
 import { h2Frame } from '../../../test/helpers/h2.ts';
 
-// One listener over a grpc-js server with no services: a forwarded call ends UNIMPLEMENTED
-// (grpc-status 12), which proves grpc-js got and decoded the request. One local route, /l.L/Echo,
-// answers from the front itself.
+// One listener whose HTTP/2 route answers /l.L/Echo with the request and every other path
+// UNIMPLEMENTED (grpc-status 12); the HTTP/1 server answers with the request line.
 let listener: ClientListener;
-const grpcServer = new grpc.Server();
-const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
 const httpServer = createHttpServer((req, res) => res.end(`plain http ${req.method} ${req.url}`));
-let backendConnections = 0;
+/** Paths the HTTP/2 route was given, in order. */
+const routed: string[] = [];
+
+function route(head: RequestHead, sink: StreamSink): LocalCall {
+  routed.push(head.path);
+  if (head.path === '/l.L/Echo') return echo(sink);
+  sink.fail(12, `unknown ${head.path}`);
+  return { data() {}, end() {}, cancel() {} };
+}
 
 function echo(sink: StreamSink): LocalCall {
   const parts: Buffer[] = [];
@@ -29,25 +32,10 @@ function echo(sink: StreamSink): LocalCall {
 }
 
 before(async () => {
-  listener = await listenClient(
-    '127.0.0.1',
-    0,
-    {
-      route: (head, sink) => (head.path === '/l.L/Echo' ? echo(sink) : undefined),
-      connectBackend: () => {
-        backendConnections++;
-        const [front, back] = duplexPair();
-        injector.injectConnection(back);
-        return front;
-      },
-    },
-    httpServer,
-  );
+  listener = await listenClient('127.0.0.1', 0, { route }, httpServer);
 });
 after(async () => {
   await listener.close();
-  grpcServer.forceShutdown();
-  injector.destroy();
 });
 
 function httpBody(path: string): Promise<string> {
@@ -60,17 +48,31 @@ function httpBody(path: string): Promise<string> {
   );
 }
 
-function grpcCall(client: grpc.Client, path: string, body: string): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(
-      path,
-      (b: Buffer) => b,
-      (b: Buffer) => b,
-      Buffer.from(body),
-      (e, v) => (e ? reject(e) : resolve(v!)),
-    ),
-  );
+/** One gRPC-shaped POST over Node's http2 client: the grpc-status and the body. */
+function h2Call(path: string, body: Buffer, authority?: string): Promise<{ code: string; body: Buffer }> {
+  const s = http2.connect(`http://127.0.0.1:${listener.port}`);
+  return new Promise<{ code: string; body: Buffer }>((resolve, reject) => {
+    const req = s.request({
+      ':method': 'POST',
+      ':path': path,
+      ...(authority === undefined ? {} : { ':authority': authority }),
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    let code = '';
+    const parts: Buffer[] = [];
+    req.on('response', (h) => (code = String(h['grpc-status'] ?? code)));
+    req.on('trailers', (t) => (code = String(t['grpc-status'])));
+    req.on('data', (d: Buffer) => parts.push(d));
+    req.on('error', reject);
+    req.on('close', () =>
+      req.rstCode ? reject(new Error(`reset ${req.rstCode}`)) : resolve({ code, body: Buffer.concat(parts) }),
+    );
+    req.end(body);
+  }).finally(() => s.destroy());
 }
+
+const message = (b: string) => Buffer.concat([Buffer.from([0, 0, 0, 0, b.length]), Buffer.from(b)]);
 
 test('HTTP/1 goes to the HTTP server', async () => {
   assert.equal(await httpBody('/version'), 'plain http GET /version');
@@ -78,42 +80,18 @@ test('HTTP/1 goes to the HTTP server', async () => {
   assert.equal(await httpBody('/health'), 'plain http GET /health');
 });
 
-test('HTTP/2 goes to the front: local routes answered there, the rest forwarded to grpc-js', async () => {
-  const client = new grpc.Client(`127.0.0.1:${listener.port}`, grpc.credentials.createInsecure());
-  try {
-    await assert.rejects(
-      grpcCall(client, '/x.Y/Z', ''),
-      (e: grpc.ServiceError) => e.code === grpc.status.UNIMPLEMENTED,
-    );
-    assert.equal((await grpcCall(client, '/l.L/Echo', 'local')).toString(), 'local');
-  } finally {
-    client.close();
-  }
+test('HTTP/2 goes to the front: every stream is given to its route', async () => {
+  assert.equal((await h2Call('/x.Y/Z', message(''))).code, '12');
+  const echo = await h2Call('/l.L/Echo', message('local'));
+  assert.equal(echo.code, '0');
+  assert.deepEqual(echo.body, message('local'));
+  assert.deepEqual(routed.slice(-2), ['/x.Y/Z', '/l.L/Echo']);
 });
 
-test('a Node http2 client with a URL :authority is forwarded too', async () => {
-  const s = http2.connect(`http://127.0.0.1:${listener.port}`);
-  try {
-    const grpcStatus = await new Promise<string>((resolve, reject) => {
-      const req = s.request({
-        ':method': 'POST',
-        ':path': '/x.Y/Z',
-        ':authority': 'http://127.0.0.1:2379',
-        'content-type': 'application/grpc',
-        te: 'trailers',
-      });
-      let code = '';
-      req.on('response', (h) => (code = String(h['grpc-status'] ?? code)));
-      req.on('trailers', (t) => (code = String(t['grpc-status'])));
-      req.on('error', reject);
-      req.on('close', () => (req.rstCode ? reject(new Error(`reset ${req.rstCode}`)) : resolve(code)));
-      req.resume();
-      req.end(Buffer.alloc(5));
-    });
-    assert.equal(grpcStatus, '12');
-  } finally {
-    s.destroy();
-  }
+test('a Node http2 client with a URL :authority is served too', async () => {
+  const r = await h2Call('/l.L/Echo', message('url'), 'http://127.0.0.1:2379');
+  assert.equal(r.code, '0');
+  assert.deepEqual(r.body, message('url'));
 });
 
 /** Reads from `sock` until `done(all bytes so far)` holds, bounded in time. */
@@ -167,7 +145,7 @@ function firstHeaders(got: Buffer): Buffer | undefined {
 test('a preface sent byte by byte still reaches the HTTP/2 front', async () => {
   const sock = await open();
   try {
-    const before = backendConnections;
+    const before = routed.length;
     await trickle(sock, PREFACE);
     const block = Buffer.concat(
       (
@@ -189,7 +167,7 @@ test('a preface sent byte by byte still reaches the HTTP/2 front', async () => {
       ]),
     );
     const got = await readUntil(sock, (g) => firstHeaders(g) !== undefined);
-    // The server's SETTINGS comes first; then grpc-js's trailers-only UNIMPLEMENTED.
+    // The server's SETTINGS comes first; then the route's trailers-only UNIMPLEMENTED.
     assert.equal(got[3], 4, 'a SETTINGS frame first');
     assert.equal(got[4], 0, 'not an ACK');
     const fields = new HeaderDecoder().decode(firstHeaders(got)!);
@@ -197,7 +175,7 @@ test('a preface sent byte by byte still reaches the HTTP/2 front', async () => {
     const h = Object.fromEntries(fields);
     assert.equal(h[':status'], '200');
     assert.equal(h['grpc-status'], '12');
-    assert.equal(backendConnections, before + 1, 'one backend connection for the client connection');
+    assert.deepEqual(routed.slice(before), ['/x.Y/Z'], 'the front routed the stream');
   } finally {
     sock.destroy();
   }
@@ -224,12 +202,7 @@ test('HTTP/1 sent byte by byte goes to the HTTP server, also when it starts like
 });
 
 test('close() ends open connections of both kinds', async () => {
-  const l = await listenClient(
-    '127.0.0.1',
-    0,
-    { route: () => undefined, connectBackend: () => duplexPair()[0] },
-    createHttpServer(),
-  );
+  const l = await listenClient('127.0.0.1', 0, { route }, createHttpServer());
   const a = connect(l.port, '127.0.0.1');
   const b = connect(l.port, '127.0.0.1');
   for (const s of [a, b]) {

@@ -1,25 +1,29 @@
-// The Cluster service over real gRPC on loopback, with a ClusterServer backed by an in-memory
-// RaftCluster that applies each change at once (no raft): responses, uint64 IDs and error statuses.
+// The Cluster service over real gRPC on loopback (the router on the HTTP/2 front, grpc-js as the
+// client), with a ClusterServer backed by an in-memory RaftCluster that applies each change at once
+// (no raft): responses, uint64 IDs and error statuses.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
-import { messageType, toBigInt, fromBigInt, type Int64 } from '../../proto/index.ts';
-import { createLogger } from '../../pkg/logger.ts';
-import { clusterService } from './cluster.ts';
-import type { ClusterServer } from '../../membership/cluster_server.ts';
+import { messageType, toBigInt, fromBigInt, type Int64 } from '../src/proto/index.ts';
+import { createLogger } from '../src/pkg/logger.ts';
+import { clusterService } from '../src/api/grpc/cluster.ts';
+import { GrpcRouter } from '../src/api/grpc/router.ts';
+import { listenClient, type ClientListener } from '../src/api/http/listener.ts';
+import { createServer as createHttpServer } from 'node:http';
+import type { ClusterServer } from '../src/membership/cluster_server.ts';
 import {
   RaftCluster,
   addMemberConfChange,
   promoteMemberConfChange,
   removeMemberConfChange,
   updateMemberConfChange,
-} from '../../membership/cluster.ts';
-import type { Member } from '../../membership/member.ts';
-import { ErrNotEnoughStartedMembers, ErrUnhealthy } from '../../membership/errors.ts';
-import type { ConfChange } from '../../raft/raftpb.ts';
+} from '../src/membership/cluster.ts';
+import type { Member } from '../src/membership/member.ts';
+import { ErrNotEnoughStartedMembers, ErrUnhealthy } from '../src/membership/errors.ts';
+import type { ConfChange } from '../src/raft/raftpb.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { haveEtcd } from '../../../test/helpers/procs.ts';
+import { haveEtcd } from './helpers/procs.ts';
 
 const LOCAL_ID = (1n << 64n) - 2n; // above 2^63: must travel as unsigned
 
@@ -94,25 +98,25 @@ interface Resp {
 }
 
 const fake = new FakeServer();
-const server = new grpc.Server();
+let listener: ClientListener;
 let client: grpc.Client;
 let endpoint = '';
 
 before(async () => {
-  const [def, impl] = clusterService(fake, createLogger('silent'));
-  server.addService(def, impl);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
-      e ? reject(e) : resolve(p),
-    ),
+  const router = new GrpcRouter({ maxReceiveBytes: 1 << 20, log: createLogger('silent') });
+  // This member leads: nothing is forwarded.
+  router.service(
+    'etcdserverpb.Cluster',
+    clusterService(fake, async () => undefined),
   );
-  endpoint = `127.0.0.1:${port}`;
+  listener = await listenClient('127.0.0.1', 0, { route: router.route }, createHttpServer());
+  endpoint = `127.0.0.1:${listener.port}`;
   client = new grpc.Client(endpoint, grpc.credentials.createInsecure());
 });
 
 after(async () => {
   client.close();
-  await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+  await listener.close();
 });
 
 function call(method: string, req: object): Promise<Resp> {

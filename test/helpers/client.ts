@@ -1,7 +1,7 @@
 // A small typed etcd v3 client on grpc-js, for tests and tools: requests are plain objects in the
 // proto's camelCase field names, responses decoded messages (int64 as Long; use toNumber/toBigInt).
 import * as grpc from '@grpc/grpc-js';
-import { messageType, serviceType } from '../proto/index.ts';
+import { messageType, serviceType } from '../../src/proto/index.ts';
 
 export class GrpcError extends Error {
   constructor(

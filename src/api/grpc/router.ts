@@ -1,0 +1,358 @@
+// The one gRPC layer: every service's methods, served on the HTTP/2 front (api/http/h2_server.ts).
+// A handler gets the raw request bytes and a CallContext (deadline, metadata, an AbortSignal); its
+// result or error is turned into the answer here, once for every method:
+//   unary   (raw, ctx) => response | Promise<response>
+//   server  (raw, ctx, out) => void | Promise<void>        out.write() per response; resolved = OK
+//   bidi    (out, ctx) => StreamIn                          requests in, responses through out
+// Responses are objects encoded with the method's response type, or bytes already encoded. Errors
+// go through the method's error map (by default the table in errors.ts); anything outside the table
+// is a bug, logged, and answered as Unknown.
+import type { Logger } from 'pino';
+import type { LocalCall, RequestHead, StreamSink } from '../http/h2_server.ts';
+import { frame } from '../http/grpc_message.ts';
+import { serviceType, type MessageType } from '../../proto/index.ts';
+import { Context, MessageReader, requestEncoding, type CallContext } from './call.ts';
+import { Code, StatusError, type GrpcStatus } from './status.ts';
+import { toStatus } from './errors.ts';
+
+export type Response = object | Uint8Array;
+export type UnaryFn = (raw: Buffer, ctx: CallContext) => Response | Promise<Response>;
+export type ServerStreamFn = (raw: Buffer, ctx: CallContext, out: StreamOut) => void | Promise<void>;
+export type BidiFn = (out: StreamOut, ctx: CallContext) => StreamIn;
+
+/** The answer side of a streamed call. Every method is a no-op once the call is over. */
+export interface StreamOut {
+  /** One response; `done` runs once it is written to the socket (never if the call is gone). */
+  write(msg: Response, done?: () => void): void;
+  /** One or more responses already framed as gRPC messages (the Watch stream's batches). */
+  writeFramed(b: Buffer, done?: () => void): void;
+  /** Ends the call with status OK after everything written. */
+  end(): void;
+  /** Ends the call with the status of `err` (the method's error map). */
+  fail(err: unknown): void;
+  /** The call is over: answered, failed, or the client went away. */
+  readonly closed: boolean;
+}
+
+/** The request side of a bidirectional call, as its handler consumes it. */
+export interface StreamIn {
+  message(raw: Buffer): void;
+  /** The client half-closed: no more requests. */
+  end(): void;
+  /** The call is over (the client reset it, the connection went, or it was answered). */
+  close(): void;
+}
+
+/** How a method's errors reach the client. */
+export type ErrorMap = (err: unknown, path: string) => GrpcStatus;
+
+/** A method's handler, tagged with its kind (checked against the .proto when registered). */
+export type Handler =
+  { kind: 'unary'; run: UnaryFn } | { kind: 'server'; run: ServerStreamFn } | { kind: 'bidi'; run: BidiFn };
+
+export const unary = (run: UnaryFn): Handler => ({ kind: 'unary', run });
+export const serverStream = (run: ServerStreamFn): Handler => ({ kind: 'server', run });
+export const bidi = (run: BidiFn): Handler => ({ kind: 'bidi', run });
+
+type Kind = Handler['kind'];
+
+type Method = Handler & {
+  encode(v: object): Uint8Array;
+  errors: ErrorMap;
+};
+
+export interface RouterOptions {
+  /** The largest request message accepted (etcd: --max-request-bytes plus 512 KiB). */
+  maxReceiveBytes: number;
+  log: Logger;
+}
+
+export type ServiceImpl = Record<string, Handler>;
+
+export class GrpcRouter {
+  private readonly methods = new Map<string, Method>();
+  private readonly services = new Set<string>();
+  readonly errors: ErrorMap;
+
+  constructor(private readonly opts: RouterOptions) {
+    this.errors = (err, path) => {
+      const s = toStatus(err);
+      if (s.unknown) opts.log.error({ method: path, err }, 'request failed with an unexpected error');
+      return { code: s.code, details: s.details };
+    };
+  }
+
+  /**
+   * Serves `impl`'s methods of the .proto service `fullName`; each method's kind and response type
+   * come from the .proto. A method of the service that `impl` lacks is answered UNIMPLEMENTED.
+   */
+  service(fullName: string, impl: ServiceImpl, errors: ErrorMap = this.errors): void {
+    const svc = serviceType(fullName);
+    const add: [string, Method][] = [];
+    for (const [name, h] of Object.entries(impl)) {
+      const m = svc.methods[name];
+      if (m === undefined) throw new Error(`router: ${fullName} has no method ${name}`);
+      const kind: Kind = m.requestStream ? 'bidi' : m.responseStream ? 'server' : 'unary';
+      if (kind !== h.kind) throw new Error(`router: ${fullName}/${name} is ${kind}, not ${h.kind}`);
+      const type = m.resolvedResponseType as MessageType;
+      add.push([`/${fullName}/${name}`, { ...h, encode: (v) => type.encode(v).finish(), errors }]);
+    }
+    // Registered only once every method checked out: a refused service leaves nothing behind.
+    this.services.add(fullName);
+    for (const [path, method] of add) this.methods.set(path, method);
+  }
+
+  /** A method outside the .proto files (grpc.health.v1): its responses must be bytes already. */
+  method(path: string, h: Handler): void {
+    this.services.add(path.slice(1, path.lastIndexOf('/')));
+    const encode = () => {
+      throw new Error(`router: ${path} answers bytes only`);
+    };
+    this.methods.set(path, { ...h, encode, errors: this.errors });
+  }
+
+  /** The front's route function: every stream becomes a call here. */
+  readonly route = (head: RequestHead, sink: StreamSink): LocalCall => {
+    const refused = this.refusal(head);
+    if (refused !== undefined) return failed(sink, refused);
+    const m = this.methods.get(head.path)!;
+    const enc = requestEncoding(head);
+    if (enc instanceof StatusError) return failed(sink, enc);
+    const ctx = new Context(head.path, head.fields, head.timeout);
+    const reader = new MessageReader(this.opts.maxReceiveBytes, enc);
+    if (m.kind === 'bidi') return new BidiCall(sink, ctx, reader, m);
+    return new SingleRequestCall(sink, ctx, reader, m);
+  };
+
+  /** Why a request cannot be a call of ours (grpc-go's checks and texts), or undefined. */
+  private refusal(head: RequestHead): StatusError | undefined {
+    if (head.method !== 'POST') {
+      return new StatusError(
+        Code.UNIMPLEMENTED,
+        `invalid gRPC request method ${JSON.stringify(head.method)}`,
+      );
+    }
+    if (!isGrpcContentType(head.contentType)) {
+      return new StatusError(
+        Code.UNIMPLEMENTED,
+        `invalid gRPC request content-type ${JSON.stringify(head.contentType)}`,
+      );
+    }
+    if (this.methods.has(head.path)) return undefined;
+    const path = head.path.startsWith('/') ? head.path.slice(1) : head.path;
+    const slash = path.lastIndexOf('/');
+    // grpc-go answers this one RESOURCE_EXHAUSTED (etcd 3.4 does too).
+    if (slash < 0) {
+      return new StatusError(Code.RESOURCE_EXHAUSTED, `malformed method name: ${JSON.stringify(head.path)}`);
+    }
+    const service = path.slice(0, slash);
+    const method = path.slice(slash + 1);
+    if (!this.services.has(service)) return new StatusError(Code.UNIMPLEMENTED, `unknown service ${service}`);
+    return new StatusError(Code.UNIMPLEMENTED, `unknown method ${method} for service ${service}`);
+  }
+}
+
+/** application/grpc, alone or followed by "+subtype" or ";parameters" (grpc-go's test). */
+function isGrpcContentType(ct: string): boolean {
+  if (!ct.startsWith('application/grpc')) return false;
+  const next = ct.charCodeAt(16);
+  return ct.length === 16 || next === 0x2b /* + */ || next === 0x3b; /* ; */
+}
+
+/** A call refused before any handler runs. */
+function failed(sink: StreamSink, st: GrpcStatus): LocalCall {
+  sink.fail(st.code, st.details);
+  return IGNORED;
+}
+
+const IGNORED: LocalCall = { data() {}, end() {}, cancel() {} };
+
+const DEADLINE_EXCEEDED: GrpcStatus = { code: Code.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
+
+/**
+ * The status of a request stream that ended inside a message, or (unary and server-streaming calls)
+ * before its one message: grpc-go's words, UNKNOWN for a unary call's cut message, INTERNAL for a
+ * stream's.
+ */
+function endedEarly(reader: MessageReader, kind: Kind): GrpcStatus {
+  if (!reader.pending) return { code: Code.UNKNOWN, details: 'EOF' };
+  return { code: kind === 'unary' ? Code.UNKNOWN : Code.INTERNAL, details: 'unexpected EOF' };
+}
+
+/** The state every call shares: the sink, the context, the end once. */
+abstract class CallBase implements LocalCall {
+  protected over = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    protected readonly sink: StreamSink,
+    protected readonly ctx: Context,
+    protected readonly reader: MessageReader,
+    protected readonly m: Method,
+  ) {
+    // The deadline counts from the request's headers: a message still awaited expires too (grpc-go).
+    const d = ctx.deadline;
+    if (d !== undefined) {
+      this.timer = setTimeout(() => this.status(DEADLINE_EXCEEDED), Math.max(0, d - performance.now()));
+    }
+  }
+
+  abstract data(chunk: Buffer): void;
+  abstract end(): void;
+
+  cancel(): void {
+    this.close();
+  }
+
+  /** Marks the call over (aborting its context); true if it already was. */
+  protected close(answer?: () => void): boolean {
+    if (this.over) return true;
+    this.over = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    // The answer goes first: nothing a handler does on being closed can keep it from the client.
+    answer?.();
+    this.ctx.abort();
+    this.closed();
+    return false;
+  }
+
+  /** Hook for calls that must tell their handler. */
+  protected closed(): void {}
+
+  protected status(st: GrpcStatus): void {
+    this.close(() => this.sink.fail(st.code, st.details));
+  }
+
+  protected error(err: unknown): void {
+    if (this.over) return;
+    this.status(err instanceof StatusError ? err : this.m.errors(err, this.ctx.path));
+  }
+
+  protected encode(v: Response): Uint8Array {
+    return v instanceof Uint8Array ? v : this.m.encode(v);
+  }
+
+  /** The answer side of a streamed call. */
+  protected out(): StreamOut {
+    const write = (msg: Response, done?: () => void): void => {
+      if (this.over) return;
+      let b: Uint8Array;
+      try {
+        b = this.encode(msg);
+      } catch (err) {
+        return this.error(err);
+      }
+      this.sink.send(frame(b), done);
+    };
+    const isOver = () => this.over;
+    return {
+      write,
+      writeFramed: (b, done) => {
+        if (!this.over) this.sink.send(b, done);
+      },
+      end: () => this.status({ code: Code.OK, details: '' }),
+      fail: (err) => this.error(err),
+      get closed() {
+        return isOver();
+      },
+    };
+  }
+}
+
+/** A unary or server-streaming call: one request message, then the handler runs. */
+class SingleRequestCall extends CallBase {
+  private got = false;
+  private readonly onMessage = (raw: Buffer) => {
+    this.got = true;
+    this.run(raw);
+  };
+  private readonly wantMore = () => !this.got && !this.over;
+
+  data(chunk: Buffer): void {
+    if (this.got || this.over) return; // grpc-go reads one message; what follows is dropped
+    try {
+      this.reader.push(chunk, this.onMessage, this.wantMore);
+    } catch (err) {
+      this.error(err);
+    }
+  }
+
+  end(): void {
+    if (this.got || this.over) return;
+    this.status(endedEarly(this.reader, this.m.kind));
+  }
+
+  private run(raw: Buffer): void {
+    if (this.m.kind === 'server') return this.stream(raw);
+    let out: Response | Promise<Response>;
+    try {
+      out = (this.m as { run: UnaryFn }).run(raw, this.ctx);
+    } catch (err) {
+      return this.error(err);
+    }
+    if (out instanceof Promise) out.then(this.succeed, this.fail);
+    else this.succeed(out);
+  }
+
+  private readonly succeed = (resp: Response): void => {
+    if (this.over) return;
+    let b: Uint8Array;
+    try {
+      b = this.encode(resp);
+    } catch (err) {
+      return this.error(err);
+    }
+    this.close(() => this.sink.reply(b));
+  };
+
+  private readonly fail = (err: unknown): void => this.error(err);
+
+  private stream(raw: Buffer): void {
+    const out = this.out();
+    let r: void | Promise<void>;
+    try {
+      r = (this.m as { run: ServerStreamFn }).run(raw, this.ctx, out);
+    } catch (err) {
+      return this.error(err);
+    }
+    if (r instanceof Promise) r.then(() => out.end(), this.fail);
+  }
+}
+
+/** A bidirectional call: the handler is opened at once and fed each request message. */
+class BidiCall extends CallBase {
+  private readonly input: StreamIn | undefined;
+  private readonly onMessage = (raw: Buffer) => this.input?.message(raw);
+  private readonly wantMore = () => !this.over;
+
+  constructor(sink: StreamSink, ctx: Context, reader: MessageReader, m: Method) {
+    super(sink, ctx, reader, m);
+    try {
+      this.input = (m as { run: BidiFn }).run(this.out(), ctx);
+    } catch (err) {
+      this.error(err);
+      return;
+    }
+    // Answered while opening: the handler still hears that the call is over.
+    if (this.over) this.input.close();
+  }
+
+  data(chunk: Buffer): void {
+    if (this.over) return;
+    try {
+      this.reader.push(chunk, this.onMessage, this.wantMore);
+    } catch (err) {
+      this.error(err);
+    }
+  }
+
+  end(): void {
+    if (this.over) return;
+    if (this.reader.pending) return this.status(endedEarly(this.reader, 'bidi'));
+    this.input?.end();
+  }
+
+  protected override closed(): void {
+    this.input?.close();
+  }
+}
