@@ -167,6 +167,9 @@ function failed(sink: StreamSink, st: GrpcStatus): LocalCall {
 
 const IGNORED: LocalCall = { data() {}, end() {}, cancel() {} };
 
+/** How long after a call's deadline the server ends it (see CallBase). */
+const DEADLINE_SLACK_MS = 20;
+
 const DEADLINE_EXCEEDED: GrpcStatus = { code: Code.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
 
 /**
@@ -191,9 +194,13 @@ abstract class CallBase implements LocalCall {
     protected readonly m: Method,
   ) {
     // The deadline counts from the request's headers: a message still awaited expires too (grpc-go).
+    // The client's own timer started before it sent them and ends the call on its side first; ours
+    // frees the call a little after, so the client sees its own deadline error, as with etcd, where
+    // the network's delay orders the two the same way.
     const d = ctx.deadline;
     if (d !== undefined) {
-      this.timer = setTimeout(() => this.status(DEADLINE_EXCEEDED), Math.max(0, d - performance.now()));
+      const ms = Math.max(0, d - performance.now()) + DEADLINE_SLACK_MS;
+      this.timer = setTimeout(() => this.status(DEADLINE_EXCEEDED), ms);
     }
   }
 
