@@ -189,3 +189,40 @@ test('bootstrap: an empty storage gets committed AddNode entries and can elect i
   assert.deepEqual(applied, ['x']);
   assert.throws(() => rn.bootstrap([{ id: 1n }]), /nonempty/);
 });
+
+test('proposeBatch appends every entry as one run; the status queries read the node without copies', () => {
+  const s = bootstrapped([1n]);
+  const rn = node(s);
+  assert.equal(rn.isSoleVoter(), true);
+  assert.equal(rn.isLearner(), false);
+  assert.deepEqual(rn.voters(), [1n]);
+  rn.campaign();
+  drain(rn, s);
+  assert.equal(rn.term(), 2);
+  const before = rn.committed();
+  const applied: string[] = [];
+  rn.proposeBatch([enc.encode('a'), enc.encode('b'), enc.encode('c')]);
+  const rd = rn.ready();
+  assert.deepEqual(
+    rd.entries.map((e) => e.index),
+    [before + 1, before + 2, before + 3],
+  );
+  s.append(rd.entries);
+  rn.advance(rd);
+  drain(rn, s, applied);
+  assert.deepEqual(applied, ['a', 'b', 'c']);
+  assert.equal(rn.committed(), before + 3);
+  assert.equal(rn.applied(), before + 3);
+  assert.equal(rn.progressMatch(1n), before + 3);
+  assert.deepEqual(rn.confState().voters, [1n]);
+});
+
+test('a follower voter of three is neither the sole voter nor a learner', () => {
+  const rn = node(bootstrapped([1n, 2n, 3n]));
+  assert.equal(rn.isSoleVoter(), false);
+  assert.equal(rn.isLearner(), false);
+  assert.deepEqual(
+    rn.voters().sort((a, b) => (a < b ? -1 : 1)),
+    [1n, 2n, 3n],
+  );
+});

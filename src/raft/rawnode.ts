@@ -141,6 +141,18 @@ export class RawNode {
     );
   }
 
+  /**
+   * Proposes several entries as one MsgProp: a leader appends them as one run, a follower forwards them
+   * in one message. Throws ErrProposalDropped as propose() does (then none of them is taken).
+   */
+  proposeBatch(data: readonly Uint8Array[]): void {
+    const entries: Entry[] = new Array<Entry>(data.length);
+    for (let i = 0; i < data.length; i++) {
+      entries[i] = { term: 0, index: 0, type: EntryType.EntryNormal, data: data[i]! };
+    }
+    this.raft.step(message({ type: MessageType.MsgProp, from: this.raft.id, entries }));
+  }
+
   proposeConfChange(cc: ConfChange | ConfChangeV2): void {
     const e: Entry =
       'transition' in cc
@@ -281,6 +293,49 @@ export class RawNode {
   /** A follower forgets its leader (e.g. it knows the leader is gone), so it can vote sooner. */
   forgetLeader(): void {
     this.raft.step(message({ type: MessageType.MsgForgetLeader }));
+  }
+
+  // ---- Cheap status queries for the driver (no copies; status() and basicStatus() copy). ----
+
+  /** The current term. */
+  term(): number {
+    return this.raft.term;
+  }
+
+  /** The highest log index known to be committed. */
+  committed(): number {
+    return this.raft.raftLog.committed;
+  }
+
+  /** The highest log index handed out for applying (accepted in a Ready). */
+  applied(): number {
+    return this.raft.raftLog.applied;
+  }
+
+  /** Voters of the current configuration (incoming and outgoing, while joint). */
+  voters(): NodeId[] {
+    return [...this.raft.trk.config.voters.ids()];
+  }
+
+  /** This node is the configuration's only voter (and the configuration is not joint). */
+  isSoleVoter(): boolean {
+    const v = this.raft.trk.config.voters;
+    return v.outgoing.ids.size === 0 && v.incoming.ids.size === 1 && v.incoming.ids.has(this.raft.id);
+  }
+
+  /** This node is a learner of the current configuration. */
+  isLearner(): boolean {
+    return this.raft.trk.config.learners.has(this.raft.id);
+  }
+
+  /** The match index of `id` as this node's tracker holds it (current only on the leader); 0 if unknown. */
+  progressMatch(id: NodeId): number {
+    return this.raft.trk.progress.get(id)?.match ?? 0;
+  }
+
+  /** The current configuration as a ConfState. */
+  confState(): ConfState {
+    return this.raft.trk.confState();
   }
 
   /** The id of this node (convenience for drivers). */

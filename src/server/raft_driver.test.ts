@@ -197,7 +197,7 @@ async function blockedBySnapshot() {
     }),
   );
   await r.d.drain();
-  assert.equal(r.d.rn.raft.raftLog.committed, 10, 'the snapshot was applied');
+  assert.equal(r.d.committedIndex(), 10, 'the snapshot was applied');
   tm.clock.t += 50;
   return { ...r, tm };
 }
@@ -226,7 +226,7 @@ test('ticks missed while applying a snapshot go before the messages received mea
     tm.fire();
     await d.drain();
     assert.equal(d.lead(), 2n);
-    assert.equal(d.rn.raft.state, StateType.StateFollower);
+    assert.equal(d.rn.basicStatus().softState.raftState, StateType.StateFollower);
     assert.equal(d.rn.raft.electionElapsed, 2, 'catch-up ticks, then the heartbeat, then the ticks');
     assert.equal(d.term(), 1);
   } finally {

@@ -7,7 +7,6 @@
 // start of a loop turn, so everything that arrived in one event-loop turn lands in one Ready, and
 // nothing touches the RawNode between ready() and advance().
 import {
-  EntryType,
   ErrProposalDropped,
   ErrStepLocalMsg,
   ErrStepPeerNotFound,
@@ -17,7 +16,6 @@ import {
   SnapshotStatus,
   isEmptyHardState,
   isEmptySnap,
-  message,
   type Config,
   type ConfChange,
   type ConfChangeV2,
@@ -127,11 +125,11 @@ export class RaftDriver {
   }
 
   term(): number {
-    return this.rn.raft.term;
+    return this.rn.term();
   }
 
   committedIndex(): number {
-    return this.rn.raft.raftLog.committed;
+    return this.rn.committed();
   }
 
   lead(): bigint {
@@ -144,22 +142,26 @@ export class RaftDriver {
 
   /** Voters of the current configuration (incoming and outgoing). */
   voters(): bigint[] {
-    return [...this.rn.raft.trk.config.voters.ids()];
+    return this.rn.voters();
   }
 
   /** This member is the only voter: its applied state is linearizable without a read-index round. */
   soleVoter(): boolean {
-    const v = this.rn.raft.trk.config.voters;
-    return v.outgoing.ids.size === 0 && v.incoming.ids.size === 1 && v.incoming.ids.has(this.rn.id);
+    return this.rn.isSoleVoter();
   }
 
   isLearner(): boolean {
-    return this.rn.raft.trk.config.learners.has(this.rn.id);
+    return this.rn.isLearner();
   }
 
   /** Match index of a peer as this leader sees it (0 when unknown or not leader). */
   matchOf(id: bigint): number {
-    return this.rn.raft.trk.progress.get(id)?.match ?? 0;
+    return this.rn.progressMatch(id);
+  }
+
+  /** The current configuration. */
+  confState(): ConfState {
+    return this.rn.confState();
   }
 
   propose(data: Uint8Array, alive: () => boolean): void {
@@ -318,13 +320,7 @@ export class RaftDriver {
         fed = true;
         try {
           // One MsgProp for the whole batch: a leader appends it as one run, a follower forwards it once.
-          rn.raft.step(
-            message({
-              type: MessageType.MsgProp,
-              from: rn.id,
-              entries: chunk.map((p) => ({ term: 0, index: 0, type: EntryType.EntryNormal, data: p.data })),
-            }),
-          );
+          rn.proposeBatch(chunk.map((p) => p.data));
         } catch (err) {
           if (!(err instanceof ErrProposalDropped)) throw err;
           // A leader transfer is under way, or the leader is unknown: retry on a later turn.
@@ -347,7 +343,7 @@ export class RaftDriver {
     }
     // After a restart the configuration is known only once the committed conf changes are applied
     // again, so the check waits until raft has handed out everything committed.
-    if (this.campaignIfAlone && rn.raft.raftLog.applied >= rn.raft.raftLog.committed) {
+    if (this.campaignIfAlone && rn.applied() >= rn.committed()) {
       this.campaignIfAlone = false;
       if (this.soleVoter() && rn.lead === NONE) {
         rn.campaign();
@@ -360,7 +356,7 @@ export class RaftDriver {
   private async handleReady(): Promise<void> {
     const { deps } = this;
     const rd = this.rn.ready();
-    if (rd.softState !== undefined) deps.onSoftState(rd.softState, this.rn.raft.term);
+    if (rd.softState !== undefined) deps.onSoftState(rd.softState, this.rn.term());
     const hasSnap = !isEmptySnap(rd.snapshot);
     if (!isEmptyHardState(rd.hardState)) {
       this.hs = rd.hardState;

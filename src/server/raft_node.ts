@@ -121,7 +121,7 @@ export class RaftNode {
       backend: booted.backend,
       kv: () => host.kv(),
       applied: () => host.applied(),
-      confState: () => this.driver.rn.raft.trk.confState(),
+      confState: () => this.driver.confState(),
       log: this.log,
       dataDir: cfg.dataDir,
       snapshotCount: cfg.snapshotCount ?? 100_000,
