@@ -14,6 +14,7 @@ import { clusterServerOf } from './cluster_server.ts';
 import type { ClusterServer } from '../membership/cluster_server.ts';
 import { Op } from './raft_request.ts';
 import { BackendApplier } from './apply/backend_applier.ts';
+import { BatchCommitter } from '../backend/batch_committer.ts';
 import { Lessor, MAX_LEASE_TTL } from '../lease/lessor.ts';
 import { LeaseLoop } from './lease_loop.ts';
 import { LeaseRenewals } from './lease_renew.ts';
@@ -43,8 +44,6 @@ import type {
 
 export const SERVER_VERSION = '3.5.0';
 
-const BACKEND_BATCH_MS = 20;
-const BACKEND_BATCH_LIMIT = 10_000;
 export const CLUSTER_VERSION = '3.5.0';
 
 export interface ServerConfig {
@@ -84,6 +83,7 @@ export class EtcdServer {
   private readonly renewals: LeaseRenewals;
   readonly watchable: WatchableStore;
   readonly raft: RaftNode;
+  private readonly committer: BatchCommitter;
 
   /** Replaced when a snapshot from the leader replaces the backend (reload()). */
   private kvStore: KVStore;
@@ -101,6 +101,7 @@ export class EtcdServer {
   ) {
     this.kvStore = kv;
     this.clusterRef = cluster;
+    this.committer = new BatchCommitter(backend, (err) => cfg.fatal(err));
     this.memberId = memberId;
     this.memberIdLong = fromBigInt(memberId, true);
     this.watchable = new WatchableStore(
@@ -231,7 +232,7 @@ export class EtcdServer {
       setApplied: (i) => {
         this.appliedIndex = i;
       },
-      commitBackend: () => this.scheduleBackendCommit(),
+      commitBackend: () => this.committer.schedule(),
       kv: () => this.kvStore,
       lessor: this.lessor,
       cluster: () => this.clusterRef,
@@ -293,30 +294,6 @@ export class EtcdServer {
   private leaseCheckpoint(cps: { id: bigint; remainingTtl: number }[]): Promise<unknown> {
     const msg = { checkpoints: cps.map((c) => ({ ID: fromBigInt(c.id), remaining_TTL: c.remainingTtl })) };
     return this.proposer.propose(Op.LeaseCheckpoint, LeaseCheckpointPb.encode(msg).finish(), msg);
-  }
-
-  private commitTimer: NodeJS.Timeout | undefined;
-
-  /**
-   * The backend commits in batches (like etcd's batch interval): every BACKEND_BATCH_MS, or at once
-   * when BACKEND_BATCH_LIMIT writes are buffered. Reads see buffered writes; the WAL covers a crash.
-   */
-  private scheduleBackendCommit(): void {
-    if (this.backend.pendingWrites() >= BACKEND_BATCH_LIMIT) {
-      clearTimeout(this.commitTimer);
-      this.commitTimer = undefined;
-      this.commitBackendNow();
-    } else if (!this.commitTimer) {
-      this.commitTimer = setTimeout(() => {
-        this.commitTimer = undefined;
-        this.commitBackendNow();
-      }, BACKEND_BATCH_MS);
-    }
-  }
-
-  private commitBackendNow(): void {
-    if (this.closed) return;
-    this.backend.commit().catch((err: unknown) => this.cfg.fatal(err));
   }
 
   /** Fills the member-level fields of a response header. */
@@ -391,7 +368,7 @@ export class EtcdServer {
     // The leader hands over first so the cluster does not wait an election timeout (etcd does too).
     await this.raft.transferBeforeStop();
     this.leaseLoop.close();
-    clearTimeout(this.commitTimer);
+    this.committer.close();
     this.watchable.close();
     await this.raft.stop();
     this.forward.close();
