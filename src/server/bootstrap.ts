@@ -8,10 +8,10 @@ import { KVStore } from '../mvcc/kvstore.ts';
 import { Wal, type WalContents } from '../wal/wal.ts';
 import { RaftCluster } from '../membership/cluster.ts';
 import { MemoryStorage, emptyConfState, type Config, type RaftLogger } from '../raft/index.ts';
-import { idHex } from './ids.ts';
-import { META_CONSISTENT_INDEX } from '../backend/schema.ts';
-import { META_MEMBER_ID, importBackend, loadSnapshotFile } from './backend_snapshot.ts';
-import { snapDir } from './snapshot.ts';
+import { idHex } from '../pkg/ids.ts';
+import { META_CONSISTENT_INDEX, META_MEMBER_ID } from '../backend/schema.ts';
+import { importBackend } from '../snap/backend_snapshot.ts';
+import { Snapshotter, snapDir } from '../snap/snapshotter.ts';
 import { JoinError, joinExisting } from './join_existing.ts';
 
 export interface BootConfig {
@@ -185,7 +185,7 @@ async function recoverSnapshot(
   const ci = backend.get('meta', META_CONSISTENT_INDEX);
   const applied = ci && ci.length === 8 ? Number(ci.readBigUInt64BE(0)) : 0;
   if (applied >= snap.index) return;
-  const data = loadSnapshotFile(snapDir(dataDir), snap.index);
+  const data = new Snapshotter(snapDir(dataDir)).load(snap.index);
   if (!data) {
     throw new BootstrapError(
       `the backend is at index ${applied} but the WAL starts after snapshot ${snap.index} and its data file is missing`,

@@ -28,7 +28,7 @@ import { applyEntries } from './apply/apply.ts';
 import type { ApplyPosition, Applier } from './apply/applier.ts';
 import { Op } from './raft_request.ts';
 import { ErrBadLeaderTransferee, ErrNotLeader, ErrStopped, ErrTimeoutLeaderTransfer } from './errors.ts';
-import { idHex } from './ids.ts';
+import { idHex } from '../pkg/ids.ts';
 import { SnapshotPolicy } from './snapshot.ts';
 
 export interface RaftHost {

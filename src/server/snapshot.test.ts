@@ -8,7 +8,7 @@ import type { KVStore } from '../mvcc/kvstore.ts';
 import { MessageType, message, type MemoryStorage } from '../raft/index.ts';
 import type { Wal } from '../wal/wal.ts';
 import { createLogger } from '../pkg/logger.ts';
-import { importBackend } from './backend_snapshot.ts';
+import { importBackend } from '../snap/backend_snapshot.ts';
 import { SnapshotPolicy } from './snapshot.ts';
 
 const dirs: string[] = [];

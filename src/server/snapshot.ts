@@ -5,7 +5,6 @@
 // leader's first index gets a MsgSnap whose data is an export of the leader's backend at its applied
 // index (etcd's "merged" snapshot); the follower keeps it in a file, records it in the WAL, replaces
 // its backend with it and reloads the stores built on the backend.
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from '../backend/backend.ts';
 import type { KVStore } from '../mvcc/kvstore.ts';
@@ -17,8 +16,9 @@ import {
   type Snapshot,
 } from '../raft/index.ts';
 import type { SnapshotMarker, Wal } from '../wal/wal.ts';
-import { exportBackend, importBackend, releaseSnapshotFiles, saveSnapshotFile } from './backend_snapshot.ts';
-import { idHex } from './ids.ts';
+import { exportBackend, importBackend } from '../snap/backend_snapshot.ts';
+import { Snapshotter, snapDir } from '../snap/snapshotter.ts';
+import { idHex } from '../pkg/ids.ts';
 
 export interface SnapshotDeps {
   storage: MemoryStorage;
@@ -42,13 +42,13 @@ export interface SnapshotDeps {
   fatal(err: unknown): void;
 }
 
-export const snapDir = (dataDir: string) => join(dataDir, 'member', 'snap');
-
 export class SnapshotPolicy {
   private lastIndex: number;
   private busy = false;
+  private readonly snapshotter: Snapshotter;
 
   constructor(private readonly deps: SnapshotDeps) {
+    this.snapshotter = new Snapshotter(snapDir(deps.dataDir));
     this.lastIndex = deps.storage.snapshot().metadata.index;
   }
 
@@ -120,7 +120,7 @@ export class SnapshotPolicy {
 
   /** Follower, before the WAL records the snapshot: keep its data durable in a file. */
   persist(snap: Snapshot): void {
-    saveSnapshotFile(snapDir(this.deps.dataDir), snap.metadata.index, snap.data);
+    this.snapshotter.save(snap.metadata.index, snap.data);
   }
 
   /** Follower, after the WAL recorded the snapshot: the backend becomes the snapshot's data. */
@@ -132,7 +132,7 @@ export class SnapshotPolicy {
     importBackend(deps.backend, snap.data);
     await deps.backend.sync();
     await deps.reload();
-    releaseSnapshotFiles(snapDir(deps.dataDir), index);
+    this.snapshotter.release(index);
     this.lastIndex = index;
     deps.log.info({ 'snapshot-index': index, revision: deps.kv().rev() }, 'applied snapshot');
   }

@@ -4,15 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Backend } from '../backend/backend.ts';
-import {
-  META_MEMBER_ID,
-  SnapshotFormatError,
-  exportBackend,
-  importBackend,
-  loadSnapshotFile,
-  releaseSnapshotFiles,
-  saveSnapshotFile,
-} from './backend_snapshot.ts';
+import { META_MEMBER_ID } from '../backend/schema.ts';
+import { SnapshotFormatError, exportBackend, importBackend } from './backend_snapshot.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -57,16 +50,6 @@ test('a damaged export is refused with SnapshotFormatError', async () => {
   assert.throws(() => importBackend(be, data.subarray(0, data.length - 3)), SnapshotFormatError);
   assert.throws(() => importBackend(be, Buffer.from('nope')), SnapshotFormatError);
   await be.close();
-});
-
-test('snapshot files are kept until released', () => {
-  const dir = join(tmp(), 'snap');
-  saveSnapshotFile(dir, 10, B('ten'));
-  saveSnapshotFile(dir, 20, B('twenty'));
-  assert.equal(loadSnapshotFile(dir, 10)?.toString(), 'ten');
-  releaseSnapshotFiles(dir, 15);
-  assert.equal(loadSnapshotFile(dir, 10), undefined);
-  assert.equal(loadSnapshotFile(dir, 20)?.toString(), 'twenty');
 });
 
 test('a backend with more records than a call takes arguments exports and imports whole', async () => {

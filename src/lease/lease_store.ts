@@ -1,7 +1,7 @@
 // Leases in the backend's lease bucket (key: 8-byte big-endian ID; value: leasepb.Lease). Writes join
 // the backend batch of the entry being applied, so they commit atomically with its applied index.
 import type { Backend } from '../backend/backend.ts';
-import type { LeaseStore } from '../lease/lessor.ts';
+import type { LeaseStore } from './lessor.ts';
 import { fromBigInt, messageType, toBigInt, toNumber, type Int64 } from '../proto/index.ts';
 
 const LeasePb = messageType('leasepb.Lease');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lessor } from '../lease/lessor.ts';
+import { Lessor } from './lessor.ts';
 import { LeaseRenewals } from './lease_renew.ts';
 
 /** A leader whose LeaseCheckpoint proposals wait until the test applies (or fails) them. */

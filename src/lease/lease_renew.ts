@@ -4,7 +4,7 @@
 // renewed while the previous batch was on its way, so a busy cluster does not write an entry per
 // keep-alive. A lone voter, which no failover can replace, renews in memory and answers at once; it
 // writes only to clear a checkpointed remainder (or its restart would give the lease that remainder).
-import type { Lessor } from '../lease/lessor.ts';
+import type { Lessor } from './lessor.ts';
 
 export interface LeaseRenewDeps {
   lessor: Lessor;

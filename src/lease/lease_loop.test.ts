@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Lessor } from '../lease/lessor.ts';
+import { Lessor } from './lessor.ts';
 import { EXPIRY_CHECK_MS, LeaseLoop, MIN_CHECK_MS, PROMOTE_POLL_MS } from './lease_loop.ts';
 import { createLogger } from '../pkg/logger.ts';
 

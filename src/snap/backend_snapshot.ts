@@ -1,26 +1,14 @@
 // The data of a raft snapshot is the backend itself: every bucket exported in one synchronous pass
 // (nothing commits meanwhile), imported on a follower by replacing every bucket. The exported form:
 // "TSNP1" then, per bucket, [u8 name length][name][u32 record count] and records [u32 klen][key]
-// [u32 vlen][value]. A received snapshot is kept as a file until the backend holding it is synced, so a
-// crash in between loads it again on start.
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import { join } from 'node:path';
+// [u32 vlen][value]. A received snapshot is kept as a file (snapshotter.ts) until the backend holding
+// it is synced.
 import type { Backend } from '../backend/backend.ts';
-import { BUCKETS, type Bucket } from '../backend/schema.ts';
+import { BUCKETS, META_MEMBER_ID, type Bucket } from '../backend/schema.ts';
 
 const MAGIC = Buffer.from('TSNP1');
 
-/** The member's own identity in the meta bucket: never sent, never replaced by a snapshot. */
-export const META_MEMBER_ID = Buffer.from('localMemberID');
+/** The member's own identity in the meta bucket is never sent, never replaced by a snapshot. */
 const isLocal = (b: Bucket, k: Buffer) => b === 'meta' && k.equals(META_MEMBER_ID);
 
 export class SnapshotFormatError extends Error {}
@@ -91,55 +79,4 @@ export function importBackend(backend: Backend, data: Uint8Array): void {
     for (const k of stale) backend.del(b, k);
     for (const [k, v] of incoming.get(b) ?? []) if (!isLocal(b, k)) backend.put(b, k, v);
   }
-}
-
-const snapName = (index: number) => `${index.toString(16).padStart(16, '0')}.snap.db`;
-
-/** Writes a received snapshot's data durably under `dir` before the WAL records the snapshot. */
-export function saveSnapshotFile(dir: string, index: number, data: Uint8Array): void {
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, snapName(index));
-  const fd = openSync(path, 'w');
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  const dfd = openSync(dir, 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
-}
-
-/** The data of the snapshot file at `index`, if it is still there. */
-export function loadSnapshotFile(dir: string, index: number): Buffer | undefined {
-  try {
-    return readFileSync(join(dir, snapName(index)));
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err; // an unreadable snapshot file is not a missing one
-  }
-}
-
-/** Removes snapshot files at or below `index` (the backend holding them is synced). */
-export function releaseSnapshotFiles(dir: string, index: number): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (err) {
-    if (isNotFound(err)) return;
-    throw err;
-  }
-  for (const n of names) {
-    const m = /^([0-9a-f]{16})\.snap\.db$/.exec(n);
-    if (m && parseInt(m[1]!, 16) <= index) unlinkSync(join(dir, n));
-  }
-}
-
-function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }

@@ -1,7 +1,7 @@
 // The leader's lease duties, on timers: propose the revocation of expired leases (checked when the next
 // deadline is due, and at least every 500 ms as etcd does) and checkpoint remaining TTLs through the log
 // so they survive a leader change or a restart.
-import type { Lessor } from '../lease/lessor.ts';
+import type { Lessor } from './lessor.ts';
 import type { Logger } from '../pkg/logger.ts';
 
 export interface LeaseLoopDeps {
