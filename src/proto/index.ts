@@ -66,4 +66,26 @@ export function fromBigInt(v: bigint, unsigned = false): Long {
   return Long.fromBits(Number(u & 0xffffffffn) | 0, Number(u >> 32n) | 0, unsigned);
 }
 
+/** int64 -> number, saturating at +-(2^53-1): a revision past that is simply "in the future". */
+export function sat(v: Int64 | null | undefined): number {
+  try {
+    return toNumber(v);
+  } catch {
+    return typeof v === 'object' && v !== null && v.high < 0
+      ? -Number.MAX_SAFE_INTEGER
+      : Number.MAX_SAFE_INTEGER;
+  }
+}
+
+/**
+ * A bytes field as a Buffer. Fields absent on the wire decode to protobufjs's default, a plain empty
+ * array (Go clients omit empty values), so anything array-like is accepted.
+ */
+export const asBuf = (b: Uint8Array | readonly number[]): Buffer =>
+  Buffer.isBuffer(b)
+    ? b
+    : b instanceof Uint8Array
+      ? Buffer.from(b.buffer, b.byteOffset, b.byteLength)
+      : Buffer.from(b as readonly number[]);
+
 export { Long };

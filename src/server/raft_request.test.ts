@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromBigInt, messageType, toNumber } from '../proto/index.ts';
 import { decodeRaftRequest, encodeRaftRequest, Op, peekRaftRequest } from './raft_request.ts';
-import type { PutRequest } from './txn/types.ts';
+import type { PutRequest } from '../proto/etcdserverpb.ts';
 
 test('a spliced client request decodes back with its wait id', () => {
   const raw = messageType('etcdserverpb.PutRequest')

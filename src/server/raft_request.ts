@@ -3,7 +3,7 @@
 // tag + length + bytes), so proposing costs no re-encoding.
 import { messageType, toBigInt, type Int64 } from '../proto/index.ts';
 import { Reader, sizeBytes, sizeU64, sizeUint, WIRE_BYTES, Writer } from '../raft/raftpb_wire.ts';
-import type { CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest } from './txn/types.ts';
+import type { CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest } from '../proto/etcdserverpb.ts';
 
 /** InternalRaftRequest field numbers of the request kinds that go through the log. */
 export const enum Op {

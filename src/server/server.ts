@@ -40,7 +40,7 @@ import type {
   RangeResponse,
   TxnRequest,
   TxnResponse,
-} from './txn/types.ts';
+} from '../proto/etcdserverpb.ts';
 
 export const SERVER_VERSION = '3.5.0';
 

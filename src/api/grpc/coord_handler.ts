@@ -3,8 +3,8 @@
 // "election: not leader", and also "etcdserver: requested lease not found"). A call cancelled by its
 // client aborts its waits; a call still waiting when the server closes ends as Unavailable.
 import type { Logger } from 'pino';
-import type { CoordKV } from '../../server/v3concurrency.ts';
-import { CoordError } from '../../server/v3concurrency.ts';
+import type { CoordKV } from './v3concurrency.ts';
+import { CoordError } from './v3concurrency.ts';
 import { ErrStopped } from '../../server/errors.ts';
 import { UnmarshalError, toStatus } from './errors.ts';
 import { Code, StatusError } from './status.ts';

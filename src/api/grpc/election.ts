@@ -1,11 +1,10 @@
-// v3electionpb.Election: decode, run the election semantics of server/v3election.ts, fill headers.
+// v3electionpb.Election: decode, run the election semantics of v3election.ts, fill headers.
 // Observe is a server stream that lives until the client goes, the server closes, or the history it
 // watches is compacted (then it ends with OK, as etcd's does).
 import type { EtcdServer } from '../../server/server.ts';
-import { CoordKV } from '../../server/v3concurrency.ts';
-import { V3Election, type LeaderKey, type LeaderResult } from '../../server/v3election.ts';
-import { asBuf, sat } from '../../server/txn/kv_view.ts';
-import { fromBigInt, toBigInt, type Int64 } from '../../proto/index.ts';
+import { CoordKV } from './v3concurrency.ts';
+import { V3Election, type LeaderKey, type LeaderResult } from './v3election.ts';
+import { asBuf, fromBigInt, sat, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { coordUnary, withCoordSignal } from './coord_handler.ts';
 import type { CoordService } from './lock.ts';

@@ -1,19 +1,14 @@
 // etcdserverpb.KV: validate, then read locally or propose; fill the response header.
 import type { EtcdServer } from '../../server/server.ts';
 import { ErrRequestTooLarge } from '../../server/errors.ts';
-import {
-  checkDeleteRequest,
-  checkPutRequest,
-  checkRangeRequest,
-  checkTxnRequest,
-} from '../../server/txn/validate.ts';
+import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './validate.ts';
 import type {
   CompactionRequest,
   DeleteRangeRequest,
   PutRequest,
   RangeRequest,
   TxnRequest,
-} from '../../server/txn/types.ts';
+} from '../../proto/etcdserverpb.ts';
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
 

@@ -1,9 +1,8 @@
-// v3lockpb.Lock: decode, run the lock semantics of server/v3lock.ts, fill the response header.
+// v3lockpb.Lock: decode, run the lock semantics of v3lock.ts, fill the response header.
 import type { EtcdServer } from '../../server/server.ts';
-import { CoordKV } from '../../server/v3concurrency.ts';
-import { V3Lock } from '../../server/v3lock.ts';
-import { asBuf } from '../../server/txn/kv_view.ts';
-import { toBigInt, type Int64 } from '../../proto/index.ts';
+import { CoordKV } from './v3concurrency.ts';
+import { V3Lock } from './v3lock.ts';
+import { asBuf, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { coordUnary } from './coord_handler.ts';
 import { unary, type ServiceImpl } from './router.ts';

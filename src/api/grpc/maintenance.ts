@@ -1,7 +1,6 @@
 // etcdserverpb.Maintenance: Status (raft view of this member), HashKV, Alarm GET, MoveLeader.
 import { SERVER_VERSION, type EtcdServer } from '../../server/server.ts';
-import { fromBigInt, toBigInt, type Int64 } from '../../proto/index.ts';
-import { sat } from '../../server/txn/kv_view.ts';
+import { fromBigInt, sat, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
 

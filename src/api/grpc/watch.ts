@@ -6,8 +6,7 @@
 // fragments), and a flush's responses are framed into one buffer handed to the front at once.
 import type { EtcdServer } from '../../server/server.ts';
 import type { WatchDelivery, Watcher } from '../../mvcc/watchable_store.ts';
-import { messageType, type Int64, type MessageType } from '../../proto/index.ts';
-import { sat } from '../../server/txn/kv_view.ts';
+import { messageType, sat, type Int64, type MessageType } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { HeaderCache, responseSize, writeResponse } from './watch_codec.ts';
 import { batchResponses, encodeUnit, type ResponseSink, type Unit } from './watch_batch.ts';

@@ -4,7 +4,7 @@
 // tag + length framed, so pre-encoded `events` entries concatenate into a valid message.
 import type { WatchEvent, WatchKV } from '../../mvcc/watchable_store.ts';
 import { messageType } from '../../proto/index.ts';
-import type { Header } from '../../server/txn/types.ts';
+import type { Header } from '../../proto/etcdserverpb.ts';
 
 const ResponseHeader = messageType('etcdserverpb.ResponseHeader');
 

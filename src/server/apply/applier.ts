@@ -10,7 +10,7 @@ import type {
   TxnRequest,
   TxnResponse,
   Header,
-} from '../txn/types.ts';
+} from '../../proto/etcdserverpb.ts';
 import type { Int64 } from '../../proto/index.ts';
 
 export interface CompactionResult {

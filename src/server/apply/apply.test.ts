@@ -6,7 +6,7 @@ import { ErrCompacted } from '../../mvcc/errors.ts';
 import { ErrLeaseNotFound } from '../errors.ts';
 import { Proposer } from '../propose.ts';
 import { Op } from '../raft_request.ts';
-import type { PutRequest } from '../txn/types.ts';
+import type { PutRequest } from '../../proto/etcdserverpb.ts';
 import { applyEntries, type ApplyDeps } from './apply.ts';
 import type { Applier, ApplyPosition } from './applier.ts';
 

@@ -14,7 +14,12 @@ import type {
   LeaseGrantRequest,
   LeaseRevokeRequest,
 } from './applier.ts';
-import type { CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest } from '../txn/types.ts';
+import type {
+  CompactionRequest,
+  DeleteRangeRequest,
+  PutRequest,
+  TxnRequest,
+} from '../../proto/etcdserverpb.ts';
 
 export interface ApplyDeps {
   applier: Applier & { position: ApplyPosition };

@@ -2,13 +2,18 @@
 // txn that also records the applied (consistent) index, so replaying an entry after a crash is a no-op.
 import type { KVStore } from '../../mvcc/kvstore.ts';
 import type { Lessor } from '../../lease/lessor.ts';
-import { toBigInt, toNumber } from '../../proto/index.ts';
+import { sat, toBigInt, toNumber } from '../../proto/index.ts';
 import { ErrLeaseExist, ErrLeaseNotFound } from '../errors.ts';
 import { ClientError, InvariantError } from '../../pkg/errors.ts';
 import { executeDeleteRange, executePut } from '../txn/put.ts';
 import { executeTxn } from '../txn/txn.ts';
-import { sat, type WriteCtx } from '../txn/kv_view.ts';
-import type { CompactionRequest, DeleteRangeRequest, PutRequest, TxnRequest } from '../txn/types.ts';
+import type { WriteCtx } from '../txn/kv_view.ts';
+import type {
+  CompactionRequest,
+  DeleteRangeRequest,
+  PutRequest,
+  TxnRequest,
+} from '../../proto/etcdserverpb.ts';
 import type {
   Applier,
   ApplyPosition,

@@ -1,7 +1,7 @@
 // What command semantics need from the MVCC store: a read view, a write view, and the revision the
 // write transaction started at. The mvcc package's txns satisfy these structurally.
-import { fromBigInt, toNumber, type Int64 } from '../../proto/index.ts';
-import type { KeyValueMsg } from './types.ts';
+import { asBuf, fromBigInt } from '../../proto/index.ts';
+import type { KeyValueMsg } from '../../proto/etcdserverpb.ts';
 
 export interface StoredKV {
   key: Buffer;
@@ -58,31 +58,9 @@ export const NO_LEASES: LeaseHooks = {
   leaseOf: () => undefined,
 };
 
-/**
- * A bytes field as a Buffer. Fields absent on the wire decode to protobufjs's default, a plain empty
- * array (Go clients omit empty values), so anything array-like is accepted.
- */
-export const asBuf = (b: Uint8Array | readonly number[]): Buffer =>
-  Buffer.isBuffer(b)
-    ? b
-    : b instanceof Uint8Array
-      ? Buffer.from(b.buffer, b.byteOffset, b.byteLength)
-      : Buffer.from(b as readonly number[]);
-
 /** The range end as the store takes it: empty means "just the key". */
 export const rangeEndOf = (end: Uint8Array): Buffer | undefined =>
   end.length === 0 ? undefined : asBuf(end);
-
-/** int64 -> number, saturating at +-(2^53-1): a revision past that is simply "in the future". */
-export function sat(v: Int64 | null | undefined): number {
-  try {
-    return toNumber(v);
-  } catch {
-    return typeof v === 'object' && v !== null && v.high < 0
-      ? -Number.MAX_SAFE_INTEGER
-      : Number.MAX_SAFE_INTEGER;
-  }
-}
 
 export function kvToMsg(kv: StoredKV, keysOnly = false): KeyValueMsg {
   const m: KeyValueMsg = {

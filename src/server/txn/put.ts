@@ -1,8 +1,13 @@
 // Put and DeleteRange inside a write transaction (etcd semantics for prev_kv, ignore_value, ignore_lease).
-import { toBigInt } from '../../proto/index.ts';
+import { asBuf, toBigInt } from '../../proto/index.ts';
 import { ErrKeyNotFound, ErrLeaseNotFound } from '../errors.ts';
-import type { DeleteRangeRequest, DeleteRangeResponse, PutRequest, PutResponse } from './types.ts';
-import { asBuf, kvToMsg, rangeEndOf, type LeaseHooks, type WriteCtx } from './kv_view.ts';
+import type {
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  PutRequest,
+  PutResponse,
+} from '../../proto/etcdserverpb.ts';
+import { kvToMsg, rangeEndOf, type LeaseHooks, type WriteCtx } from './kv_view.ts';
 
 /** The revision a write op reports: the txn's revision once anything in it has changed. */
 const writeRev = (ctx: WriteCtx) => (ctx.changes > 0 ? ctx.beginRev + 1 : ctx.beginRev);

@@ -1,6 +1,7 @@
 // Range: read a key or a range at a revision, with limit, sort and revision filters (etcd semantics).
-import { SortOrder, SortTarget, type RangeRequest, type RangeResponse } from './types.ts';
-import { asBuf, kvToMsg, rangeEndOf, sat, type ReadView, type StoredKV } from './kv_view.ts';
+import { SortOrder, SortTarget, type RangeRequest, type RangeResponse } from '../../proto/etcdserverpb.ts';
+import { asBuf, sat } from '../../proto/index.ts';
+import { kvToMsg, rangeEndOf, type ReadView, type StoredKV } from './kv_view.ts';
 
 type Cmp = (a: StoredKV, b: StoredKV) => number;
 

@@ -1,7 +1,7 @@
 // Txn: compares, then one branch of ops, all in one write transaction at one revision.
 // As in etcd, every compare (nested ones too) is evaluated against the store as it was when the txn
 // began; ops then run in order and later ops see earlier writes of the same txn.
-import { toBigInt } from '../../proto/index.ts';
+import { asBuf, sat, toBigInt } from '../../proto/index.ts';
 import { ClientError } from '../../pkg/errors.ts';
 import {
   CompareResult,
@@ -11,16 +11,8 @@ import {
   type ResponseOp,
   type TxnRequest,
   type TxnResponse,
-} from './types.ts';
-import {
-  asBuf,
-  rangeEndOf,
-  sat,
-  type LeaseHooks,
-  type ReadView,
-  type StoredKV,
-  type WriteCtx,
-} from './kv_view.ts';
+} from '../../proto/etcdserverpb.ts';
+import { rangeEndOf, type LeaseHooks, type ReadView, type StoredKV, type WriteCtx } from './kv_view.ts';
 import { executeRange } from './range.ts';
 import { checkPut, executeDeleteRange, executePut } from './put.ts';
 

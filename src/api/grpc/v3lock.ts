@@ -1,6 +1,6 @@
 // The Lock service's semantics (etcd's v3lock over clientv3/concurrency's Mutex): a lock is the prefix
 // `<name>/`; each session owns `<name>/<lease hex>`, and the owner of the oldest key holds the lock.
-import type { Header } from './txn/types.ts';
+import type { Header } from '../../proto/etcdserverpb.ts';
 import { type CoordKV, createRevIs, oldestOf, rangeOf, opGet, opPut, sessionKey } from './v3concurrency.ts';
 
 export interface LockResult {

@@ -2,7 +2,7 @@
 // is the prefix `<name>/`; each campaigner owns `<name>/<lease hex>`, the oldest key is the leader and
 // its value is what the leader proclaims. A leader is identified by its key and that key's create
 // revision, so a key that was deleted and created again is a different (non-)leader.
-import type { Header, KeyValueMsg } from './txn/types.ts';
+import type { Header, KeyValueMsg } from '../../proto/etcdserverpb.ts';
 import {
   type CoordKV,
   ErrElectionNoLeader,
@@ -18,7 +18,7 @@ import {
   rangeOf,
   sessionKey,
 } from './v3concurrency.ts';
-import type { WatchKV } from '../mvcc/watchable_store.ts';
+import type { WatchKV } from '../../mvcc/watchable_store.ts';
 
 export interface LeaderKey {
   name: Buffer;

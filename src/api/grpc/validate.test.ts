@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkPutRequest, checkRangeRequest, checkTxnRequest } from './validate.ts';
 import { messageType } from '../../proto/index.ts';
-import type { PutRequest, RangeRequest, TxnRequest } from './types.ts';
+import type { PutRequest, RangeRequest, TxnRequest } from '../../proto/etcdserverpb.ts';
 
 const Txn = messageType('etcdserverpb.TxnRequest');
 const txn = (o: object) => Txn.decode(Txn.encode(Txn.fromObject(o)).finish()) as unknown as TxnRequest;

@@ -2,10 +2,10 @@
 // one goes through the same validation and the same log as a client's request would), the "wait until
 // every older key of the prefix is gone" scheme of etcd's clientv3/concurrency, and the registry that
 // ends every pending wait when the services close.
-import type { EtcdServer } from './server.ts';
-import type { WatchEvent, Watcher } from '../mvcc/watchable_store.ts';
-import { fromBigInt, messageType } from '../proto/index.ts';
-import { checkDeleteRequest, checkRangeRequest, checkTxnRequest } from './txn/validate.ts';
+import type { EtcdServer } from '../../server/server.ts';
+import type { WatchEvent, Watcher } from '../../mvcc/watchable_store.ts';
+import { fromBigInt, messageType } from '../../proto/index.ts';
+import { checkDeleteRequest, checkRangeRequest, checkTxnRequest } from './validate.ts';
 import type {
   DeleteRangeResponse,
   Header,
@@ -14,10 +14,10 @@ import type {
   RangeResponse,
   TxnRequest,
   TxnResponse,
-} from './txn/types.ts';
-import { CompareResult, CompareTarget, SortOrder, SortTarget } from './txn/types.ts';
-import { ErrStopped } from './errors.ts';
-import { ClientError } from '../pkg/errors.ts';
+} from '../../proto/etcdserverpb.ts';
+import { CompareResult, CompareTarget, SortOrder, SortTarget } from '../../proto/etcdserverpb.ts';
+import { ErrStopped } from '../../server/errors.ts';
+import { ClientError } from '../../pkg/errors.ts';
 
 /** Errors of the coordination services; etcd 3.4 sends these (unprefixed) with code Unknown. */
 export class CoordError extends ClientError {}

@@ -6,10 +6,15 @@ import {
   ErrLeaseProvided,
   ErrTooManyOps,
   ErrValueProvided,
-} from '../errors.ts';
-import { toBigInt } from '../../proto/index.ts';
-import { asBuf } from './kv_view.ts';
-import type { DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from './types.ts';
+} from '../../server/errors.ts';
+import { asBuf, toBigInt } from '../../proto/index.ts';
+import type {
+  DeleteRangeRequest,
+  PutRequest,
+  RangeRequest,
+  RequestOp,
+  TxnRequest,
+} from '../../proto/etcdserverpb.ts';
 
 export function checkRangeRequest(r: RangeRequest): void {
   if (r.key.length === 0) throw new ErrEmptyKey();

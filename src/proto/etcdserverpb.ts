@@ -1,6 +1,6 @@
 // Shapes of the decoded etcdserverpb requests (protobufjs instances: bytes are Buffers, int64 fields
 // Long or number, enums numbers) and of the plain response objects handed to the encoder.
-import type { Int64, Long } from '../../proto/index.ts';
+import type { Int64, Long } from './index.ts';
 
 export interface RangeRequest {
   key: Uint8Array;
