@@ -1,463 +1,452 @@
-// The member's raft side: the Ready loop (raft_driver), the proposer, batched ReadIndex, the peer
-// transport, and what applying the log means beyond KV commands (conf changes, published attributes,
-// empty entries). Role changes move lease expiry with leadership and are logged like etcd's.
-import type { Logger } from 'pino';
-import type { KVStore } from '../mvcc/kvstore.ts';
-import type { Lessor } from '../lease/lessor.ts';
-import type { RaftCluster } from '../membership/cluster.ts';
-import { decodeAttributes, encodeAttributes } from '../membership/member.ts';
-import { encodeClusterInfo } from '../membership/join.ts';
+// The Ready loop around the raft core (RawNode), in DESIGN.md's order for every Ready:
+//   1. persist: snapshot marker, entries and hard state in ONE durable WAL write (group commit)
+//   2. send messages to peers through the transport
+//   3. apply the committed entries (one backend batch, storing the applied index)
+//   4. advance
+// Every input (peer messages, ticks, proposals, read-index requests) is queued and fed to raft at the
+// start of a loop turn, so everything that arrived in one event-loop turn lands in one Ready, and
+// nothing touches the RawNode between ready() and advance().
 import {
-  ConfChangeType,
+  ErrProposalDropped,
+  ErrStepLocalMsg,
+  ErrStepPeerNotFound,
   MessageType,
   NONE,
-  message,
-  StateType,
+  RawNode,
+  SnapshotStatus,
+  isEmptyHardState,
+  isEmptySnap,
+  type Config,
   type ConfChange,
+  type ConfChangeV2,
+  type ConfState,
   type Entry,
+  type HardState,
   type Message,
+  type ReadState,
+  type Ready,
+  type MemoryStorage,
+  type Snapshot,
   type SoftState,
 } from '../raft/index.ts';
-import { unmarshalConfChange } from '../raft/raftpb_codec.ts';
-import { Transport, type TransportLogger } from '../transport/transport.ts';
-import type { Booted } from './bootstrap.ts';
-import { RaftDriver } from './raft_driver.ts';
-import { Proposer } from './propose.ts';
-import { ReadIndexer } from './read_index.ts';
-import { applyEntries } from './apply/apply.ts';
-import type { ApplyPosition, Applier } from './apply/applier.ts';
-import { Op } from './raft_request.ts';
-import { ErrBadLeaderTransferee, ErrNotLeader, ErrStopped, ErrTimeoutLeaderTransfer } from './errors.ts';
-import { idHex } from '../pkg/ids.ts';
-import { SnapshotPolicy } from './snapshot.ts';
+import type { SnapshotMarker, Wal } from '../wal/wal.ts';
+import { Ticker } from './ticker.ts';
 
-export interface RaftHost {
-  applier(): Applier & { position: ApplyPosition };
-  applied(): number;
-  setApplied(i: number): void;
-  commitBackend(): void;
-  kv(): KVStore;
-  lessor: Lessor;
-  cluster(): RaftCluster;
-  /** A received snapshot is about to replace the backend. */
-  beforeRestore(): void;
-  /** The backend holds a received snapshot: rebuild the stores over it. */
-  reload(): Promise<void>;
-}
-
-export interface RaftNodeConfig {
-  name: string;
-  logger: Logger;
+export interface DriverDeps {
+  wal: Wal;
+  storage: MemoryStorage;
+  /** Sends messages to peers (step 2). */
+  send(msgs: Message[]): void;
+  /** A snapshot from the leader arrived: keep its data durable before the WAL records it. */
+  persistSnapshot(snap: Snapshot): void;
+  /** The WAL recorded the snapshot: replace the state machine with it (before later entries apply). */
+  applySnapshot(snap: Snapshot): Promise<void>;
+  /** Applies committed entries in order (step 3); conf changes call driver.applyConfChange. */
+  apply(entries: Entry[]): void;
+  onSoftState(ss: SoftState, term: number): void;
+  onReadStates(rs: ReadState[]): void;
+  /** After every processed Ready (advance done): the snapshot trigger and similar run here. */
+  afterAdvance(): void;
+  /** Fail-stop: a durability error means this member must not go on. */
   fatal(err: unknown): void;
-  electionTimeoutMs?: number;
-  listenPeerUrls?: string[];
-  advertisePeerUrls: string[];
-  snapshotCount?: number;
-  snapshotCatchupEntries?: number;
-  dataDir: string;
-  /** This member was removed from the cluster: the process should stop. */
-  onRemoved?: () => void;
 }
 
-export class RaftNode {
-  readonly driver: RaftDriver;
-  readonly proposer: Proposer;
-  readonly reads: ReadIndexer;
-  private transport: Transport | undefined;
-  private readonly log: Logger;
-  private readonly electionMs: number;
-  private readTimer: NodeJS.Timeout | undefined;
-  private lead: bigint = NONE;
-  private wasLeader = false;
+/** A queued proposal: `alive` says whether someone still waits for it (timed-out ones are skipped). */
+interface Queued {
+  data: Uint8Array;
+  alive(): boolean;
+}
+
+const MAX_PROPOSALS_PER_STEP = 4096;
+
+/** What a leader may send before persisting the Ready's entries. */
+const EARLY = new Set([MessageType.MsgApp, MessageType.MsgHeartbeat]);
+
+export class RaftDriver {
+  readonly rn: RawNode;
+  private inbox: Message[] = [];
+  /** Ticks missed while the member blocked its loop in its own work: fed before the inbox. */
+  private catchUpTicks = 0;
+  /** The timer's own ticks: fed after the inbox, so answers already received count first. */
+  private ticks = 0;
+  private ticker: Ticker | undefined;
+  private props: Queued[] = [];
+  private confProps: { cc: ConfChange | ConfChangeV2; fail(e: unknown): void }[] = [];
+  private reads: Uint8Array[] = [];
+  private transfers: bigint[] = [];
+  private reports: (() => void)[] = [];
+  private walTasks: (() => Promise<void>)[] = [];
+  private scheduled = false;
+  private running = false;
   private stopped = false;
-  readonly snapshots: SnapshotPolicy;
-  /** Peers heard from recently (for strict reconfiguration checks): id -> last time. */
-  private readonly heard = new Map<bigint, number>();
+  private idle: (() => void)[] = [];
+  private stopTimer: (() => void) | undefined;
+  /** The newest hard state, and whether the WAL has it yet (commit-only changes ride on the next write). */
+  private hs: HardState;
+  private hsDirty = false;
+  /** Until the first check after start: campaign at once if this member is the only voter. */
+  private campaignIfAlone = false;
 
   constructor(
-    private readonly host: RaftHost,
-    private readonly booted: Booted,
-    private readonly cfg: RaftNodeConfig,
+    private readonly deps: DriverDeps,
+    config: Config,
   ) {
-    this.log = cfg.logger;
-    this.electionMs = cfg.electionTimeoutMs ?? 1000;
-    const requestTimeoutMs = 5000 + 2 * this.electionMs;
-    this.driver = new RaftDriver(
-      {
-        wal: booted.wal,
-        storage: booted.storage,
-        send: (msgs) => this.send(msgs),
-        persistSnapshot: (snap) => this.snapshots.persist(snap),
-        applySnapshot: async (snap) => {
-          await this.snapshots.restore(snap);
-          this.syncAllPeers();
-        },
-        apply: (entries) => this.apply(entries),
-        onSoftState: (ss, term) => this.onSoftState(ss, term),
-        onReadStates: (rs) => {
-          for (const r of rs) this.reads.onReadState(r);
-        },
-        afterAdvance: () => this.snapshots.maybeSnapshot(),
-        fatal: (err) => cfg.fatal(err),
-      },
-      booted.raftConfig,
-    );
-    this.proposer = new Proposer(
-      { propose: (d, alive) => this.driver.propose(d, alive), pending: () => this.driver.pending() },
-      booted.memberId,
-      Date.now(),
-      requestTimeoutMs,
-    );
-    this.reads = new ReadIndexer({
-      requestReadIndex: (ctx) => this.driver.readIndex(ctx),
-      applied: () => host.applied(),
-      now: () => performance.now(),
-      retryMs: 500,
-      timeoutMs: requestTimeoutMs,
-    });
-    this.snapshots = new SnapshotPolicy({
-      storage: booted.storage,
-      wal: booted.wal,
-      backend: booted.backend,
-      kv: () => host.kv(),
-      applied: () => host.applied(),
-      confState: () => this.driver.confState(),
-      log: this.log,
-      dataDir: cfg.dataDir,
-      snapshotCount: cfg.snapshotCount ?? 100_000,
-      catchupEntries: cfg.snapshotCatchupEntries ?? 5000,
-      walTask: (fn) => this.driver.walTask(fn),
-      saveMarker: (marker) => this.driver.saveSnapshotMarker(marker),
-      beforeRestore: () => host.beforeRestore(),
-      reload: async () => {
-        await host.reload();
-        this.reads.onApplied(host.applied());
-      },
-      fatal: (err) => cfg.fatal(err),
-    });
+    this.rn = new RawNode(config);
+    this.hs = { ...deps.storage.initialState().hardState };
   }
 
-  async start(heartbeatMs: number): Promise<void> {
-    if (this.booted.bootstrapPeers) this.driver.bootstrap(this.booted.bootstrapPeers);
-    const cluster = this.host.cluster();
-    if (this.cfg.listenPeerUrls !== undefined || cluster.members().length > 1) await this.startTransport();
-    this.proposer.startTimeouts();
-    this.readTimer = setInterval(() => this.reads.tick(), 100);
-    this.readTimer.unref();
-    this.driver.start(heartbeatMs);
-    // A lone voter elects itself at once; wait for that so the first request finds a leader.
-    await this.driver.drain();
-  }
-
-  private async startTransport(): Promise<void> {
-    if (this.transport) return;
-    const cluster = this.host.cluster();
-    const t = new Transport({
-      clusterId: cluster.clusterId,
-      memberId: this.booted.memberId,
-      listenUrl: (this.cfg.listenPeerUrls ?? this.cfg.advertisePeerUrls)[0]!,
-      onMessage: (m) => {
-        this.heard.set(m.from, performance.now());
-        this.driver.step(m);
-      },
-      onUnreachable: (id) => this.driver.reportUnreachable(id),
-      onSnapshotStatus: (id, ok) => this.driver.reportSnapshot(id, ok),
-      membersInfo: () => encodeClusterInfo(this.host.cluster()),
-      logger: transportLogger(this.log),
-    });
-    this.transport = t;
-    await t.start();
-    for (const m of cluster.members()) {
-      if (m.id !== this.booted.memberId && m.peerURLs[0]) t.addPeer(m.id, m.peerURLs[0]);
-    }
-  }
-
-  private send(msgs: Message[]): void {
-    const t = this.transport;
-    if (!t) return;
-    const snaps = msgs.filter((m) => SnapshotPolicy.isSnap(m));
-    t.send(snaps.length === 0 ? msgs : msgs.filter((m) => !SnapshotPolicy.isSnap(m)));
-    for (const m of snaps) {
-      this.snapshots.fillSnapshot(m).then(
-        (full) => this.transport?.send([full]),
-        (err: unknown) => {
-          this.log.warn({ err, to: idHex(m.to) }, 'failed to prepare a snapshot');
-          this.driver.reportSnapshot(m.to, false);
-        },
-      );
-    }
-  }
-
-  /** After a snapshot replaced the member set: connect to every member it names. */
-  private syncAllPeers(): void {
-    const t = this.transport;
-    if (!t) return;
-    for (const m of this.host.cluster().members()) {
-      if (m.id !== this.booted.memberId && m.peerURLs[0]) t.addPeer(m.id, m.peerURLs[0]);
-    }
+  /** Brand-new member: the initial voters become committed conf change entries (etcd's bootstrap). */
+  bootstrap(peers: { id: bigint; context: Uint8Array }[]): void {
+    this.rn.bootstrap(peers);
   }
 
   /**
-   * This member plus the peers it is connected to or heard from within the last 5 s (etcd's
-   * active-member check before a membership change).
+   * Starts the tick timer; a lone voter campaigns at once instead of waiting an election timeout.
+   * Ticks follow the monotonic clock, at most two per firing: ticks missed while the process stood
+   * still are dropped, and only those missed while the loop was blocked applying a snapshot are fed
+   * (ticker.ts says why). `now` and `every` (the timer) are injected by tests.
    */
-  activePeers(): Set<bigint> {
-    const now = performance.now();
-    const s = new Set<bigint>([this.booted.memberId]);
-    for (const [id, t] of this.heard) if (now - t < 5000) s.add(id);
-    for (const m of this.host.cluster().members()) if (this.transport?.connected(m.id)) s.add(m.id);
-    return s;
+  start(
+    heartbeatMs: number,
+    now: () => number = () => performance.now(),
+    every: (fn: () => void, ms: number) => () => void = repeat,
+  ): void {
+    const ticker = new Ticker(heartbeatMs, now);
+    this.ticker = ticker;
+    this.stopTimer = every(() => {
+      const f = ticker.fire();
+      if (f.now + f.catchUp === 0) return;
+      this.catchUpTicks += f.catchUp;
+      this.ticks += f.now;
+      this.schedule();
+    }, heartbeatMs);
+    this.campaignIfAlone = true;
+    this.schedule();
   }
 
   term(): number {
-    return this.driver.term();
+    return this.rn.term();
   }
 
   committedIndex(): number {
-    return this.driver.committedIndex();
+    return this.rn.committed();
   }
 
-  leader(): bigint {
-    return this.driver.lead();
+  lead(): bigint {
+    return this.rn.lead;
+  }
+
+  isLeader(): boolean {
+    return this.rn.lead === this.rn.id && this.rn.lead !== NONE;
+  }
+
+  /** Voters of the current configuration (incoming and outgoing). */
+  voters(): bigint[] {
+    return this.rn.voters();
+  }
+
+  /** This member is the only voter: its applied state is linearizable without a read-index round. */
+  soleVoter(): boolean {
+    return this.rn.isSoleVoter();
   }
 
   isLearner(): boolean {
-    return this.driver.isLearner();
+    return this.rn.isLearner();
   }
 
-  /** undefined when a local read is already linearizable (a lone voter that leads). */
-  readBarrier(): Promise<void> | undefined {
-    if (this.driver.soleVoter() && this.driver.isLeader()) return undefined;
-    return this.reads.wait();
+  /** Match index of a peer as this leader sees it (0 when unknown or not leader). */
+  matchOf(id: bigint): number {
+    return this.rn.progressMatch(id);
   }
 
-  private apply(entries: Entry[]): void {
-    const { host } = this;
-    applyEntries(
-      {
-        applier: host.applier(),
-        proposer: this.proposer,
-        appliedIndex: () => host.applied(),
-        commitBackend: () => host.commitBackend(),
-        applyConfChange: (e, stored) => this.applyConfChange(e, stored),
-        applyEmpty: (e) => {
-          host.kv().setConsistentIndex(e.index, e.term);
-          // A leader's own first entry: every lease renewal of earlier terms is applied, so the lease
-          // deadlines are complete and expiry can run here.
-          if (this.wasLeader && e.term === this.driver.term()) {
-            this.log.info({ 'local-member-id': idHex(this.booted.memberId) }, 'lease expiry runs here now');
-            host.lessor.promote();
-          }
-        },
-        applyAttributes: (e, body) => {
-          const a = decodeAttributes(body);
-          host.cluster().applyAttributes(a.id, a.name, a.clientURLs);
-          host.kv().setConsistentIndex(e.index, e.term);
-        },
-        onApplied: (i) => {
-          host.setApplied(i);
-          this.reads.onApplied(i);
-        },
-      },
-      entries,
+  /** The current configuration. */
+  confState(): ConfState {
+    return this.rn.confState();
+  }
+
+  propose(data: Uint8Array, alive: () => boolean): void {
+    if (this.stopped) throw new Error('raft driver stopped');
+    this.props.push({ data, alive });
+    this.schedule();
+  }
+
+  proposeConfChange(cc: ConfChange | ConfChangeV2, fail: (e: unknown) => void): void {
+    this.confProps.push({ cc, fail });
+    this.schedule();
+  }
+
+  pending(): number {
+    return this.props.length;
+  }
+
+  readIndex(ctx: Uint8Array): void {
+    this.reads.push(ctx);
+    this.schedule();
+  }
+
+  transferLeader(to: bigint): void {
+    this.transfers.push(to);
+    this.schedule();
+  }
+
+  step(m: Message): void {
+    if (this.stopped) return;
+    this.inbox.push(m);
+    this.schedule();
+  }
+
+  reportUnreachable(id: bigint): void {
+    this.reports.push(() => this.rn.reportUnreachable(id));
+    this.schedule();
+  }
+
+  reportSnapshot(id: bigint, ok: boolean): void {
+    const st = ok ? SnapshotStatus.SnapshotFinish : SnapshotStatus.SnapshotFailure;
+    this.reports.push(() => this.rn.reportSnapshot(id, st));
+    this.schedule();
+  }
+
+  /** Runs `fn` inside the loop between Readys (a WAL write that must not overlap a Ready's). */
+  walTask(fn: () => Promise<void>): void {
+    this.walTasks.push(fn);
+    this.schedule();
+  }
+
+  /** Called by the applier for a committed conf change entry. */
+  applyConfChange(cc: ConfChange | ConfChangeV2): ConfState {
+    return this.rn.applyConfChange(cc);
+  }
+
+  /** Resolves when nothing is queued or in flight. */
+  drain(): Promise<void> {
+    if (!this.running && !this.scheduled) return Promise.resolve();
+    return new Promise((r) => this.idle.push(r));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stopTimer?.();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.running || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let turn = 0; turn < 64; turn++) {
+        for (const t of this.walTasks.splice(0)) await t();
+        const fed = this.feed();
+        if (!this.rn.hasReady()) {
+          if (!fed) break;
+          continue;
+        }
+        while (this.rn.hasReady() && !this.stopped) await this.handleReady();
+        if (this.stopped) break;
+      }
+    } catch (err) {
+      this.stopped = true;
+      this.stopTimer?.();
+      this.deps.fatal(err);
+    } finally {
+      this.running = false;
+      if (this.hasInput() && !this.stopped) this.schedule();
+      else for (const r of this.idle.splice(0)) r();
+    }
+  }
+
+  private hasInput(): boolean {
+    const waitingProps = this.props.length > 0 && this.rn.lead !== NONE;
+    return (
+      this.inbox.length > 0 ||
+      this.catchUpTicks > 0 ||
+      this.ticks > 0 ||
+      waitingProps ||
+      this.confProps.length > 0 ||
+      this.reads.length > 0 ||
+      this.transfers.length > 0 ||
+      this.reports.length > 0 ||
+      this.walTasks.length > 0
     );
   }
 
-  private applyConfChange(e: Entry, stored: boolean): void {
-    const cc = unmarshalConfChange(e.type, e.data);
-    if ('transition' in cc) throw new Error('apply: ConfChangeV2 is not proposed by tetcd');
-    const cluster = this.host.cluster();
-    const waiter = this.proposer.take(cc.id);
-    let forRaft: ConfChange = cc;
-    if (!stored) {
-      const out = cluster.applyConfChange(cc);
-      this.host.kv().setConsistentIndex(e.index, e.term);
-      this.host.setApplied(e.index);
-      if (out.ok) {
-        this.log.info(
-          { kind: out.kind, member: idHex(out.member.id), 'peer-urls': out.member.peerURLs },
-          'applied a membership change',
-        );
-        waiter?.resolve(out.member);
-      } else {
-        forRaft = { ...cc, nodeId: NONE };
-        waiter?.reject(out.error);
-      }
-    } else if (!replayedChangeHeld(cc, cluster)) {
-      forRaft = { ...cc, nodeId: NONE };
+  /** Feeds the queued inputs to raft; returns whether anything was fed. */
+  private feed(): boolean {
+    const rn = this.rn;
+    let fed = false;
+    // Time the member spent blocked in its own work passed before the messages read since then
+    // arrived (they waited on the sockets): a live leader's heartbeat among them resets the election
+    // timer after the catch-up; with a dead leader the catch-up lets a pre-vote through.
+    for (; this.catchUpTicks > 0; this.catchUpTicks--) {
+      fed = true;
+      rn.tick();
     }
-    const removedPeer = forRaft.type === ConfChangeType.ConfChangeRemoveNode && forRaft.nodeId !== NONE;
-    const lastWord =
-      removedPeer && this.driver.isLeader() && forRaft.nodeId !== this.booted.memberId
-        ? this.finalHeartbeat(forRaft.nodeId)
-        : undefined;
-    this.driver.applyConfChange(forRaft);
-    if (lastWord) this.transport?.send([lastWord]);
-    this.syncPeers(forRaft);
+    for (const m of this.inbox.splice(0)) {
+      fed = true;
+      try {
+        rn.step(m);
+      } catch (err) {
+        // Dropped as etcd drops them: a response from a peer no longer in the configuration, a local
+        // type from the wire, a peer's forwarded proposal while there is no leader or a transfer runs
+        // (its proposer times out). Anything else raft throws is a bug: the member stops (fail-stop).
+        if (!isBenignStepError(err)) throw err;
+      }
+    }
+    for (const r of this.reports.splice(0)) {
+      fed = true;
+      r();
+    }
+    for (; this.ticks > 0; this.ticks--) {
+      fed = true;
+      rn.tick();
+    }
+    for (const to of this.transfers.splice(0)) {
+      fed = true;
+      rn.transferLeader(to);
+    }
+    // Proposals wait (in this queue) for a leader; the proposer times out those that never get one.
+    if (this.props.length > 0 && rn.lead !== NONE) {
+      const live = this.props.filter((p) => p.alive());
+      this.props = [];
+      for (let i = 0; i < live.length; i += MAX_PROPOSALS_PER_STEP) {
+        const chunk = live.slice(i, i + MAX_PROPOSALS_PER_STEP);
+        fed = true;
+        try {
+          // One MsgProp for the whole batch: a leader appends it as one run, a follower forwards it once.
+          rn.proposeBatch(chunk.map((p) => p.data));
+        } catch (err) {
+          if (!(err instanceof ErrProposalDropped)) throw err;
+          // A leader transfer is under way, or the leader is unknown: retry on a later turn.
+          this.props.push(...chunk);
+        }
+      }
+    }
+    for (const c of this.confProps.splice(0)) {
+      fed = true;
+      try {
+        rn.proposeConfChange(c.cc);
+      } catch (err) {
+        if (!(err instanceof ErrProposalDropped)) throw err;
+        c.fail(err);
+      }
+    }
+    for (const ctx of this.reads.splice(0)) {
+      fed = true;
+      rn.readIndex(ctx);
+    }
+    // After a restart the configuration is known only once the committed conf changes are applied
+    // again, so the check waits until raft has handed out everything committed.
+    if (this.campaignIfAlone && rn.applied() >= rn.committed()) {
+      this.campaignIfAlone = false;
+      if (this.soleVoter() && rn.lead === NONE) {
+        rn.campaign();
+        fed = true;
+      }
+    }
+    return fed;
+  }
+
+  private async handleReady(): Promise<void> {
+    const { deps } = this;
+    const rd = this.rn.ready();
+    if (rd.softState !== undefined) deps.onSoftState(rd.softState, this.rn.term());
+    const hasSnap = !isEmptySnap(rd.snapshot);
+    if (!isEmptyHardState(rd.hardState)) {
+      this.hs = rd.hardState;
+      this.hsDirty = true;
+    }
+    // A leader may send its appends and heartbeats before its own write (raft thesis 10.2.1): it counts
+    // itself for a commit only after advance(). Followers' fsyncs then overlap the leader's. One
+    // event-loop turn lets the transport put them on the wire before the WAL write blocks the loop.
+    let late = rd.messages;
+    if (rd.entries.length > 0 && !hasSnap && rd.softState === undefined && this.isLeader()) {
+      const early = rd.messages.filter((m) => EARLY.has(m.type));
+      if (early.length > 0) {
+        late = rd.messages.filter((m) => !EARLY.has(m.type));
+        deps.send(early);
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    // 1. Persist (and apply a snapshot: raft's storage must hold it before later entries append).
+    // Saving and applying a snapshot blocks the loop for a second or more: the ticker credits it.
+    if (hasSnap) this.ticker?.beginWork();
+    try {
+      await this.persist(rd, hasSnap);
+    } finally {
+      if (hasSnap) this.ticker?.endWork();
+    }
+    if (rd.entries.length > 0) deps.storage.append(rd.entries);
+    if (!isEmptyHardState(rd.hardState)) deps.storage.setHardState(rd.hardState);
+    // 2. Send.
+    if (late.length > 0) deps.send(late);
+    if (rd.readStates.length > 0) deps.onReadStates(rd.readStates);
+    // 3. Apply.
+    if (rd.committedEntries.length > 0) deps.apply(rd.committedEntries);
+    // 4. Advance.
+    this.rn.advance(rd);
+    deps.afterAdvance();
   }
 
   /**
-   * The leader stops talking to a member once its removal applies, so the member might never learn
-   * that the removal committed: one last heartbeat carries the commit index to it (etcd's peers answer
-   * a removed member with "removed" instead). Taken before raft forgets the member's progress.
+   * A change of commit alone needs no write of its own (etcd skips the fsync too): the applied index in
+   * the backend covers it, and the next write carries it.
    */
-  private finalHeartbeat(id: bigint): Message {
-    const commit = Math.min(this.driver.matchOf(id), this.driver.committedIndex());
-    return message({
-      type: MessageType.MsgHeartbeat,
-      to: id,
-      from: this.booted.memberId,
-      term: this.driver.term(),
-      commit,
-    });
-  }
-
-  /** Keeps the transport's peer set in step with the members. */
-  private syncPeers(cc: ConfChange): void {
-    if (cc.nodeId === NONE || this.stopped) return;
-    const cluster = this.host.cluster();
-    if (cc.type === ConfChangeType.ConfChangeRemoveNode) {
-      if (cc.nodeId === this.booted.memberId) {
-        this.log.warn(
-          { 'local-member-id': idHex(cc.nodeId) },
-          'the member has been permanently removed from the cluster',
-        );
-        // Like etcd, a removed member stops serving, so that clients fail over to the others.
-        setImmediate(() => this.cfg.onRemoved?.());
-      }
-      // A moment's grace so the last heartbeat leaves before the connection closes.
-      const t = this.transport;
-      setTimeout(() => {
-        if (!this.host.cluster().has(cc.nodeId)) t?.removePeer(cc.nodeId);
-      }, 1000).unref();
-      return;
+  private async persist(rd: Ready, hasSnap: boolean): Promise<void> {
+    const { deps } = this;
+    if (hasSnap) deps.persistSnapshot(rd.snapshot);
+    if (rd.entries.length > 0 || rd.mustSync || hasSnap) {
+      const snap = hasSnap
+        ? {
+            index: rd.snapshot.metadata.index,
+            term: rd.snapshot.metadata.term,
+            confState: rd.snapshot.metadata.confState,
+          }
+        : undefined;
+      await deps.wal.save(this.hsDirty ? this.hs : undefined, rd.entries, snap);
+      this.hsDirty = false;
     }
-    const m = cluster.member(cc.nodeId);
-    if (!m || m.id === this.booted.memberId || !m.peerURLs[0]) return;
-    if (!this.transport) {
-      void this.startTransport().catch((err: unknown) => this.cfg.fatal(err));
-      return;
-    }
-    this.transport.addPeer(m.id, m.peerURLs[0]);
-  }
-
-  private onSoftState(ss: SoftState, term: number): void {
-    const me = idHex(this.booted.memberId);
-    if (ss.lead !== this.lead) {
-      if (ss.lead === NONE) {
-        this.log.info(
-          { 'local-member-id': me, 'lost-leader': idHex(this.lead), term },
-          'raft.node: lost leader',
-        );
-      } else {
-        this.log.info({ 'local-member-id': me, leader: idHex(ss.lead), term }, 'raft.node: elected leader');
-      }
-      const hadLeader = this.lead !== NONE;
-      this.lead = ss.lead;
-      if (hadLeader) this.reads.onLeaderChange();
-    }
-    const leader = ss.raftState === StateType.StateLeader;
-    if (leader && !this.wasLeader) {
-      this.log.info({ 'local-member-id': me, term }, 'became leader');
-    } else if (!leader && this.wasLeader) {
-      this.log.info({ 'local-member-id': me, term, role: StateType[ss.raftState] }, 'stepped down as leader');
-      this.host.lessor.demote();
-    }
-    this.wasLeader = leader;
-  }
-
-  /** Announces this member's name and client URLs through the log (retried until it applies). */
-  publish(name: string, clientURLs: string[]): void {
-    const id = this.booted.memberId;
-    const body = encodeAttributes({ id, name, clientURLs });
-    const cur = this.host.cluster().member(id);
-    if (cur && cur.name === name && cur.clientURLs.join(',') === clientURLs.join(',')) return;
-    const attempt = (): void => {
-      if (this.stopped) return;
-      this.proposer.propose(Op.Attributes, body, body).then(
-        () =>
-          this.log.info(
-            { 'local-member-id': idHex(id), name, 'client-urls': clientURLs },
-            'published local member',
-          ),
-        () => setTimeout(attempt, 500).unref(),
-      );
-    };
-    attempt();
-  }
-
-  /** Proposes a conf change; resolves with the member it changed once applied here. */
-  proposeConfChange<T>(cc: Omit<ConfChange, 'id'>): Promise<T> {
-    return this.proposer.register<T>((id) => {
-      this.driver.proposeConfChange({ ...cc, id }, (err) => this.proposer.take(id)?.reject(err));
-    });
-  }
-
-  /** MoveLeader: only the leader may hand over, and only to a voter. */
-  async moveLeader(target: bigint): Promise<void> {
-    if (!this.driver.isLeader()) throw new ErrNotLeader();
-    if (!this.driver.voters().includes(target)) throw new ErrBadLeaderTransferee();
-    if (target === this.booted.memberId) return;
-    await this.transfer(target, Math.max(5000, 2 * this.electionMs));
-  }
-
-  private async transfer(target: bigint, timeoutMs: number): Promise<void> {
-    this.driver.transferLeader(target);
-    const until = performance.now() + timeoutMs;
-    while (this.driver.lead() !== target) {
-      if (performance.now() > until || this.stopped) throw new ErrTimeoutLeaderTransfer();
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    this.log.info({ from: idHex(this.booted.memberId), to: idHex(target) }, 'leadership transferred');
-  }
-
-  /** Before a graceful stop the leader hands over to the most caught-up voter. */
-  async transferBeforeStop(): Promise<void> {
-    if (!this.driver.isLeader() || this.driver.soleVoter()) return;
-    let best: bigint | undefined;
-    let bestMatch = -1;
-    for (const v of this.driver.voters()) {
-      if (v === this.booted.memberId) continue;
-      const m = this.driver.matchOf(v);
-      if (m > bestMatch) [best, bestMatch] = [v, m];
-    }
-    if (best === undefined) return;
-    try {
-      await this.transfer(best, this.electionMs * 2);
-    } catch (err) {
-      this.log.warn({ err }, 'leadership transfer before stopping failed');
+    if (hasSnap) {
+      // The storage keeps the metadata only: the data lives in the backend.
+      deps.storage.applySnapshot({ data: new Uint8Array(0), metadata: rd.snapshot.metadata });
+      await deps.applySnapshot(rd.snapshot);
     }
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    // Let what is queued (e.g. the lease checkpoint at shutdown) reach the log first.
-    await Promise.race([this.driver.drain(), new Promise((r) => setTimeout(r, 1000).unref())]);
-    this.stopped = true;
-    this.driver.stop();
-    await this.driver.drain();
-    // A WAL write failing at shutdown is a durability failure like any other.
-    await this.driver.flushHardState().catch((err: unknown) => this.cfg.fatal(err));
-    clearInterval(this.readTimer);
-    this.reads.close();
-    this.proposer.failAll(new ErrStopped());
-    this.transport?.close();
-    this.transport = undefined;
+  /**
+   * Records a snapshot in the WAL together with the newest hard state: the commit index written with a
+   * marker is never below it (a restart would find the log starting past its commit index otherwise).
+   * Call from inside the loop (walTask).
+   */
+  async saveSnapshotMarker(marker: SnapshotMarker): Promise<void> {
+    await this.deps.wal.save(this.hs, [], marker);
+    this.hsDirty = false;
+  }
+
+  /** Writes the newest hard state if the WAL lacks it (at shutdown). */
+  async flushHardState(): Promise<void> {
+    if (this.hsDirty) {
+      this.hsDirty = false;
+      await this.deps.wal.save(this.hs, []);
+    }
   }
 }
 
-/** On replay, raft takes a conf change only if the stored membership shows it took effect. */
-function replayedChangeHeld(cc: ConfChange, cluster: RaftCluster): boolean {
-  if (cc.type === ConfChangeType.ConfChangeRemoveNode) return cluster.isRemoved(cc.nodeId);
-  return cluster.has(cc.nodeId);
+/** Errors of stepping a peer's message that concern that message only (etcd drops them too). */
+function isBenignStepError(err: unknown): boolean {
+  return (
+    err instanceof ErrStepPeerNotFound || err instanceof ErrStepLocalMsg || err instanceof ErrProposalDropped
+  );
 }
 
-function transportLogger(log: Logger): TransportLogger {
-  const l = log.child({ component: 'rafthttp' });
-  return {
-    debug: (m) => l.debug(m),
-    info: (m) => l.info(m),
-    warn: (m) => l.warn(m),
-    error: (m) => l.error(m),
-  };
+/** The default timer: `fn` every `ms` milliseconds; returns the function that stops it. */
+function repeat(fn: () => void, ms: number): () => void {
+  const t = setInterval(fn, ms);
+  return () => clearInterval(t);
 }
