@@ -1,5 +1,5 @@
 // The Cluster service over real gRPC on loopback (the router on the HTTP/2 front, grpc-js as the
-// client), with a ClusterServer backed by an in-memory RaftCluster that applies each change at once
+// client), with a Cluster (server/api.ts) backed by an in-memory RaftCluster that applies each change at once
 // (no raft): responses, uint64 IDs and error statuses.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { clusterService } from '../src/api/grpc/cluster.ts';
 import { GrpcRouter } from '../src/api/grpc/router.ts';
 import { listenClient, type ClientListener } from '../src/api/http/listener.ts';
 import { createServer as createHttpServer } from 'node:http';
-import type { ClusterServer } from '../src/membership/cluster_server.ts';
+import type { Cluster } from '../src/server/api.ts';
 import {
   RaftCluster,
   addMemberConfChange,
@@ -27,7 +27,7 @@ import { haveEtcd } from './helpers/procs.ts';
 
 const LOCAL_ID = (1n << 64n) - 2n; // above 2^63: must travel as unsigned
 
-class FakeServer implements ClusterServer {
+class FakeServer implements Cluster {
   readonly cluster = RaftCluster.fromInitialCluster(
     'n1=http://127.0.0.1:2380,n2=http://127.0.0.1:2381,n3=http://127.0.0.1:2382',
     'tok',

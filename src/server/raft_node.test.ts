@@ -12,7 +12,7 @@ import {
 } from '../raft/index.ts';
 import type { Wal } from '../wal/wal.ts';
 import { unmarshalConfChange } from '../raft/raftpb_codec.ts';
-import { RaftDriver } from './raft_driver.ts';
+import { RaftNode } from './raft_node.ts';
 
 interface Saved {
   entries: number;
@@ -20,7 +20,7 @@ interface Saved {
   snap: boolean;
 }
 
-function driver(id: bigint, hooks: { applySnapshot?: () => void } = {}) {
+function raftNode(id: bigint, hooks: { applySnapshot?: () => void } = {}) {
   const saves: Saved[] = [];
   const fatals: unknown[] = [];
   const applied: Entry[][] = [];
@@ -32,25 +32,27 @@ function driver(id: bigint, hooks: { applySnapshot?: () => void } = {}) {
     },
   } as unknown as Wal;
   const storage = new MemoryStorage();
-  const d = new RaftDriver(
+  const d: RaftNode = new RaftNode(
     {
       wal,
       storage,
-      send: (msgs) => sent.push(...msgs),
-      persistSnapshot: () => {},
-      applySnapshot: () => {
-        hooks.applySnapshot?.();
-        return Promise.resolve();
+      snapshotter: { save: () => {} },
+      handler: {
+        onSoftState: () => {},
+        send: (msgs) => sent.push(...msgs),
+        onReadStates: () => {},
+        applySnapshot: () => {
+          hooks.applySnapshot?.();
+          return Promise.resolve();
+        },
+        applyEntries: (ents) => {
+          applied.push(ents);
+          for (const e of ents) {
+            if (e.type === EntryType.EntryConfChange) d.applyConfChange(unmarshalConfChange(e.type, e.data));
+          }
+        },
+        afterAdvance: () => {},
       },
-      apply: (ents) => {
-        applied.push(ents);
-        for (const e of ents) {
-          if (e.type === EntryType.EntryConfChange) d.applyConfChange(unmarshalConfChange(e.type, e.data));
-        }
-      },
-      onSoftState: () => {},
-      onReadStates: () => {},
-      afterAdvance: () => {},
       fatal: (err) => fatals.push(err),
     },
     {
@@ -68,7 +70,7 @@ function driver(id: bigint, hooks: { applySnapshot?: () => void } = {}) {
 }
 
 test('a lone voter elects itself at start without waiting for an election timeout', async () => {
-  const { d } = driver(1n);
+  const { d } = raftNode(1n);
   d.bootstrap([{ id: 1n, context: new Uint8Array(0) }]);
   d.start(60_000);
   await d.drain();
@@ -81,7 +83,7 @@ test('a lone voter elects itself at start without waiting for an election timeou
 });
 
 test('proposals of one event-loop turn become one WAL write and one apply batch', async () => {
-  const { d, saves, applied } = driver(1n);
+  const { d, saves, applied } = raftNode(1n);
   d.bootstrap([{ id: 1n, context: new Uint8Array(0) }]);
   d.start(60_000);
   await d.drain();
@@ -111,7 +113,7 @@ test('proposals of one event-loop turn become one WAL write and one apply batch'
 });
 
 test('a member that is not alone waits for an election and proposals wait for a leader', async () => {
-  const { d, applied, sent } = driver(1n);
+  const { d, applied, sent } = raftNode(1n);
   d.bootstrap([
     { id: 1n, context: new Uint8Array(0) },
     { id: 2n, context: new Uint8Array(0) },
@@ -149,7 +151,7 @@ const voters = (...ids: bigint[]) => ids.map((id) => ({ id, context: new Uint8Ar
 const heartbeat = (from: bigint, term = 1) => message({ type: MessageType.MsgHeartbeat, from, to: 1n, term });
 
 test('after the process stood still, at most two ticks are fed, after the messages received meanwhile', async () => {
-  const { d, fatals } = driver(1n);
+  const { d, fatals } = raftNode(1n);
   d.bootstrap(voters(1n, 2n, 3n));
   const tm = manualTimer();
   d.start(100, tm.now, tm.every);
@@ -179,7 +181,7 @@ test('after the process stood still, at most two ticks are fed, after the messag
 /** A follower of 2 (voters 1, 2, 3) whose loop is blocked 1.5 s applying a snapshot from 2. */
 async function blockedBySnapshot() {
   const tm = manualTimer();
-  const r = driver(1n, { applySnapshot: () => (tm.clock.t += 1500) });
+  const r = raftNode(1n, { applySnapshot: () => (tm.clock.t += 1500) });
   r.d.bootstrap(voters(1n, 2n, 3n));
   r.d.start(100, tm.now, tm.every);
   r.d.step(heartbeat(2n));
@@ -235,7 +237,7 @@ test('ticks missed while applying a snapshot go before the messages received mea
 });
 
 test('a peer message raft refuses for itself is dropped; anything else raft throws stops the member', async () => {
-  const { d, fatals } = driver(1n);
+  const { d, fatals } = raftNode(1n);
   d.bootstrap(voters(1n, 2n));
   d.start(60_000);
   await d.drain();

@@ -1,4 +1,5 @@
-// The Ready loop around the raft core (RawNode), in DESIGN.md's order for every Ready:
+// The raft node (etcd's raftNode): the Ready loop around the raft core (RawNode), in DESIGN.md's order
+// for every Ready:
 //   1. persist: snapshot marker, entries and hard state in ONE durable WAL write (group commit)
 //   2. send messages to peers through the transport
 //   3. apply the committed entries (one backend batch, storing the applied index)
@@ -32,22 +33,32 @@ import {
 import type { SnapshotMarker, Wal } from '../wal/wal.ts';
 import { Ticker } from './ticker.ts';
 
-export interface DriverDeps {
-  wal: Wal;
-  storage: MemoryStorage;
+/**
+ * The member's side of every Ready (etcd's raftReadyHandler, transport and apply channel): one object,
+ * called from the loop in this order.
+ */
+export interface ReadyHandler {
+  /** The role or leader changed (logged, and moves lease expiry and pending reads). */
+  onSoftState(ss: SoftState, term: number): void;
   /** Sends messages to peers (step 2). */
   send(msgs: Message[]): void;
-  /** A snapshot from the leader arrived: keep its data durable before the WAL records it. */
-  persistSnapshot(snap: Snapshot): void;
-  /** The WAL recorded the snapshot: replace the state machine with it (before later entries apply). */
-  applySnapshot(snap: Snapshot): Promise<void>;
-  /** Applies committed entries in order (step 3); conf changes call driver.applyConfChange. */
-  apply(entries: Entry[]): void;
-  onSoftState(ss: SoftState, term: number): void;
+  /** Answers to read-index requests. */
   onReadStates(rs: ReadState[]): void;
-  /** After every processed Ready (advance done): the snapshot trigger and similar run here. */
+  /** The WAL recorded a snapshot from the leader: it becomes the state machine before later entries apply. */
+  applySnapshot(snap: Snapshot): Promise<void>;
+  /** Applies committed entries in order (step 3); conf changes call applyConfChange on this node. */
+  applyEntries(entries: Entry[]): void;
+  /** After every processed Ready (advance done): the snapshot trigger runs here. */
   afterAdvance(): void;
-  /** Fail-stop: a durability error means this member must not go on. */
+}
+
+export interface RaftNodeDeps {
+  wal: Wal;
+  storage: MemoryStorage;
+  /** Keeps the data of a snapshot from the leader durable before the WAL records it (etcd's Snapshotter). */
+  snapshotter: { save(index: number, data: Uint8Array): void };
+  handler: ReadyHandler;
+  /** Fail-stop: a durability error or a bug means this member must not go on. */
   fatal(err: unknown): void;
 }
 
@@ -62,7 +73,7 @@ const MAX_PROPOSALS_PER_STEP = 4096;
 /** What a leader may send before persisting the Ready's entries. */
 const EARLY = new Set([MessageType.MsgApp, MessageType.MsgHeartbeat]);
 
-export class RaftDriver {
+export class RaftNode {
   readonly rn: RawNode;
   private inbox: Message[] = [];
   /** Ticks missed while the member blocked its loop in its own work: fed before the inbox. */
@@ -88,7 +99,7 @@ export class RaftDriver {
   private campaignIfAlone = false;
 
   constructor(
-    private readonly deps: DriverDeps,
+    private readonly deps: RaftNodeDeps,
     config: Config,
   ) {
     this.rn = new RawNode(config);
@@ -136,6 +147,16 @@ export class RaftDriver {
     return this.rn.lead;
   }
 
+  /** This member is the only voter and leads: its applied state is linearizable as it is. */
+  leadsAlone(): boolean {
+    return this.rn.isSoleVoter() && this.isLeader();
+  }
+
+  /** The loop was stopped (stop() or fail-stop). */
+  isStopped(): boolean {
+    return this.stopped;
+  }
+
   isLeader(): boolean {
     return this.rn.lead === this.rn.id && this.rn.lead !== NONE;
   }
@@ -165,7 +186,7 @@ export class RaftDriver {
   }
 
   propose(data: Uint8Array, alive: () => boolean): void {
-    if (this.stopped) throw new Error('raft driver stopped');
+    if (this.stopped) throw new Error('raft node stopped');
     this.props.push({ data, alive });
     this.schedule();
   }
@@ -355,8 +376,9 @@ export class RaftDriver {
 
   private async handleReady(): Promise<void> {
     const { deps } = this;
+    const h = deps.handler;
     const rd = this.rn.ready();
-    if (rd.softState !== undefined) deps.onSoftState(rd.softState, this.rn.term());
+    if (rd.softState !== undefined) h.onSoftState(rd.softState, this.rn.term());
     const hasSnap = !isEmptySnap(rd.snapshot);
     if (!isEmptyHardState(rd.hardState)) {
       this.hs = rd.hardState;
@@ -370,7 +392,7 @@ export class RaftDriver {
       const early = rd.messages.filter((m) => EARLY.has(m.type));
       if (early.length > 0) {
         late = rd.messages.filter((m) => !EARLY.has(m.type));
-        deps.send(early);
+        h.send(early);
         await new Promise((r) => setImmediate(r));
       }
     }
@@ -385,13 +407,13 @@ export class RaftDriver {
     if (rd.entries.length > 0) deps.storage.append(rd.entries);
     if (!isEmptyHardState(rd.hardState)) deps.storage.setHardState(rd.hardState);
     // 2. Send.
-    if (late.length > 0) deps.send(late);
-    if (rd.readStates.length > 0) deps.onReadStates(rd.readStates);
+    if (late.length > 0) h.send(late);
+    if (rd.readStates.length > 0) h.onReadStates(rd.readStates);
     // 3. Apply.
-    if (rd.committedEntries.length > 0) deps.apply(rd.committedEntries);
+    if (rd.committedEntries.length > 0) h.applyEntries(rd.committedEntries);
     // 4. Advance.
     this.rn.advance(rd);
-    deps.afterAdvance();
+    h.afterAdvance();
   }
 
   /**
@@ -400,7 +422,7 @@ export class RaftDriver {
    */
   private async persist(rd: Ready, hasSnap: boolean): Promise<void> {
     const { deps } = this;
-    if (hasSnap) deps.persistSnapshot(rd.snapshot);
+    if (hasSnap) deps.snapshotter.save(rd.snapshot.metadata.index, rd.snapshot.data);
     if (rd.entries.length > 0 || rd.mustSync || hasSnap) {
       const snap = hasSnap
         ? {
@@ -415,7 +437,7 @@ export class RaftDriver {
     if (hasSnap) {
       // The storage keeps the metadata only: the data lives in the backend.
       deps.storage.applySnapshot({ data: new Uint8Array(0), metadata: rd.snapshot.metadata });
-      await deps.applySnapshot(rd.snapshot);
+      await deps.handler.applySnapshot(rd.snapshot);
     }
   }
 

@@ -8,6 +8,7 @@ function setup() {
   let now = 0;
   const r = new ReadIndexer({
     requestReadIndex: (ctx) => asked.push(ctx),
+    leadsAlone: () => false,
     applied: () => applied,
     now: () => now,
     retryMs: 500,
@@ -75,4 +76,24 @@ test('a leader change fails the round in flight with "leader changed"', async ()
   assert.equal(await settled(a), 'rejected: etcdserver: leader changed');
   s.r.close();
   assert.equal(await settled(s.r.wait()), 'rejected: etcdserver: server stopped');
+});
+
+test('a lone voter that leads needs no barrier; otherwise the barrier is a read-index round', async () => {
+  let alone = true;
+  const asked: Uint8Array[] = [];
+  const r = new ReadIndexer({
+    requestReadIndex: (ctx) => asked.push(ctx),
+    leadsAlone: () => alone,
+    applied: () => 3,
+    now: () => 0,
+    retryMs: 500,
+    timeoutMs: 7000,
+  });
+  assert.equal(r.barrier(), undefined);
+  alone = false;
+  const b = r.barrier();
+  assert.ok(b);
+  r.onReadStates([{ index: 3, requestCtx: asked[0]! }]);
+  assert.equal(await settled(b), 'resolved');
+  r.close();
 });

@@ -6,6 +6,8 @@ import { ErrLeaderChanged, ErrStopped, ErrTimeout } from './errors.ts';
 export interface ReadIndexDeps {
   /** Asks raft for a read index carrying `ctx`; the answer comes back through onReadState. */
   requestReadIndex(ctx: Uint8Array): void;
+  /** This member is the only voter and leads: what it applied is linearizable without a round. */
+  leadsAlone(): boolean;
   applied(): number;
   now(): number;
   /** How long one round may take before it is asked again (etcd retries every 500 ms). */
@@ -36,6 +38,11 @@ export class ReadIndexer {
 
   constructor(private readonly deps: ReadIndexDeps) {}
 
+  /** undefined when a local read is linearizable now; else a promise that resolves once it is. */
+  barrier(): Promise<void> | undefined {
+    return this.deps.leadsAlone() ? undefined : this.wait();
+  }
+
   /** Resolves when a local read is linearizable. */
   wait(): Promise<void> {
     if (this.stopped) return Promise.reject(new ErrStopped());
@@ -51,6 +58,11 @@ export class ReadIndexer {
     this.round = { ctx: ++this.seq, waiters: this.next, started: now, sent: now };
     this.next = [];
     this.deps.requestReadIndex(ctxBytes(this.round.ctx));
+  }
+
+  /** The answers of a Ready. */
+  onReadStates(rss: readonly { index: number; requestCtx: Uint8Array }[]): void {
+    for (const rs of rss) this.onReadState(rs);
   }
 
   onReadState(rs: { index: number; requestCtx: Uint8Array }): void {

@@ -1,50 +1,44 @@
-// A tetcd member: wires the backend, the MVCC store, the lessor and the raft node (raft_node.ts) together
-// and serves the KV commands. Writes go through the log; linearizable reads wait for a ReadIndex
-// barrier, then read locally; serializable reads are local.
+// A tetcd member (etcd's EtcdServer): opens the data (bootstrap.ts), builds the parts along etcd's seams
+// and wires them together once, here, then starts and stops them:
+//   stores.ts        the state machine (KV store, lessor, members, watchers) over the backend
+//   raft_node.ts     the Ready loop; this file's ReadyHandler is the member's side of every Ready
+//   apply/           applies committed entries; the only writer of the applied index
+//   propose.ts       waiters of proposals; read_index.ts the ReadIndex barrier
+//   peers.ts         the transport; leadership.ts role changes and leader transfer
+//   snapshot.ts      raft snapshots (taking, sending, receiving)
+//   kv_server.ts, lease_server.ts, cluster_server.ts   the commands behind api.ts's interfaces
+// The client API sees the member only through api.ts's ClientApi, which this class implements.
 import type { Logger } from 'pino';
-import type { Backend } from '../backend/backend.ts';
-import { KVStore } from '../mvcc/kvstore.ts';
 import type { Wal } from '../wal/wal.ts';
-import { fromBigInt } from '../proto/index.ts';
-import type { Proposer } from './propose.ts';
-import { RaftCluster } from '../membership/cluster.ts';
-import { openMember, type Booted } from './bootstrap.ts';
-import { RaftNode, type RaftHost } from './raft_node.ts';
-import { clusterServerOf } from './cluster_server.ts';
-import type { ClusterServer } from '../membership/cluster_server.ts';
-import { Op } from './raft_request.ts';
-import { BackendApplier } from './apply/backend_applier.ts';
+import { fromBigInt, type Long } from '../proto/index.ts';
+import type { Header } from '../proto/etcdserverpb.ts';
 import { BatchCommitter } from '../backend/batch_committer.ts';
-import { Lessor, MAX_LEASE_TTL } from '../lease/lessor.ts';
-import { LeaseLoop } from '../lease/lease_loop.ts';
-import { LeaseRenewals } from '../lease/lease_renew.ts';
-import { WatchableStore } from '../mvcc/watchable_store.ts';
-import { watchSource } from './watch_source.ts';
-import { backendLeaseStore, loadLeases } from '../lease/lease_store.ts';
-import { ErrLeaseNotFound, ErrLeaseTTLTooLarge, ErrNoLeader, ErrStopped } from './errors.ts';
-import { LeaderForward } from './leader_forward.ts';
-import { messageType, toBigInt, toNumber, type Int64 } from '../proto/index.ts';
-import { randomBytes } from 'node:crypto';
+import { Lessor as LeaseStore } from '../lease/lessor.ts';
+import { backendLeaseStore } from '../lease/lease_store.ts';
+import type { WatchableStore } from '../mvcc/watchable_store.ts';
+import { encodeAttributes } from '../membership/member.ts';
+import { Snapshotter, snapDir } from '../snap/snapshotter.ts';
+import type { Entry, Snapshot } from '../raft/index.ts';
 import { idHex } from '../pkg/ids.ts';
-import { executeRange } from './txn/range.ts';
-import { executeTxn, isTxnReadOnly } from './txn/txn.ts';
-import { NO_LEASES, type WriteCtx, type WriteView } from './txn/kv_view.ts';
-import type {
-  CompactionRequest,
-  DeleteRangeRequest,
-  DeleteRangeResponse,
-  Header,
-  PutRequest,
-  PutResponse,
-  RangeRequest,
-  RangeResponse,
-  TxnRequest,
-  TxnResponse,
-} from '../proto/etcdserverpb.ts';
+import type { ApiLimits, ClientApi, Cluster, Maintenance, MemberStatus } from './api.ts';
+import { openMember, type Booted } from './bootstrap.ts';
+import { Stores } from './stores.ts';
+import { RaftNode, type ReadyHandler } from './raft_node.ts';
+import { Proposer } from './propose.ts';
+import { ReadIndexer } from './read_index.ts';
+import { SnapshotPolicy } from './snapshot.ts';
+import { Peers } from './peers.ts';
+import { Leadership } from './leadership.ts';
+import { EntryApplier } from './apply/entry_applier.ts';
+import { KVServer } from './kv_server.ts';
+import { LeaseServer } from './lease_server.ts';
+import { clusterServerOf } from './cluster_server.ts';
+import { LeaderForward } from './leader_forward.ts';
+import { Op } from './raft_request.ts';
+import { ErrNoLeader, ErrStopped } from './errors.ts';
 
-export const SERVER_VERSION = '3.5.0';
-
-export const CLUSTER_VERSION = '3.5.0';
+/** Kept here while api/http/http.ts imports them from this module; their home is pkg/version.ts. */
+export { CLUSTER_VERSION, SERVER_VERSION } from '../pkg/version.ts';
 
 export interface ServerConfig {
   name: string;
@@ -74,113 +68,121 @@ export interface ServerConfig {
   fatal(err: unknown): void;
 }
 
-export class EtcdServer {
+export class EtcdServer implements ClientApi {
   readonly memberId: bigint;
-  private readonly memberIdLong;
-  private appliedIndex = 0;
-  private closed = false;
-  readonly leaseLoop: LeaseLoop;
-  private readonly renewals: LeaseRenewals;
+  readonly kv: KVServer;
+  readonly lessor: LeaseServer;
+  readonly cluster: Cluster;
+  readonly maintenance: Maintenance;
   readonly watchable: WatchableStore;
-  readonly raft: RaftNode;
-  private readonly committer: BatchCommitter;
+  readonly limits: ApiLimits;
 
-  /** Replaced when a snapshot from the leader replaces the backend (reload()). */
-  private kvStore: KVStore;
-  private clusterRef: RaftCluster;
+  private readonly memberIdLong: Long;
+  private readonly electionMs: number;
+  private readonly wal: Wal;
+  private readonly stores: Stores;
+  private readonly committer: BatchCommitter;
+  private readonly node: RaftNode;
+  private readonly proposer: Proposer;
+  private readonly reads: ReadIndexer;
+  private readonly snapshots: SnapshotPolicy;
+  private readonly peers: Peers;
+  private readonly leadership: Leadership;
+  private readonly applier: EntryApplier;
+  private readonly forward = new LeaderForward();
+  private readTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   private constructor(
-    readonly cfg: ServerConfig,
-    readonly backend: Backend,
-    kv: KVStore,
-    private readonly wal: Wal,
-    cluster: RaftCluster,
-    readonly lessor: Lessor,
-    memberId: bigint,
-    booted: Booted,
+    private readonly cfg: ServerConfig,
+    private readonly booted: Booted,
+    leases: LeaseStore,
   ) {
-    this.kvStore = kv;
-    this.clusterRef = cluster;
-    this.committer = new BatchCommitter(backend, (err) => cfg.fatal(err));
+    const log = cfg.logger;
+    const fatal = (err: unknown) => cfg.fatal(err);
+    const memberId = booted.memberId;
     this.memberId = memberId;
     this.memberIdLong = fromBigInt(memberId, true);
-    this.watchable = new WatchableStore(
-      watchSource(() => this.kvStore, backend),
-      (err) => cfg.fatal(err),
+    this.electionMs = cfg.electionTimeoutMs ?? 1000;
+    this.wal = booted.wal;
+    const requestTimeoutMs = 5000 + 2 * this.electionMs;
+    this.limits = {
+      maxRequestBytes: cfg.maxRequestBytes,
+      maxTxnOps: cfg.maxTxnOps,
+      watchProgressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs ?? 10 * 60 * 1000,
+    };
+    const stores = new Stores(booted.backend, booted.kv, booted.cluster, leases, fatal);
+    this.stores = stores;
+    this.watchable = stores.watchable;
+    this.committer = new BatchCommitter(booted.backend, fatal);
+    const snapshotter = new Snapshotter(snapDir(cfg.dataDir));
+    const node = new RaftNode(
+      { wal: booted.wal, storage: booted.storage, snapshotter, handler: this.readyHandler(), fatal },
+      booted.raftConfig,
     );
-    kv.onTxnEnd((events, rev) => this.watchable.notify(events, rev));
-    this.leaseLoop = new LeaseLoop({
-      lessor,
-      revoke: (id) =>
-        this.leaseRevoke(LeaseRevokePb.encode({ ID: fromBigInt(id) }).finish(), { ID: fromBigInt(id) }),
-      checkpoint: (cps) => this.leaseCheckpoint(cps),
-      log: cfg.logger,
+    this.node = node;
+    this.proposer = new Proposer(node, memberId, Date.now(), requestTimeoutMs);
+    this.reads = new ReadIndexer({
+      requestReadIndex: (ctx) => node.readIndex(ctx),
+      leadsAlone: () => node.leadsAlone(),
+      applied: () => stores.appliedIndex(),
+      now: () => performance.now(),
+      retryMs: 500,
+      timeoutMs: requestTimeoutMs,
     });
-    this.raft = new RaftNode(this.raftHost(), booted, cfg);
-    this.renewals = new LeaseRenewals({
-      lessor,
-      soleVoter: () => this.raft.driver.soleVoter(),
-      checkpoint: (cps) => this.leaseCheckpoint(cps),
+    this.snapshots = new SnapshotPolicy({
+      raft: node,
+      storage: booted.storage,
+      wal: booted.wal,
+      stores,
+      snapshotter,
+      log,
+      snapshotCount: cfg.snapshotCount ?? 100_000,
+      catchupEntries: cfg.snapshotCatchupEntries ?? 5000,
+      fatal,
     });
-    this.clusterServer = clusterServerOf({
-      cluster: () => this.clusterRef,
-      raft: this.raft,
+    this.peers = new Peers({
+      raft: node,
+      stores,
+      snapshots: this.snapshots,
       memberId,
-      revision: () => this.kv.rev(),
+      listenUrl: (cfg.listenPeerUrls ?? cfg.advertisePeerUrls)[0]!,
+      log,
+      fatal,
+      onRemoved: cfg.onRemoved,
     });
-  }
-
-  readonly clusterServer: ClusterServer;
-
-  /** The current leader's ID (0 when unknown). */
-  leader(): bigint {
-    return this.raft.leader();
-  }
-
-  isLearner(): boolean {
-    return this.raft.isLearner();
-  }
-
-  moveLeader(target: bigint): Promise<void> {
-    return this.raft.moveLeader(target);
-  }
-
-  private readonly forward = new LeaderForward();
-
-  /** A keep-alive answered by this member's lessor (it is the leader). */
-  /**
-   * For requests only the leader answers (lease keep-alive, time-to-live): undefined when this member
-   * is the leader and answers itself; otherwise the leader's response to `raw` on gRPC `path`.
-   * Waits up to the request timeout for a leader ("etcdserver: no leader" after that).
-   */
-  async forwardToLeader(path: string, raw: Uint8Array): Promise<Buffer | undefined> {
-    const timeoutMs = 5000 + 2 * (this.cfg.electionTimeoutMs ?? 1000);
-    const until = performance.now() + timeoutMs;
-    for (;;) {
-      if (this.closed) throw new ErrStopped();
-      const lead = this.raft.leader();
-      if (lead === this.memberId) return undefined;
-      const url = lead === 0n ? undefined : this.clusterRef.member(lead)?.clientURLs[0];
-      if (url) return this.forward.call(url, path, raw, Math.max(100, until - performance.now()));
-      if (performance.now() > until) throw new ErrNoLeader();
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  get kv(): KVStore {
-    return this.kvStore;
-  }
-
-  get cluster(): RaftCluster {
-    return this.clusterRef;
-  }
-
-  get clusterId(): bigint {
-    return this.clusterRef.clusterId;
-  }
-
-  private get proposer(): Proposer {
-    return this.raft.proposer;
+    this.leadership = new Leadership({
+      raft: node,
+      reads: this.reads,
+      lessor: leases,
+      memberId,
+      electionMs: this.electionMs,
+      log,
+    });
+    this.applier = new EntryApplier({
+      stores,
+      proposer: this.proposer,
+      raft: node,
+      peers: this.peers,
+      committer: this.committer,
+      memberId,
+      log,
+    });
+    this.kv = new KVServer(stores, this.proposer, this.reads, this);
+    this.lessor = new LeaseServer(leases, this.proposer, node, log);
+    this.cluster = clusterServerOf({
+      stores,
+      raft: node,
+      proposer: this.proposer,
+      peers: this.peers,
+      reads: this.reads,
+      memberId,
+    });
+    this.maintenance = {
+      status: () => this.status(),
+      hashKV: (rev) => this.stores.kv.hashKV(rev),
+      moveLeader: (target) => this.leadership.moveLeader(target),
+    };
   }
 
   static async start(cfg: ServerConfig): Promise<EtcdServer> {
@@ -198,202 +200,155 @@ export class EtcdServer {
       preVote: cfg.preVote ?? true,
       logger: log,
     });
-    const { backend, kv } = booted;
-    const lessor = new Lessor({
+    const leases = new LeaseStore({
       now: () => performance.now(),
       minTtl: Math.ceil((1.5 * electionMs) / 1000),
-      store: backendLeaseStore(backend),
+      store: backendLeaseStore(booted.backend),
     });
-    for (const l of loadLeases(backend)) lessor.restore(l.id, l.ttl, l.remainingTtl);
-    restoreAttachments(kv, lessor);
-    const srv = new EtcdServer(cfg, backend, kv, booted.wal, booted.cluster, lessor, booted.memberId, booted);
-    srv.appliedIndex = kv.consistentIndex();
-    await srv.raft.start(heartbeatMs);
-    srv.leaseLoop.start();
+    const srv = new EtcdServer(cfg, booted, leases);
+    await srv.startRaft(heartbeatMs);
+    srv.lessor.start();
     log.info(
       {
         'local-member-id': idHex(srv.memberId),
-        'cluster-id': idHex(srv.clusterId),
-        term: srv.raft.term(),
-        revision: kv.rev(),
-        'applied-index': srv.appliedIndex,
+        'cluster-id': idHex(srv.stores.cluster.clusterId),
+        term: srv.node.term(),
+        revision: srv.stores.revision(),
+        'applied-index': srv.stores.appliedIndex(),
       },
       'member ready',
     );
-    srv.raft.publish(cfg.name, cfg.advertiseClientUrls ?? []);
+    srv.publish(cfg.name, cfg.advertiseClientUrls ?? []);
     return srv;
   }
 
-  /** What the raft node needs from the server: the apply path and the role hooks. */
-  private raftHost(): RaftHost {
+  private async startRaft(heartbeatMs: number): Promise<void> {
+    const { booted, node } = this;
+    if (booted.bootstrapPeers) node.bootstrap(booted.bootstrapPeers);
+    if (this.cfg.listenPeerUrls !== undefined || this.stores.cluster.members().length > 1) {
+      await this.peers.start();
+    }
+    this.proposer.startTimeouts();
+    this.readTimer = setInterval(() => this.reads.tick(), 100);
+    this.readTimer.unref();
+    node.start(heartbeatMs);
+    // A lone voter elects itself at once; wait for that so the first request finds a leader.
+    await node.drain();
+  }
+
+  /** The member's side of every Ready (etcd's raftReadyHandler and apply loop). */
+  private readyHandler(): ReadyHandler {
     return {
-      applier: () => this.applier,
-      applied: () => this.appliedIndex,
-      setApplied: (i) => {
-        this.appliedIndex = i;
-      },
-      commitBackend: () => this.committer.schedule(),
-      kv: () => this.kvStore,
-      lessor: this.lessor,
-      cluster: () => this.clusterRef,
-      beforeRestore: () => {
-        // Revoking writes through to the lease bucket; the snapshot's import then overwrites it.
-        for (const id of this.lessor.ids()) this.lessor.revoke(id);
-      },
-      reload: () => this.reload(),
+      onSoftState: (ss, term) => this.leadership.onSoftState(ss, term),
+      send: (msgs) => this.peers.send(msgs),
+      onReadStates: (rs) => this.reads.onReadStates(rs),
+      applySnapshot: (snap) => this.applySnapshot(snap),
+      applyEntries: (entries) => this.applyEntries(entries),
+      afterAdvance: () => this.snapshots.maybeSnapshot(),
     };
   }
 
-  /** The backend now holds a snapshot from the leader: rebuild the stores over it. */
-  private async reload(): Promise<void> {
-    const oldRev = this.kvStore.rev();
-    const kv = await KVStore.open(this.backend);
-    kv.onTxnEnd((events, rev) => this.watchable.notify(events, rev));
-    this.kvStore = kv;
-    this.applierInstance = undefined;
-    for (const l of loadLeases(this.backend)) this.lessor.restore(l.id, l.ttl, l.remainingTtl);
-    restoreAttachments(kv, this.lessor);
-    const cluster = RaftCluster.load(this.backend);
-    if (cluster) this.clusterRef = cluster;
-    this.appliedIndex = kv.consistentIndex();
-    // Watchers learn what the snapshot skipped over as one batch read back from the key bucket.
-    if (kv.rev() > oldRev && kv.compactRev() <= oldRev) {
-      const src = watchSource(() => kv, this.backend);
-      this.watchable.notify(await src.history(oldRev + 1, kv.rev()), kv.rev());
-    }
+  private applyEntries(entries: Entry[]): void {
+    if (this.applier.apply(entries) > 0) this.reads.onApplied(this.stores.appliedIndex());
   }
 
-  private applierInstance: BackendApplier | undefined;
-  private get applier(): BackendApplier {
-    return (this.applierInstance ??= new BackendApplier(this.kv, this.lessor));
+  private async applySnapshot(snap: Snapshot): Promise<void> {
+    await this.snapshots.restore(snap);
+    this.reads.onApplied(this.stores.appliedIndex());
+    // The snapshot may name members this one never heard of.
+    this.peers.syncAll();
   }
 
-  async leaseGrant(req: { TTL: Int64; ID: Int64 }): Promise<{ header: Header; ID: bigint; TTL: number }> {
-    const ttl = toNumber(req.TTL);
-    if (ttl > MAX_LEASE_TTL) throw new ErrLeaseTTLTooLarge();
-    let id = toBigInt(req.ID);
-    // The ID is chosen before proposing so that every member applies the same one.
-    while (id === 0n || this.lessor.lookup(id)) id = randomBytes(8).readBigUInt64BE() >> 1n;
-    const raw = LeaseGrantPb.encode({ TTL: ttl, ID: fromBigInt(id) }).finish();
-    return this.proposer.propose(Op.LeaseGrant, raw, { TTL: ttl, ID: fromBigInt(id) });
+  /** Announces this member's name and client URLs through the log (retried until it applies). */
+  private publish(name: string, clientURLs: string[]): void {
+    const id = this.memberId;
+    const body = encodeAttributes({ id, name, clientURLs });
+    const cur = this.stores.cluster.member(id);
+    if (cur && cur.name === name && cur.clientURLs.join(',') === clientURLs.join(',')) return;
+    const attempt = (): void => {
+      if (this.node.isStopped()) return;
+      this.proposer.propose(Op.Attributes, body, body).then(
+        () =>
+          this.cfg.logger.info(
+            { 'local-member-id': idHex(id), name, 'client-urls': clientURLs },
+            'published local member',
+          ),
+        () => setTimeout(attempt, 500).unref(),
+      );
+    };
+    attempt();
   }
 
-  leaseRevoke(raw: Uint8Array, req: { ID: Int64 }): Promise<{ header: Header }> {
-    if (!this.lessor.lookup(toBigInt(req.ID))) return Promise.reject(new ErrLeaseNotFound());
-    return this.proposer.propose(Op.LeaseRevoke, raw, req);
+  // ---- RaftStatus (api.ts) ----
+
+  term(): number {
+    return this.node.term();
   }
 
-  /**
-   * Leader only (followers forward keep-alives): restarts the lease's TTL and returns it once the log
-   * holds the renewal (server/lease_renew.ts), undefined for an unknown lease.
-   */
-  leaseRenew(id: bigint): number | undefined | Promise<number | undefined> {
-    return this.renewals.renew(id);
+  rev(): number {
+    return this.stores.kv.rev();
   }
 
-  private leaseCheckpoint(cps: { id: bigint; remainingTtl: number }[]): Promise<unknown> {
-    const msg = { checkpoints: cps.map((c) => ({ ID: fromBigInt(c.id), remaining_TTL: c.remainingTtl })) };
-    return this.proposer.propose(Op.LeaseCheckpoint, LeaseCheckpointPb.encode(msg).finish(), msg);
-  }
-
-  /** Fills the member-level fields of a response header. */
   header(h: Header): Header {
-    h.clusterId = fromBigInt(this.cluster.clusterId, true);
+    h.clusterId = fromBigInt(this.stores.cluster.clusterId, true);
     h.memberId = this.memberIdLong;
-    h.raftTerm = this.raft.term();
+    h.raftTerm = this.node.term();
     return h;
   }
 
-  term(): number {
-    return this.raft.term();
+  private status(): MemberStatus {
+    const { backend } = this.stores;
+    return {
+      dbSize: backend.size(),
+      dbSizeInUse: backend.sizeInUse(),
+      leader: this.node.lead(),
+      raftIndex: this.node.committedIndex(),
+      raftTerm: this.node.term(),
+      raftAppliedIndex: this.stores.appliedIndex(),
+      isLearner: this.node.isLearner(),
+    };
   }
 
-  committedIndex(): number {
-    return this.raft.committedIndex();
-  }
-
-  applied(): number {
-    return this.appliedIndex;
-  }
-
-  /** Resolves when a local read is linearizable (ReadIndex; at once for a lone voter that leads). */
-  linearizableBarrier(): Promise<void> | undefined {
-    return this.raft.readBarrier();
-  }
-
-  /** A local read; linearizable callers pass linearizableBarrier() first (api/grpc/kv.ts does). */
-  range(req: RangeRequest): RangeResponse {
-    const txn = this.kv.read();
-    try {
-      return executeRange(txn, req);
-    } finally {
-      txn.end();
+  async forwardToLeader(path: string, raw: Uint8Array): Promise<Buffer | undefined> {
+    const until = performance.now() + 5000 + 2 * this.electionMs;
+    for (;;) {
+      if (this.closed) throw new ErrStopped();
+      const lead = this.node.lead();
+      if (lead === this.memberId) return undefined;
+      const url = lead === 0n ? undefined : this.stores.cluster.member(lead)?.clientURLs[0];
+      if (url) return this.forward.call(url, path, raw, Math.max(100, until - performance.now()));
+      if (performance.now() > until) throw new ErrNoLeader();
+      await new Promise((r) => setTimeout(r, 20));
     }
-  }
-
-  put(raw: Uint8Array, req: PutRequest): Promise<PutResponse> {
-    return this.proposer.propose(Op.Put, raw, req);
-  }
-
-  deleteRange(raw: Uint8Array, req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return this.proposer.propose(Op.DeleteRange, raw, req);
-  }
-
-  txn(raw: Uint8Array, req: TxnRequest): Promise<TxnResponse> | TxnResponse {
-    if (!isTxnReadOnly(req)) return this.proposer.propose(Op.Txn, raw, req);
-    const barrier = this.raft.readBarrier();
-    if (barrier) return barrier.then(() => this.readOnlyTxn(req));
-    return this.readOnlyTxn(req);
-  }
-
-  private readOnlyTxn(req: TxnRequest): TxnResponse {
-    const txn = this.kv.read();
-    try {
-      // A read-only txn runs on a read view shaped like a write txn that never writes.
-      const view = txn as unknown as WriteView;
-      const ctx: WriteCtx = { view, beginRev: this.kv.rev(), changes: 0 };
-      return executeTxn(ctx, req, NO_LEASES);
-    } finally {
-      txn.end();
-    }
-  }
-
-  compact(raw: Uint8Array, req: CompactionRequest): Promise<{ header: Header }> {
-    return this.proposer.propose(Op.Compaction, raw, req);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     // The leader hands over first so the cluster does not wait an election timeout (etcd does too).
-    await this.raft.transferBeforeStop();
-    this.leaseLoop.close();
+    await this.leadership.transferBeforeStop();
+    this.lessor.close();
     this.committer.close();
     this.watchable.close();
-    await this.raft.stop();
+    await this.stopRaft();
     this.forward.close();
-    this.proposer.failAll(new ErrStopped());
-    await this.backend.commit();
-    await this.backend.close();
+    const { backend } = this.stores;
+    await backend.commit();
+    await backend.close();
     await this.wal.close();
   }
 
-  dataDir(): string {
-    return this.cfg.dataDir;
-  }
-}
-
-const LeaseGrantPb = messageType('etcdserverpb.LeaseGrantRequest');
-const LeaseRevokePb = messageType('etcdserverpb.LeaseRevokeRequest');
-const LeaseCheckpointPb = messageType('etcdserverpb.LeaseCheckpointRequest');
-
-/** After a restart the lessor learns again which keys hang on which lease. */
-function restoreAttachments(kv: KVStore, lessor: Lessor): void {
-  const txn = kv.read();
-  try {
-    const all = txn.range(Buffer.from([0]), Buffer.from([0]), {});
-    for (const e of all.kvs) if (e.lease !== 0n) lessor.attach(e.lease, e.key.toString('latin1'));
-  } finally {
-    txn.end();
+  private async stopRaft(): Promise<void> {
+    const { node } = this;
+    // Let what is queued (e.g. the lease checkpoint at shutdown) reach the log first.
+    await Promise.race([node.drain(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    node.stop();
+    await node.drain();
+    // A WAL write failing at shutdown is a durability failure like any other.
+    await node.flushHardState().catch((err: unknown) => this.cfg.fatal(err));
+    clearInterval(this.readTimer);
+    this.reads.close();
+    this.proposer.failAll(new ErrStopped());
+    this.peers.close();
   }
 }

@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Backend } from '../backend/backend.ts';
-import type { KVStore } from '../mvcc/kvstore.ts';
 import { MessageType, message, type MemoryStorage } from '../raft/index.ts';
 import type { Wal } from '../wal/wal.ts';
 import { createLogger } from '../pkg/logger.ts';
@@ -30,20 +29,30 @@ test('a MsgSnap holds every write its index counts, even one the backend had not
   // The Ready loop, by hand: tasks run only when the test says (between two "Readys").
   const tasks: (() => Promise<void>)[] = [];
   const policy = new SnapshotPolicy({
+    raft: {
+      walTask: (fn) => void tasks.push(fn),
+      saveSnapshotMarker: async () => {},
+      confState: () => ({
+        voters: [1n],
+        learners: [],
+        votersOutgoing: [],
+        learnersNext: [],
+        autoLeave: false,
+      }),
+    },
     storage: { snapshot: () => ({ metadata: { index: 0 } }), term: () => 2 } as unknown as MemoryStorage,
     wal: {} as Wal,
-    backend,
-    kv: () => ({ consistentIndex: () => applied }) as unknown as KVStore,
-    applied: () => applied,
-    confState: () => ({ voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }),
+    stores: {
+      backend,
+      appliedIndex: () => applied,
+      revision: () => 1,
+      beforeRestore: () => {},
+      reload: async () => {},
+    },
+    snapshotter: { release: () => {} },
     log: createLogger('silent'),
-    dataDir: tmp(),
     snapshotCount: 1000,
     catchupEntries: 10,
-    walTask: (fn) => void tasks.push(fn),
-    saveMarker: async () => {},
-    beforeRestore: () => {},
-    reload: async () => {},
     fatal: (err) => assert.fail(String(err)),
   });
   const filled = policy.fillSnapshot(message({ type: MessageType.MsgSnap, from: 1n, to: 2n, term: 2 }));

@@ -7,59 +7,61 @@
 // its backend with it and reloads the stores built on the backend.
 import type { Logger } from 'pino';
 import type { Backend } from '../backend/backend.ts';
-import type { KVStore } from '../mvcc/kvstore.ts';
-import {
-  MessageType,
-  type ConfState,
-  type MemoryStorage,
-  type Message,
-  type Snapshot,
-} from '../raft/index.ts';
+import { type ConfState, type MemoryStorage, type Message, type Snapshot } from '../raft/index.ts';
 import type { SnapshotMarker, Wal } from '../wal/wal.ts';
 import { exportBackend, importBackend } from '../snap/backend_snapshot.ts';
-import { Snapshotter, snapDir } from '../snap/snapshotter.ts';
+import type { Snapshotter } from '../snap/snapshotter.ts';
 import { idHex } from '../pkg/ids.ts';
 
-export interface SnapshotDeps {
-  storage: MemoryStorage;
-  wal: Wal;
-  backend: Backend;
-  kv(): KVStore;
-  applied(): number;
-  confState(): ConfState;
-  log: Logger;
-  dataDir: string;
-  snapshotCount: number;
-  catchupEntries: number;
+/** What snapshots need of the raft node. */
+export interface SnapshotRaft {
   /** Runs `fn` inside the Ready loop, between Readys (the WAL takes one writer at a time). */
   walTask(fn: () => Promise<void>): void;
   /** Writes the marker with the newest hard state (inside a walTask). */
-  saveMarker(marker: SnapshotMarker): Promise<void>;
+  saveSnapshotMarker(marker: SnapshotMarker): Promise<void>;
+  confState(): ConfState;
+}
+
+/** What snapshots need of the state machine (server/stores.ts). */
+export interface SnapshotStores {
+  readonly backend: Backend;
+  appliedIndex(): number;
+  revision(): number;
   /** Before a received snapshot replaces the backend: drop state that writes through to it (leases). */
   beforeRestore(): void;
   /** After the backend holds the snapshot: rebuild the stores over it. */
   reload(): Promise<void>;
+}
+
+export interface SnapshotDeps {
+  raft: SnapshotRaft;
+  storage: MemoryStorage;
+  wal: Wal;
+  stores: SnapshotStores;
+  /** Removes a received snapshot's data file once the backend holding it is synced. */
+  snapshotter: Pick<Snapshotter, 'release'>;
+  log: Logger;
+  snapshotCount: number;
+  catchupEntries: number;
   fatal(err: unknown): void;
 }
 
 export class SnapshotPolicy {
   private lastIndex: number;
   private busy = false;
-  private readonly snapshotter: Snapshotter;
 
   constructor(private readonly deps: SnapshotDeps) {
-    this.snapshotter = new Snapshotter(snapDir(deps.dataDir));
     this.lastIndex = deps.storage.snapshot().metadata.index;
   }
 
   /** After each Ready: take a snapshot every snapshotCount applied entries. */
   maybeSnapshot(): void {
     const { deps } = this;
-    const applied = deps.applied();
+    const applied = deps.stores.appliedIndex();
     if (this.busy || applied - this.lastIndex < deps.snapshotCount) return;
     if (applied > deps.storage.lastIndex()) return;
     this.busy = true;
-    const cs = deps.confState();
+    const cs = deps.raft.confState();
     const term = deps.storage.term(applied);
     deps.storage.createSnapshot(applied, cs, new Uint8Array(0));
     this.lastIndex = applied;
@@ -70,11 +72,11 @@ export class SnapshotPolicy {
       'triggering snapshot; compacted raft logs',
     );
     // The WAL may drop what the backend holds only once the backend is on disk.
-    deps.backend
+    deps.stores.backend
       .sync()
       .then(() =>
-        deps.walTask(async () => {
-          await deps.saveMarker({ index: applied, term, confState: cs });
+        deps.raft.walTask(async () => {
+          await deps.raft.saveSnapshotMarker({ index: applied, term, confState: cs });
           const released = deps.wal.releaseTo(applied);
           deps.log.info({ 'snapshot-index': applied, 'released-segments': released }, 'saved snapshot');
         }),
@@ -94,19 +96,20 @@ export class SnapshotPolicy {
    */
   fillSnapshot(m: Message): Promise<Message> {
     const { deps } = this;
+    const { backend } = deps.stores;
     return new Promise((resolve, reject) => {
-      deps.walTask(async () => {
+      deps.raft.walTask(async () => {
         try {
-          do await deps.backend.commit();
-          while (deps.backend.pendingWrites() > 0);
-          const data = exportBackend(deps.backend);
-          const index = deps.kv().consistentIndex();
+          do await backend.commit();
+          while (backend.pendingWrites() > 0);
+          const data = exportBackend(backend);
+          const index = deps.stores.appliedIndex();
           const term = deps.storage.term(index);
           deps.log.info(
             { to: idHex(m.to), 'snapshot-index': index, bytes: data.length },
             'sending database snapshot',
           );
-          resolve({ ...m, snapshot: { data, metadata: { index, term, confState: deps.confState() } } });
+          resolve({ ...m, snapshot: { data, metadata: { index, term, confState: deps.raft.confState() } } });
         } catch (err) {
           reject(err);
         }
@@ -114,26 +117,17 @@ export class SnapshotPolicy {
     });
   }
 
-  static isSnap(m: Message): boolean {
-    return m.type === MessageType.MsgSnap;
-  }
-
-  /** Follower, before the WAL records the snapshot: keep its data durable in a file. */
-  persist(snap: Snapshot): void {
-    this.snapshotter.save(snap.metadata.index, snap.data);
-  }
-
   /** Follower, after the WAL recorded the snapshot: the backend becomes the snapshot's data. */
   async restore(snap: Snapshot): Promise<void> {
     const { deps } = this;
     const index = snap.metadata.index;
     deps.log.info({ 'snapshot-index': index, bytes: snap.data.length }, 'applying snapshot from the leader');
-    deps.beforeRestore();
-    importBackend(deps.backend, snap.data);
-    await deps.backend.sync();
-    await deps.reload();
-    this.snapshotter.release(index);
+    deps.stores.beforeRestore();
+    importBackend(deps.stores.backend, snap.data);
+    await deps.stores.backend.sync();
+    await deps.stores.reload();
+    deps.snapshotter.release(index);
     this.lastIndex = index;
-    deps.log.info({ 'snapshot-index': index, revision: deps.kv().rev() }, 'applied snapshot');
+    deps.log.info({ 'snapshot-index': index, revision: deps.stores.revision() }, 'applied snapshot');
   }
 }

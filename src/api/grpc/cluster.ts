@@ -1,9 +1,9 @@
 // etcdserverpb.Cluster: MemberAdd, MemberRemove, MemberUpdate, MemberList, MemberPromote over the
-// ClusterServer interface. Peer URLs of an add are checked here, as etcd's v3rpc does, so a bad URL is
-// answered before anything is proposed. uint64 IDs cross the wire as Long and live as bigint.
+// member's Cluster interface (server/api.ts). Peer URLs of an add are checked here, as etcd's v3rpc
+// does, so a bad URL is answered before anything is proposed. uint64 IDs cross the wire as Long and
+// live as bigint.
 import { fromBigInt, messageType, toBigInt, type Int64, type Long } from '../../proto/index.ts';
-import type { ClusterServer, ResponseHeaderFields } from '../../membership/cluster_server.ts';
-import { parsePeerURLs, type Member } from '../../membership/member.ts';
+import { parsePeerURLs, type Cluster, type Member, type ResponseHeaderFields } from '../../server/api.ts';
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
 
@@ -44,7 +44,7 @@ export function headerToProto(h: ResponseHeaderFields): {
 /** The leader's answer to a request only it can judge, or undefined when this member leads. */
 export type ToLeader = (path: string, raw: Buffer) => Promise<Buffer | undefined>;
 
-export function clusterService(srv: ClusterServer, toLeader: ToLeader): ServiceImpl {
+export function clusterService(srv: Cluster, toLeader: ToLeader): ServiceImpl {
   const t = requestTypes('etcdserverpb.Cluster');
   const list = (ms: readonly Member[]) => ms.map(memberToProto);
   const header = () => headerToProto(srv.responseHeader());

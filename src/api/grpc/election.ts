@@ -1,8 +1,8 @@
 // v3electionpb.Election: decode, run the election semantics of v3election.ts, fill headers.
 // Observe is a server stream that lives until the client goes, the server closes, or the history it
 // watches is compacted (then it ends with OK, as etcd's does).
-import type { EtcdServer } from '../../server/server.ts';
-import { CoordKV } from './v3concurrency.ts';
+import type { RaftStatus } from '../../server/api.ts';
+import { CoordKV, type CoordMember } from './v3concurrency.ts';
 import { V3Election, type LeaderKey, type LeaderResult } from './v3election.ts';
 import { asBuf, fromBigInt, sat, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
@@ -20,12 +20,12 @@ interface LeaderKeyPb {
 const leaderKeyIn = (l: LeaderKeyPb | null | undefined): LeaderKey | undefined =>
   l ? { name: asBuf(l.name), key: asBuf(l.key), rev: sat(l.rev), lease: toBigInt(l.lease) } : undefined;
 
-export function electionService(srv: EtcdServer): CoordService {
+export function electionService(member: CoordMember, status: RaftStatus): CoordService {
   const types = requestTypes('v3electionpb.Election');
   const t = (m: string) => types[m]!;
-  const kv = new CoordKV(srv);
+  const kv = new CoordKV(member);
   const election = new V3Election(kv);
-  const leaderOut = (r: LeaderResult) => ({ header: srv.header({ ...r.header }), kv: r.kv });
+  const leaderOut = (r: LeaderResult) => ({ header: status.header({ ...r.header }), kv: r.kv });
   const impl: ServiceImpl = {
     Campaign: unary(
       coordUnary(kv, async (raw, signal) => {
@@ -33,7 +33,7 @@ export function electionService(srv: EtcdServer): CoordService {
         const r = await election.campaign(asBuf(req.name), toBigInt(req.lease), asBuf(req.value), signal);
         const l = r.leader;
         return {
-          header: srv.header(r.header),
+          header: status.header(r.header),
           leader: { name: l.name, key: l.key, rev: l.rev, lease: fromBigInt(l.lease) },
         };
       }),
@@ -42,14 +42,14 @@ export function electionService(srv: EtcdServer): CoordService {
       coordUnary(kv, async (raw) => {
         const req = decode<{ leader?: LeaderKeyPb | null; value: Uint8Array }>(t('Proclaim'), raw);
         const r = await election.proclaim(leaderKeyIn(req.leader), asBuf(req.value));
-        return { header: srv.header(r.header) };
+        return { header: status.header(r.header) };
       }),
     ),
     Resign: unary(
       coordUnary(kv, async (raw) => {
         const req = decode<{ leader?: LeaderKeyPb | null }>(t('Resign'), raw);
         const r = await election.resign(leaderKeyIn(req.leader));
-        return { header: srv.header(r.header) };
+        return { header: status.header(r.header) };
       }),
     ),
     Leader: unary(

@@ -1,5 +1,6 @@
-// etcdserverpb.KV: validate, then read locally or propose; fill the response header.
-import type { EtcdServer } from '../../server/server.ts';
+// etcdserverpb.KV: decode, check (etcd's v3rpc checks), then the member's RaftKV, which decides between
+// a local read, a ReadIndex barrier and a proposal, and answers with the header filled.
+import type { ApiLimits, RaftKV } from '../../server/api.ts';
 import { ErrRequestTooLarge } from '../../server/errors.ts';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './validate.ts';
 import type {
@@ -12,54 +13,38 @@ import type {
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
 
-export function kvService(srv: EtcdServer): ServiceImpl {
+export function kvService(kv: RaftKV, limits: ApiLimits): ServiceImpl {
   const t = requestTypes('etcdserverpb.KV');
   const limit = (raw: Buffer) => {
-    if (raw.length > srv.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
-  };
-  const localRange = (req: RangeRequest) => {
-    const resp = srv.range(req);
-    srv.header(resp.header);
-    return resp;
+    if (raw.length > limits.maxRequestBytes) throw new ErrRequestTooLarge();
   };
   return {
     Range: unary((raw) => {
       const req = decode<RangeRequest>(t['Range']!, raw);
       checkRangeRequest(req);
-      // Linearizable (the default): wait for the ReadIndex barrier, batched across requests; none is
-      // needed for a serializable read or on a lone voter that leads.
-      const barrier = req.serializable ? undefined : srv.linearizableBarrier();
-      return barrier ? barrier.then(() => localRange(req)) : localRange(req);
+      return kv.range(req);
     }),
-    Put: unary(async (raw) => {
+    Put: unary((raw) => {
       const req = decode<PutRequest>(t['Put']!, raw);
       checkPutRequest(req);
       limit(raw);
-      const resp = await srv.put(raw, req);
-      srv.header(resp.header);
-      return resp;
+      return kv.put(raw, req);
     }),
-    DeleteRange: unary(async (raw) => {
+    DeleteRange: unary((raw) => {
       const req = decode<DeleteRangeRequest>(t['DeleteRange']!, raw);
       checkDeleteRequest(req);
       limit(raw);
-      const resp = await srv.deleteRange(raw, req);
-      srv.header(resp.header);
-      return resp;
+      return kv.deleteRange(raw, req);
     }),
-    Txn: unary(async (raw) => {
+    Txn: unary((raw) => {
       const req = decode<TxnRequest>(t['Txn']!, raw);
-      checkTxnRequest(req, srv.cfg.maxTxnOps);
+      checkTxnRequest(req, limits.maxTxnOps);
       limit(raw);
-      const resp = await srv.txn(raw, req);
-      srv.header(resp.header);
-      return resp;
+      return kv.txn(raw, req);
     }),
-    Compact: unary(async (raw) => {
+    Compact: unary((raw) => {
       const req = decode<CompactionRequest>(t['Compact']!, raw);
-      const resp = await srv.compact(raw, req);
-      srv.header(resp.header);
-      return resp;
+      return kv.compact(raw, req);
     }),
   };
 }

@@ -1,48 +1,43 @@
 // etcdserverpb.Lease: grant and revoke go through the log; keep-alive, time-to-live and listing are
 // answered by the leader's lessor. Lease expiry runs on the leader, so keep-alive and time-to-live that
 // arrive at a follower are forwarded to the leader (as etcd does), in the order they came.
-import type { EtcdServer } from '../../server/server.ts';
+import type { Lessor, RaftStatus } from '../../server/api.ts';
 import { fromBigInt, messageType, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
+import type { ToLeader } from './cluster.ts';
 import { bidi, unary, type ServiceImpl, type StreamIn, type StreamOut } from './router.ts';
 
 const KeepAliveResponsePb = messageType('etcdserverpb.LeaseKeepAliveResponse');
 const TimeToLiveResponsePb = messageType('etcdserverpb.LeaseTimeToLiveResponse');
 
-export function leaseService(srv: EtcdServer): ServiceImpl {
+export function leaseService(lessor: Lessor, status: RaftStatus, toLeader: ToLeader): ServiceImpl {
   const t = requestTypes('etcdserverpb.Lease');
-  const header = () => srv.header({ revision: srv.kv.rev() });
+  const header = () => status.header({ revision: status.rev() });
   return {
     LeaseGrant: unary(async (raw) => {
       const req = decode<{ TTL: Int64; ID: Int64 }>(t['LeaseGrant']!, raw);
-      const r = await srv.leaseGrant(req);
-      return { header: srv.header(r.header), ID: fromBigInt(r.ID), TTL: r.TTL };
+      const r = await lessor.leaseGrant(req);
+      return { header: status.header(r.header), ID: fromBigInt(r.ID), TTL: r.TTL };
     }),
     LeaseRevoke: unary(async (raw) => {
       const req = decode<{ ID: Int64 }>(t['LeaseRevoke']!, raw);
-      const r = await srv.leaseRevoke(raw, req);
-      return { header: srv.header(r.header) };
+      const r = await lessor.leaseRevoke(raw, req);
+      return { header: status.header(r.header) };
     }),
     LeaseTimeToLive: unary(async (raw) => {
       const req = decode<{ ID: Int64; keys: boolean }>(t['LeaseTimeToLive']!, raw);
-      const fwd = await srv.forwardToLeader('/etcdserverpb.Lease/LeaseTimeToLive', raw);
+      const fwd = await toLeader('/etcdserverpb.Lease/LeaseTimeToLive', raw);
       if (fwd) return TimeToLiveResponsePb.decode(fwd);
       const id = toBigInt(req.ID);
-      const l = srv.lessor.lookup(id);
+      const l = lessor.leaseTimeToLive(id, req.keys);
       if (!l) return { header: header(), ID: fromBigInt(id), TTL: -1 };
-      return {
-        header: header(),
-        ID: fromBigInt(id),
-        TTL: srv.lessor.remaining(id),
-        grantedTTL: l.ttl,
-        keys: req.keys ? [...l.keys].sort().map((k) => Buffer.from(k, 'latin1')) : [],
-      };
+      return { header: header(), ID: fromBigInt(id), TTL: l.TTL, grantedTTL: l.grantedTTL, keys: l.keys };
     }),
     LeaseLeases: unary((raw) => {
       decode(t['LeaseLeases']!, raw);
-      return { header: header(), leases: srv.lessor.ids().map((id) => ({ ID: fromBigInt(id) })) };
+      return { header: header(), leases: lessor.leaseLeases().map((id) => ({ ID: fromBigInt(id) })) };
     }),
-    LeaseKeepAlive: bidi((out) => keepAliveStream(srv, out, t['LeaseKeepAlive']!)),
+    LeaseKeepAlive: bidi((out) => keepAliveStream(lessor, status, toLeader, out, t['LeaseKeepAlive']!)),
   };
 }
 
@@ -50,11 +45,17 @@ export function leaseService(srv: EtcdServer): ServiceImpl {
  * One keep-alive stream. Answers keep the order of the requests, also while some wait (for the
  * leader, or for the renewal to reach the log); a leader with nothing waiting answers at once.
  */
-function keepAliveStream(srv: EtcdServer, out: StreamOut, reqType: Parameters<typeof decode>[0]): StreamIn {
-  const header = () => srv.header({ revision: srv.kv.rev() });
+function keepAliveStream(
+  lessor: Lessor,
+  status: RaftStatus,
+  toLeader: ToLeader,
+  out: StreamOut,
+  reqType: Parameters<typeof decode>[0],
+): StreamIn {
+  const header = () => status.header({ revision: status.rev() });
   const renew = (id: bigint): object | Promise<object> => {
     const answer = (ttl: number | undefined) => ({ header: header(), ID: fromBigInt(id), TTL: ttl ?? 0 });
-    const ttl = srv.leaseRenew(id);
+    const ttl = lessor.leaseRenew(id);
     return ttl instanceof Promise ? ttl.then(answer) : answer(ttl);
   };
   let chain: Promise<void> = Promise.resolve();
@@ -81,7 +82,7 @@ function keepAliveStream(srv: EtcdServer, out: StreamOut, reqType: Parameters<ty
       } catch (err) {
         return out.fail(err);
       }
-      if (waiting === 0 && srv.leader() === srv.memberId) {
+      if (waiting === 0 && lessor.isLeader()) {
         let resp: object | Promise<object>;
         try {
           resp = renew(id);
@@ -93,7 +94,7 @@ function keepAliveStream(srv: EtcdServer, out: StreamOut, reqType: Parameters<ty
         return;
       }
       enqueue(async () => {
-        const fwd = await srv.forwardToLeader('/etcdserverpb.Lease/LeaseKeepAlive', raw);
+        const fwd = await toLeader('/etcdserverpb.Lease/LeaseKeepAlive', raw);
         return fwd ? KeepAliveResponsePb.decode(fwd) : renew(id);
       });
     },

@@ -1,31 +1,33 @@
 // etcdserverpb.Maintenance: Status (raft view of this member), HashKV, Alarm GET, MoveLeader.
-import { SERVER_VERSION, type EtcdServer } from '../../server/server.ts';
+import type { Maintenance, RaftStatus } from '../../server/api.ts';
+import { SERVER_VERSION } from '../../pkg/version.ts';
 import { fromBigInt, sat, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
 
-export function maintenanceService(srv: EtcdServer): ServiceImpl {
+export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceImpl {
   const t = requestTypes('etcdserverpb.Maintenance');
-  const header = () => srv.header({ revision: srv.kv.rev() });
+  const header = () => status.header({ revision: status.rev() });
   return {
     Status: unary((raw) => {
       decode(t['Status']!, raw);
+      const s = m.status();
       return {
         header: header(),
         version: SERVER_VERSION,
-        dbSize: srv.backend.size(),
-        leader: fromBigInt(srv.leader(), true),
-        raftIndex: srv.committedIndex(),
-        raftTerm: srv.term(),
-        raftAppliedIndex: srv.applied(),
-        dbSizeInUse: srv.backend.sizeInUse(),
-        isLearner: srv.isLearner(),
+        dbSize: s.dbSize,
+        leader: fromBigInt(s.leader, true),
+        raftIndex: s.raftIndex,
+        raftTerm: s.raftTerm,
+        raftAppliedIndex: s.raftAppliedIndex,
+        dbSizeInUse: s.dbSizeInUse,
+        isLearner: s.isLearner,
         errors: [],
       };
     }),
     HashKV: unary(async (raw) => {
       const req = decode<{ revision: Int64 }>(t['HashKV']!, raw);
-      const h = await srv.kv.hashKV(sat(req.revision));
+      const h = await m.hashKV(sat(req.revision));
       return {
         header: header(),
         hash: h.hash,
@@ -35,7 +37,7 @@ export function maintenanceService(srv: EtcdServer): ServiceImpl {
     }),
     MoveLeader: unary(async (raw) => {
       const req = decode<{ targetID: Int64 }>(t['MoveLeader']!, raw);
-      await srv.moveLeader(toBigInt(req.targetID, true));
+      await m.moveLeader(toBigInt(req.targetID, true));
       return { header: header() };
     }),
     Alarm: unary((raw) => {

@@ -1,7 +1,7 @@
 // The client-facing server: every gRPC service, served by the one router (router.ts) on the HTTP/2
 // front, and HTTP/1.1 on the same port (listener.ts tells them apart by their first bytes).
 import type { Logger } from 'pino';
-import type { EtcdServer } from '../../server/server.ts';
+import type { ClientApi } from '../../server/api.ts';
 import { kvService } from './kv.ts';
 import { maintenanceService } from './maintenance.ts';
 import { addHealthService } from './health.ts';
@@ -24,21 +24,19 @@ export interface ClientServer {
 }
 
 /** The router with every service of the member. */
-export function clientRouter(srv: EtcdServer, log: Logger): { router: GrpcRouter; close(): void } {
-  const router = new GrpcRouter({ maxReceiveBytes: srv.cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES, log });
-  router.service('etcdserverpb.KV', kvService(srv));
-  router.service('etcdserverpb.Watch', watchService(srv));
-  router.service('etcdserverpb.Lease', leaseService(srv));
-  router.service('etcdserverpb.Maintenance', maintenanceService(srv));
-  router.service(
-    'etcdserverpb.Cluster',
-    clusterService(srv.clusterServer, (path, raw) => srv.forwardToLeader(path, raw)),
-  );
+export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter; close(): void } {
+  const router = new GrpcRouter({ maxReceiveBytes: srv.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES, log });
+  const toLeader = (path: string, raw: Buffer) => srv.forwardToLeader(path, raw);
+  router.service('etcdserverpb.KV', kvService(srv.kv, srv.limits));
+  router.service('etcdserverpb.Watch', watchService(srv.watchable, srv, srv.limits));
+  router.service('etcdserverpb.Lease', leaseService(srv.lessor, srv, toLeader));
+  router.service('etcdserverpb.Maintenance', maintenanceService(srv.maintenance, srv));
+  router.service('etcdserverpb.Cluster', clusterService(srv.cluster, toLeader));
   router.service('etcdserverpb.Auth', {});
   addHealthService(router);
   // Lock and Election calls can wait indefinitely; they are ended first on close.
-  const lock = lockService(srv);
-  const election = electionService(srv);
+  const lock = lockService(srv, srv);
+  const election = electionService(srv, srv);
   router.service('v3lockpb.Lock', lock.impl, coordErrors(log));
   router.service('v3electionpb.Election', election.impl, coordErrors(log));
   return {
@@ -50,8 +48,9 @@ export function clientRouter(srv: EtcdServer, log: Logger): { router: GrpcRouter
   };
 }
 
+/** `srv`: the member's ClientApi (the intersection covers createHttpServer's own parameter type). */
 export async function startClientServer(
-  srv: EtcdServer,
+  srv: ClientApi & Parameters<typeof createHttpServer>[0],
   log: Logger,
   host: string,
   port: number,

@@ -2,8 +2,7 @@
 // one goes through the same validation and the same log as a client's request would), the "wait until
 // every older key of the prefix is gone" scheme of etcd's clientv3/concurrency, and the registry that
 // ends every pending wait when the services close.
-import type { EtcdServer } from '../../server/server.ts';
-import type { WatchEvent, Watcher } from '../../mvcc/watchable_store.ts';
+import type { ClientApi, WatchEvent, Watcher } from '../../server/api.ts';
 import { fromBigInt, messageType } from '../../proto/index.ts';
 import { checkDeleteRequest, checkRangeRequest, checkTxnRequest } from './validate.ts';
 import type {
@@ -17,7 +16,7 @@ import type {
 } from '../../proto/etcdserverpb.ts';
 import { CompareResult, CompareTarget, SortOrder, SortTarget } from '../../proto/etcdserverpb.ts';
 import { ErrStopped } from '../../server/errors.ts';
-import { ClientError } from '../../pkg/errors.ts';
+import { ClientError, InvariantError } from '../../pkg/errors.ts';
 
 /** Errors of the coordination services; etcd 3.4 sends these (unprefixed) with code Unknown. */
 export class CoordError extends ClientError {}
@@ -133,6 +132,9 @@ export function kvFromWatch(kv: WatchEvent['kv']): KeyValueMsg {
   return m;
 }
 
+/** The parts of the member the coordination services use. */
+export type CoordMember = Pick<ClientApi, 'kv' | 'lessor' | 'watchable' | 'limits'>;
+
 /**
  * The coordination services' view of the member, plus the set of calls in flight so that close()
  * can end every one of them (watchers included) at once.
@@ -141,7 +143,7 @@ export class CoordKV {
   private readonly calls = new Set<AbortController>();
   private closed = false;
 
-  constructor(readonly srv: EtcdServer) {}
+  constructor(private readonly member: CoordMember) {}
 
   /** A signal for one call: aborted by the caller's cancel or by close(). Release it with done(). */
   begin(): { signal: AbortSignal; cancel(): void; done(): void } {
@@ -163,26 +165,30 @@ export class CoordKV {
 
   async txn(obj: { compare: object[]; success: object[]; failure?: object[] }): Promise<TxnResponse> {
     const { raw, req } = wire<TxnRequest>(TxnPb, obj);
-    checkTxnRequest(req, this.srv.cfg.maxTxnOps);
-    return this.srv.txn(raw, req);
+    checkTxnRequest(req, this.member.limits.maxTxnOps);
+    return this.member.kv.txn(raw, req);
   }
 
   range(obj: object): RangeResponse {
     const { req } = wire<RangeRequest>(RangePb, obj);
     checkRangeRequest(req);
-    return this.srv.range(req);
+    // A local read (tetcd's coordination services have always read without a ReadIndex round).
+    req.serializable = true;
+    const r = this.member.kv.range(req);
+    if (r instanceof Promise) throw new InvariantError('a serializable range is answered at once');
+    return r;
   }
 
   deleteKey(key: Buffer): Promise<DeleteRangeResponse> {
     const { raw, req } = wire<{ key: Uint8Array; rangeEnd: Uint8Array; prevKv: boolean }>(DeletePb, { key });
     checkDeleteRequest(req);
-    return this.srv.deleteRange(raw, req);
+    return this.member.kv.deleteRange(raw, req);
   }
 
   /** The lease a request names, or (for 0) a fresh one, as clientv3's NewSession does. */
   async sessionLease(lease: bigint): Promise<bigint> {
     if (lease !== 0n) return lease;
-    const r = await this.srv.leaseGrant({ TTL: DEFAULT_SESSION_TTL, ID: 0 });
+    const r = await this.member.lessor.leaseGrant({ TTL: DEFAULT_SESSION_TTL, ID: 0 });
     return r.ID;
   }
 
@@ -209,13 +215,13 @@ export class CoordKV {
         if (finished) return false;
         finished = true;
         signal.removeEventListener('abort', onAbort);
-        this.srv.watchable.cancel(w);
+        this.member.watchable.cancel(w);
         return true;
       };
       const onAbort = () => {
         if (finish()) reject(signal.reason);
       };
-      const w: Watcher = this.srv.watchable.watch({
+      const w: Watcher = this.member.watchable.watch({
         key,
         end,
         startRev,

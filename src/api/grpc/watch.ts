@@ -4,8 +4,7 @@
 // still being written, a watcher's further revisions wait and go out together in one response: a
 // response may hold several whole revisions (never part of one, unless the watcher asked for
 // fragments), and a flush's responses are framed into one buffer handed to the front at once.
-import type { EtcdServer } from '../../server/server.ts';
-import type { WatchDelivery, Watcher } from '../../mvcc/watchable_store.ts';
+import type { ApiLimits, RaftStatus, WatchDelivery, Watchable, Watcher } from '../../server/api.ts';
 import { messageType, sat, type Int64, type MessageType } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { HeaderCache, responseSize, writeResponse } from './watch_codec.ts';
@@ -53,12 +52,20 @@ const RESPONSE_HEAD = 64;
 /** Responses the front may still be writing when the next batch is handed over. */
 const FLUSH_BELOW = 1;
 
-export function watchService(srv: EtcdServer): ServiceImpl {
+export function watchService(watchable: Watchable, status: RaftStatus, limits: ApiLimits): ServiceImpl {
   const reqType = requestTypes('etcdserverpb.Watch')['Watch']!;
   const respType = messageType('etcdserverpb.WatchResponse');
   return {
     Watch: bidi(
-      (out) => new WatchStream(srv, out, (raw) => decode<WatchRequest>(reqType, raw, true), respType).input,
+      (out) =>
+        new WatchStream(
+          watchable,
+          status,
+          limits,
+          out,
+          (raw) => decode<WatchRequest>(reqType, raw, true),
+          respType,
+        ).input,
     ),
   };
 }
@@ -109,18 +116,19 @@ class WatchStream {
   };
 
   constructor(
-    private readonly srv: EtcdServer,
+    private readonly watchable: Watchable,
+    private readonly status: RaftStatus,
+    private readonly limits: ApiLimits,
     private readonly out: StreamOut,
     private readonly decodeReq: (raw: Buffer) => WatchRequest,
     private readonly respType: MessageType,
   ) {
-    this.headers = new HeaderCache((revision) => srv.header({ revision }));
-    const every = srv.cfg.watchProgressNotifyIntervalMs ?? 10 * 60 * 1000;
-    this.timers.push(setInterval(() => this.progressTick(), every).unref());
+    this.headers = new HeaderCache((revision) => status.header({ revision }));
+    this.timers.push(setInterval(() => this.progressTick(), limits.watchProgressNotifyIntervalMs).unref());
   }
 
   private header(revision: number) {
-    return this.srv.header({ revision });
+    return this.status.header({ revision });
   }
 
   /** Writes a response that is not an event delivery, after everything delivered before it. */
@@ -143,7 +151,7 @@ class WatchStream {
     if (this.pendingWatchers.length > 0) this.scheduleFlush();
     if (this.congested && this.pendingBytes + this.inflightBytes <= HIGH_WATER / 2) {
       this.congested = false;
-      for (const sw of this.watchers.values()) this.srv.watchable.resume(sw.w);
+      for (const sw of this.watchers.values()) this.watchable.resume(sw.w);
     }
   }
 
@@ -163,8 +171,8 @@ class WatchStream {
     const bytes = this.pendingBytes;
     this.pendingWatchers = [];
     this.pendingBytes = 0;
-    const max = this.srv.cfg.maxRequestBytes;
-    const term = this.srv.term();
+    const max = this.limits.maxRequestBytes;
+    const term = this.status.term();
     const header = (rev: number) => this.headers.get(rev, term);
     const cap = Math.min(max, MERGE_BYTES);
     let units = 0;
@@ -207,7 +215,7 @@ class WatchStream {
   private create(c: CreateRequest): void {
     let end: Buffer | undefined = c.rangeEnd.length ? Buffer.from(c.rangeEnd) : undefined;
     if (end && end.length === 1 && end[0] === 0) end = Buffer.alloc(0);
-    const rev = this.srv.kv.rev();
+    const rev = this.status.rev();
     let id = sat(c.watchId);
     let error: string | undefined;
     if (end && end.length > 0 && Buffer.compare(c.key, end) >= 0) error = 'mvcc: watcher range is empty';
@@ -238,7 +246,7 @@ class WatchStream {
       w: undefined as unknown as Watcher,
     };
     this.watchers.set(id, sw);
-    sw.w = this.srv.watchable.watch({
+    sw.w = this.watchable.watch({
       key: Buffer.from(c.key),
       end,
       startRev: sat(c.startRevision),
@@ -285,16 +293,16 @@ class WatchStream {
   private cancel(id: number): void {
     const sw = this.watchers.get(id);
     if (!sw) return;
-    this.srv.watchable.cancel(sw.w);
+    this.watchable.cancel(sw.w);
     this.watchers.delete(id);
-    this.write({ header: this.header(this.srv.kv.rev()), watchId: id, canceled: true });
+    this.write({ header: this.header(this.status.rev()), watchId: id, canceled: true });
   }
 
   /** Answers a progress request once every watcher of the stream is synced. */
   private progress(): void {
-    if (this.srv.watchable.allSynced([...this.watchers.values()].map((s) => s.w))) {
+    if (this.watchable.allSynced([...this.watchers.values()].map((s) => s.w))) {
       this.progressPending = false;
-      this.write({ header: this.header(this.srv.kv.rev()), watchId: -1 });
+      this.write({ header: this.header(this.status.rev()), watchId: -1 });
     } else if (!this.progressPending) {
       this.progressPending = true;
       const t = setInterval(() => {
@@ -307,7 +315,7 @@ class WatchStream {
   }
 
   private progressTick(): void {
-    const rev = this.srv.kv.rev();
+    const rev = this.status.rev();
     for (const sw of this.watchers.values()) {
       if (sw.progressNotify && sw.w.synced && !sw.sentSinceTick) {
         this.write({ header: this.header(rev), watchId: sw.id });
@@ -320,7 +328,7 @@ class WatchStream {
     if (this.closed) return;
     this.closed = true;
     for (const t of this.timers.splice(0)) clearInterval(t);
-    for (const sw of this.watchers.values()) this.srv.watchable.cancel(sw.w);
+    for (const sw of this.watchers.values()) this.watchable.cancel(sw.w);
     this.watchers.clear();
   }
 }

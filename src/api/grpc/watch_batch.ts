@@ -2,7 +2,7 @@
 // one response up to a size cap (fewer responses is what makes fan-out cheap, and a moderate size keeps
 // a client's reassembly cheap too); a revision is never split between responses, except that a single
 // revision over --max-request-bytes is sent in fragments to a watcher that asked for them.
-import type { WatchEvent } from '../../mvcc/watchable_store.ts';
+import type { WatchEvent } from '../../server/api.ts';
 import { eventEntry } from './watch_codec.ts';
 
 /** One delivery from the store, encoded. */

@@ -2,7 +2,7 @@
 // each event is encoded once (cached per event object) and every watcher's response is its own small
 // head (header, watch_id, fragment) followed by the shared event bytes: protobuf fields are
 // tag + length framed, so pre-encoded `events` entries concatenate into a valid message.
-import type { WatchEvent, WatchKV } from '../../mvcc/watchable_store.ts';
+import type { WatchEvent, WatchKV } from '../../server/api.ts';
 import { messageType } from '../../proto/index.ts';
 import type { Header } from '../../proto/etcdserverpb.ts';
 

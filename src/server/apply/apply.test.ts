@@ -58,7 +58,6 @@ function setup(keys: string[], throws: Record<string, () => Error>) {
     applyEmpty: () => assert.fail('no empty entry here'),
     applyAttributes: () => assert.fail('no attributes here'),
     commitBackend: () => commits.push(1),
-    onApplied: (i) => commits.push(i),
   };
   const entries: Entry[] = proposed.map((data, i) => ({
     term: 1,
@@ -76,11 +75,11 @@ test('a ClientError rejects only its own waiter; the entries after it still appl
     c: () => new ErrCompacted(),
   });
   assert.ok(new ErrCompacted() instanceof ClientError);
-  applyEntries(s.deps, s.entries);
+  s.commits.push(applyEntries(s.deps, s.entries));
   await Promise.all(s.settled);
   assert.deepEqual(s.applied, ['a', 'd']);
   assert.deepEqual(s.outcomes, ['a ok', 'b ErrLeaseNotFound', 'c ErrCompacted', 'd ok']);
-  assert.deepEqual(s.commits, [1, 4], 'one backend commit, then the applied index of the last entry');
+  assert.deepEqual(s.commits, [1, 4], 'one backend commit; the index of the last entry applied is returned');
 });
 
 test('a plain Error whose message starts with "mvcc: " is rethrown: message text never decides', async () => {

@@ -1,5 +1,7 @@
 // Applies committed log entries: decode (or reuse the proposer's decoded request), run it through the
-// applier chain, settle the proposer's waiter. The backend batch is committed once per call.
+// applier chain, settle the proposer's waiter. The backend batch is committed once per call. Entries
+// that are not KV or lease commands (conf changes, empty entries, published attributes) go to the deps
+// (entry_applier.ts implements them for the member).
 // Only a ClientError (one request's error: a missing lease, a compacted revision) fails just that
 // request; anything else thrown here is a bug or a broken invariant and propagates to the Ready loop,
 // which stops the member (fail-stop). The decision is made on the error's class, never its message.
@@ -37,7 +39,6 @@ export interface ApplyDeps {
   applyAttributes(e: Entry, body: Uint8Array): void;
   /** Commits the backend batch holding everything applied by this call. */
   commitBackend(): void;
-  onApplied(index: number): void;
 }
 
 function applyOne(a: Applier, op: Op, req: unknown): unknown {
@@ -63,7 +64,8 @@ function applyOne(a: Applier, op: Op, req: unknown): unknown {
   }
 }
 
-export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): void {
+/** Returns the index of the last entry applied by this call, 0 when every entry was applied before. */
+export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): number {
   let last = 0;
   for (const e of entries) {
     if (e.type === EntryType.EntryConfChange || e.type === EntryType.EntryConfChangeV2) {
@@ -108,8 +110,6 @@ export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): void {
     }
     last = e.index;
   }
-  if (last > 0) {
-    deps.commitBackend();
-    deps.onApplied(last);
-  }
+  if (last > 0) deps.commitBackend();
+  return last;
 }

@@ -1,5 +1,6 @@
 // The innermost applier: runs commands against the MVCC store and the lessor. Each call is one write
 // txn that also records the applied (consistent) index, so replaying an entry after a crash is a no-op.
+// The stores are read on each call: a snapshot from the leader replaces the KV store.
 import type { KVStore } from '../../mvcc/kvstore.ts';
 import type { Lessor } from '../../lease/lessor.ts';
 import { sat, toBigInt, toNumber } from '../../proto/index.ts';
@@ -27,10 +28,7 @@ export class BackendApplier implements Applier {
   /** Set by the caller before each entry is applied. */
   position: ApplyPosition = { index: 0, term: 0 };
 
-  constructor(
-    private readonly kv: KVStore,
-    private readonly lessor: Lessor,
-  ) {}
+  constructor(private readonly stores: { readonly kv: KVStore; readonly lessor: Lessor }) {}
 
   /**
    * Runs `run(ctx, req, lessor)` in one write txn (a function reference, not a closure per command).
@@ -38,11 +36,12 @@ export class BackendApplier implements Applier {
    * without ending the txn (no watcher sees half a change) and the member stops.
    */
   private inWriteTxn<R, T>(run: (ctx: WriteCtx, req: R, lessor: Lessor) => T, req: R): T {
-    const txn = this.kv.write();
-    const ctx: WriteCtx = { view: txn, beginRev: this.kv.rev(), changes: 0 };
+    const kv = this.stores.kv;
+    const txn = kv.write();
+    const ctx: WriteCtx = { view: txn, beginRev: kv.rev(), changes: 0 };
     let r: T;
     try {
-      r = run(ctx, req, this.lessor);
+      r = run(ctx, req, this.stores.lessor);
     } catch (err) {
       if (!(err instanceof ClientError)) throw err;
       // A request's error after it wrote: the store would be half-changed. That is a bug; stop.
@@ -55,7 +54,7 @@ export class BackendApplier implements Applier {
   }
 
   private noKvChange(): void {
-    this.kv.setConsistentIndex(this.position.index, this.position.term);
+    this.stores.kv.setConsistentIndex(this.position.index, this.position.term);
   }
 
   put(req: PutRequest) {
@@ -72,21 +71,21 @@ export class BackendApplier implements Applier {
 
   compaction(req: CompactionRequest): CompactionResult {
     this.noKvChange();
-    const { done } = this.kv.compact(sat(req.revision));
-    return { resp: { header: { revision: this.kv.rev() } }, physical: done };
+    const { done } = this.stores.kv.compact(sat(req.revision));
+    return { resp: { header: { revision: this.stores.kv.rev() } }, physical: done };
   }
 
   leaseGrant(req: LeaseGrantRequest) {
     this.noKvChange();
     const id = toBigInt(req.ID);
-    if (this.lessor.lookup(id)) throw new ErrLeaseExist();
-    const l = this.lessor.grant(id, toNumber(req.TTL));
-    return { header: { revision: this.kv.rev() }, ID: l.id, TTL: l.ttl };
+    if (this.stores.lessor.lookup(id)) throw new ErrLeaseExist();
+    const l = this.stores.lessor.grant(id, toNumber(req.TTL));
+    return { header: { revision: this.stores.kv.rev() }, ID: l.id, TTL: l.ttl };
   }
 
   leaseRevoke(req: LeaseRevokeRequest) {
     const id = toBigInt(req.ID);
-    if (!this.lessor.lookup(id)) {
+    if (!this.stores.lessor.lookup(id)) {
       this.noKvChange();
       throw new ErrLeaseNotFound();
     }
@@ -96,8 +95,8 @@ export class BackendApplier implements Applier {
 
   leaseCheckpoint(req: LeaseCheckpointRequest) {
     this.noKvChange();
-    for (const c of req.checkpoints) this.lessor.checkpoint(toBigInt(c.ID), toNumber(c.remaining_TTL));
-    return { header: { revision: this.kv.rev() } };
+    for (const c of req.checkpoints) this.stores.lessor.checkpoint(toBigInt(c.ID), toNumber(c.remaining_TTL));
+    return { header: { revision: this.stores.kv.rev() } };
   }
 }
 

@@ -1,0 +1,157 @@
+// What the client API (api/grpc, api/http) sees of a member: narrow interfaces the member implements,
+// as etcd's v3rpc depends on etcdserver.RaftKV, Lessor, RaftStatusGetter and friends, never on the
+// member object or its parts. Besides this module, the API may import only error classes (errors.ts
+// of any layer), proto/ and pkg/; a lint rule (scripts/eslint_layers.mjs) enforces it.
+import type {
+  CompactionRequest,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  Header,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  TxnRequest,
+  TxnResponse,
+} from '../proto/etcdserverpb.ts';
+import type { Int64 } from '../proto/index.ts';
+import type { Watcher, WatcherOptions } from '../mvcc/watchable_store.ts';
+import type { Member } from '../membership/member.ts';
+
+export type { Member } from '../membership/member.ts';
+export type { WatchDelivery, WatchEvent, WatchKV, Watcher, WatcherOptions } from '../mvcc/watchable_store.ts';
+/** Peer URLs are checked at the API edge, before anything is proposed (as etcd's v3rpc does). */
+export { parsePeerURLs } from '../membership/member.ts';
+
+/**
+ * The KV commands (etcd's RaftKV). `raw` is the request as it came off the wire: it is spliced into the
+ * log entry unchanged. Range and a read-only Txn are linearizable unless the request says otherwise.
+ */
+export interface RaftKV {
+  range(req: RangeRequest): RangeResponse | Promise<RangeResponse>;
+  put(raw: Uint8Array, req: PutRequest): Promise<PutResponse>;
+  deleteRange(raw: Uint8Array, req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
+  txn(raw: Uint8Array, req: TxnRequest): TxnResponse | Promise<TxnResponse>;
+  compact(raw: Uint8Array, req: CompactionRequest): Promise<{ header: Header }>;
+}
+
+/** A lease's time to live as this member's lessor holds it. */
+export interface LeaseTimeToLive {
+  /** Seconds left, rounded up. */
+  TTL: number;
+  grantedTTL: number;
+  /** Attached keys (sorted), when asked for. */
+  keys: Buffer[];
+}
+
+/** The lease commands (etcd's etcdserver.Lessor). */
+export interface Lessor {
+  /** Chooses an ID (when 0) and proposes the grant. */
+  leaseGrant(req: { TTL: Int64; ID: Int64 }): Promise<{ header: Header; ID: bigint; TTL: number }>;
+  leaseRevoke(raw: Uint8Array, req: { ID: Int64 }): Promise<{ header: Header }>;
+  /**
+   * Leader only (a follower forwards keep-alives): restarts the lease's TTL and returns it, once the
+   * log holds the renewal; undefined for an unknown lease.
+   */
+  leaseRenew(id: bigint): number | undefined | Promise<number | undefined>;
+  /** Leader only: undefined for an unknown lease. */
+  leaseTimeToLive(id: bigint, keys: boolean): LeaseTimeToLive | undefined;
+  leaseLeases(): bigint[];
+  /** Keep-alive and time-to-live are answered by the leader, which expires leases: this member leads. */
+  isLeader(): boolean;
+}
+
+/** The watchable store as a Watch stream uses it. */
+export interface Watchable {
+  watch(opts: WatcherOptions): Watcher;
+  cancel(w: Watcher): void;
+  /** A congested stream drained: its watchers take live events again. */
+  resume(w: Watcher): void;
+  allSynced(ws: Iterable<Watcher>): boolean;
+}
+
+/** The fields of etcdserverpb.ResponseHeader, IDs as bigint. */
+export interface ResponseHeaderFields {
+  clusterId: bigint;
+  memberId: bigint;
+  revision: number;
+  raftTerm: number;
+}
+
+/**
+ * The membership commands (the etcdserverpb.Cluster service): checks with the cluster's validators,
+ * then a conf change through raft, answered once this member applies it. Errors are the classes of
+ * membership/errors.ts and server/errors.ts.
+ */
+export interface Cluster {
+  /**
+   * MemberAdd. `peerURLs` are already checked and sorted (parsePeerURLs). Resolves with the new member
+   * (its ID derived from the URLs and the time) and the member list after the add.
+   */
+  addMember(peerURLs: string[], isLearner: boolean): Promise<{ member: Member; members: Member[] }>;
+  /** MemberRemove: resolves with the member list after the removal. */
+  removeMember(id: bigint): Promise<Member[]>;
+  /** MemberUpdate: replaces the peer URLs; resolves with the member list after the update. */
+  updateMember(id: bigint, peerURLs: string[]): Promise<Member[]>;
+  /** MemberPromote: learner to voter (the leader checks readiness); resolves with the member list after. */
+  promoteMember(id: bigint): Promise<Member[]>;
+  /** MemberList: with `linearizable`, only after a ReadIndex round confirms this member is current. */
+  listMembers(linearizable: boolean): Promise<Member[]>;
+  /** The header to put on a response, taken when the response is built. */
+  responseHeader(): ResponseHeaderFields;
+}
+
+/** What Maintenance.Status reports of this member. */
+export interface MemberStatus {
+  dbSize: number;
+  dbSizeInUse: number;
+  leader: bigint;
+  raftIndex: number;
+  raftTerm: number;
+  raftAppliedIndex: number;
+  isLearner: boolean;
+}
+
+/** The maintenance commands. */
+export interface Maintenance {
+  status(): MemberStatus;
+  hashKV(rev: number): Promise<{ hash: number; compactRevision: number; hashRevision: number }>;
+  /** Only the leader hands over, and only to a voter. */
+  moveLeader(target: bigint): Promise<void>;
+}
+
+/** This member's view for response headers (etcd's RaftStatusGetter and v3rpc's header). */
+export interface RaftStatus {
+  readonly memberId: bigint;
+  term(): number;
+  /** The store's current revision. */
+  rev(): number;
+  /** Fills cluster_id, member_id and raft_term of a response header; the revision is the caller's. */
+  header(h: Header): Header;
+}
+
+/** Request limits from the member's configuration. */
+export interface ApiLimits {
+  /** --max-request-bytes. */
+  readonly maxRequestBytes: number;
+  /** --max-txn-ops. */
+  readonly maxTxnOps: number;
+  /** --watch-progress-notify-interval, ms. */
+  readonly watchProgressNotifyIntervalMs: number;
+}
+
+/** Everything the client API takes from a member. */
+export interface ClientApi extends RaftStatus {
+  readonly kv: RaftKV;
+  readonly lessor: Lessor;
+  readonly watchable: Watchable;
+  readonly cluster: Cluster;
+  readonly maintenance: Maintenance;
+  readonly limits: ApiLimits;
+  /**
+   * For requests only the leader answers (lease keep-alive and time-to-live, member promote):
+   * undefined when this member leads and answers itself, else the leader's response to `raw` on gRPC
+   * `path`. Waits up to the request timeout for a leader ("etcdserver: no leader" after that).
+   */
+  forwardToLeader(path: string, raw: Uint8Array): Promise<Buffer | undefined>;
+}
