@@ -27,6 +27,16 @@ export interface TetcdConfig {
   preVote: boolean;
   /** Whether --listen-peer-urls was given (a lone member without it opens no peer port). */
   listenPeerUrlsGiven: boolean;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS of each client connection (0 given: unlimited, as in etcd). */
+  maxConcurrentStreams: number;
+  /** ms: client pings closer than this are strikes (grpc-go keepalive enforcement). */
+  grpcKeepAliveMinTime: number;
+  /** ms: a silent client connection gets a server PING after this. */
+  grpcKeepAliveInterval: number;
+  /** ms: ...and is closed if still silent this long after it. */
+  grpcKeepAliveTimeout: number;
+  /** Client connections open at once (ours: etcd has no such bound). */
+  maxClientConnections: number;
 }
 
 export class ConfigError extends Error {}
@@ -36,7 +46,11 @@ interface FlagSpec {
   key: keyof TetcdConfig;
   help: string;
   def: string;
+  /** A Go duration ("5s", "2h"); in the YAML file a bare number is nanoseconds, as etcd reads it. */
+  duration?: true;
 }
+
+const MAX_UINT32 = 2 ** 32 - 1;
 
 const FLAGS: FlagSpec[] = [
   { flag: 'name', key: 'name', help: 'human-readable name for this member', def: 'default' },
@@ -126,6 +140,39 @@ const FLAGS: FlagSpec[] = [
     help: 'enable the raft Pre-Vote algorithm to prevent disruption when a node rejoins the cluster',
     def: 'true',
   },
+  {
+    flag: 'max-concurrent-streams',
+    key: 'maxConcurrentStreams',
+    help: 'maximum concurrent streams that each client can open at a time',
+    def: String(MAX_UINT32),
+  },
+  {
+    flag: 'grpc-keepalive-min-time',
+    key: 'grpcKeepAliveMinTime',
+    help: "minimum interval duration that a client should wait before pinging server (0: grpc-go's 5m, as in etcd 3.4)",
+    def: '5s',
+    duration: true,
+  },
+  {
+    flag: 'grpc-keepalive-interval',
+    key: 'grpcKeepAliveInterval',
+    help: "frequency duration of server-to-client ping to check if a connection is alive (0: grpc-go's 2h, as in etcd 3.4)",
+    def: '2h',
+    duration: true,
+  },
+  {
+    flag: 'grpc-keepalive-timeout',
+    key: 'grpcKeepAliveTimeout',
+    help: "additional duration of wait before closing a non-responsive connection (0: grpc-go's 20s, as in etcd 3.4)",
+    def: '20s',
+    duration: true,
+  },
+  {
+    flag: 'max-client-connections',
+    key: 'maxClientConnections',
+    help: 'maximum client connections (gRPC and HTTP) open at a time; more are closed as they are accepted (tetcd only)',
+    def: '4096',
+  },
 ];
 
 /** Flags etcd users pass that this version accepts and ignores (cluster and tuning flags). */
@@ -171,6 +218,45 @@ function positiveInt(flag: string, v: string): number {
   return Number(v);
 }
 
+function uint32(flag: string, v: string): number {
+  if (!/^\d+$/.test(v.trim()) || Number(v) > MAX_UINT32) {
+    throw new ConfigError(`--${flag} must be an unsigned 32-bit integer, got "${v}"`);
+  }
+  return Number(v);
+}
+
+const DURATION_UNIT_MS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/** A Go duration (time.ParseDuration: "300ms", "1h30m", "0"), in milliseconds. */
+export function parseDuration(flag: string, v: string): number {
+  const bad = () => new ConfigError(`--${flag}: invalid duration "${v}"`);
+  const t = v.trim();
+  const m = /^([-+]?)(.*)$/.exec(t)!;
+  const body = m[2]!;
+  if (body === '0') return 0;
+  if (body === '') throw bad();
+  let ms = 0;
+  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  let at = 0;
+  while (at < body.length) {
+    part.lastIndex = at;
+    const p = part.exec(body);
+    if (p === null) throw bad();
+    ms += Number(p[1]) * DURATION_UNIT_MS[p[2]!]!;
+    at = part.lastIndex;
+  }
+  return m[1] === '-' ? -ms : ms;
+}
+
 function build(raw: Record<string, string>): TetcdConfig {
   const get = (f: string) => raw[f] ?? FLAGS.find((s) => s.flag === f)!.def;
   const level = get('log-level');
@@ -212,6 +298,27 @@ function build(raw: Record<string, string>): TetcdConfig {
     snapshotCatchupEntries: positiveInt('snapshot-catchup-entries', get('snapshot-catchup-entries')),
     preVote: preVote !== 'false',
     listenPeerUrlsGiven: raw['listen-peer-urls'] !== undefined,
+    // etcd hands 0 to grpc-go, which then has no limit (and announces none).
+    maxConcurrentStreams: uint32('max-concurrent-streams', get('max-concurrent-streams')) || MAX_UINT32,
+    ...keepalive(get),
+    maxClientConnections: positiveInt('max-client-connections', get('max-client-connections')),
+  };
+}
+
+/**
+ * The keepalive settings as etcd 3.4 hands them to grpc-go 1.33: a min time of 0 or less sets no
+ * enforcement policy, and grpc-go's own (5 minutes) applies; an interval or a timeout of 0 or less
+ * sets no server parameters, and grpc-go's own apply (2 h, 20 s): "0 to disable" disables nothing.
+ */
+function keepalive(get: (f: string) => string) {
+  const min = parseDuration('grpc-keepalive-min-time', get('grpc-keepalive-min-time'));
+  const interval = parseDuration('grpc-keepalive-interval', get('grpc-keepalive-interval'));
+  const timeout = parseDuration('grpc-keepalive-timeout', get('grpc-keepalive-timeout'));
+  const params = interval > 0 && timeout > 0;
+  return {
+    grpcKeepAliveMinTime: min > 0 ? min : 5 * 60_000,
+    grpcKeepAliveInterval: params ? interval : 2 * 3_600_000,
+    grpcKeepAliveTimeout: params ? timeout : 20_000,
   };
 }
 
@@ -261,7 +368,10 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Parsed {
         else throw new ConfigError(`--config-file: unknown key "${k}"`);
         continue;
       }
-      raw[k] = Array.isArray(v) ? v.join(',') : String(v);
+      const spec = FLAGS.find((f) => f.flag === k)!;
+      // etcd's YAML holds a duration as a number of nanoseconds (a time.Duration in JSON).
+      if (spec.duration && typeof v === 'number') raw[k] = `${v}ns`;
+      else raw[k] = Array.isArray(v) ? v.join(',') : String(v);
     }
     return { config: build(raw), ignored };
   }

@@ -69,9 +69,18 @@ async function main(): Promise<void> {
     throw e;
   }
   const servers: ClientServer[] = [];
+  const limits = {
+    maxConcurrentStreams: config.maxConcurrentStreams,
+    maxConnections: config.maxClientConnections,
+    keepalive: {
+      minTimeMs: config.grpcKeepAliveMinTime,
+      intervalMs: config.grpcKeepAliveInterval,
+      timeoutMs: config.grpcKeepAliveTimeout,
+    },
+  };
   for (const u of config.listenClientUrls) {
     const { host, port } = hostPort(u);
-    servers.push(await startClientServer(srv, log, host, port));
+    servers.push(await startClientServer(srv, log, host, port, limits));
     log.info({ address: u }, 'serving client traffic');
   }
   let stopping = false;

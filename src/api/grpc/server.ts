@@ -14,6 +14,7 @@ import { coordErrors } from './coord_handler.ts';
 import { GrpcRouter } from './router.ts';
 import { createHttpServer } from '../http/http.ts';
 import { listenClient } from '../http/listener.ts';
+import type { H2LimitOptions } from '../http/limits.ts';
 
 /** gRPC's receive limit sits above --max-request-bytes so that etcd's own "too large" error shows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -54,10 +55,16 @@ export async function startClientServer(
   log: Logger,
   host: string,
   port: number,
+  limits?: H2LimitOptions,
 ): Promise<ClientServer> {
   const { router, close } = clientRouter(srv, log);
   const http = createHttpServer(srv);
-  const listener = await listenClient(host, port, { route: router.route }, http);
+  const listener = await listenClient(
+    host,
+    port,
+    limits ? { route: router.route, limits } : { route: router.route },
+    http,
+  );
   return {
     port: listener.port,
     async close() {

@@ -1,17 +1,18 @@
 // One client connection of the HTTP/2 front: reads frames, keeps the streams, answers SETTINGS and
-// PING, sends GOAWAY. Answers and windows are flow_control.ts's; each stream is handed to the route
-// function as it opens.
+// PING, sends and honours GOAWAY, and enforces every per-connection limit (limits.ts). Answers and
+// windows are flow_control.ts's; header blocks are assembled by header_block.ts; the clocks are
+// keepalive.ts's. Each stream is handed to the route function as it opens.
 import type { Socket } from 'node:net';
 import { HeaderDecoder } from './hpack.ts';
+import { Transport } from './transport.ts';
 import {
   ACK,
   CONTINUATION,
   DATA,
-  END_HEADERS,
   END_STREAM,
-  FrameWriter,
   GOAWAY,
   H2_COMPRESSION_ERROR,
+  H2_ENHANCE_YOUR_CALM,
   H2_FLOW_CONTROL_ERROR,
   H2_FRAME_SIZE_ERROR,
   H2_NO_ERROR,
@@ -23,12 +24,15 @@ import {
   MAX_FRAME,
   PING,
   PREFACE,
-  PRIORITY_FLAG,
+  PRIORITY,
   PUSH_PROMISE,
   RST_STREAM,
   SETTINGS,
+  SETTINGS_ENABLE_PUSH,
   SETTINGS_INITIAL_WINDOW_SIZE,
+  SETTINGS_MAX_CONCURRENT_STREAMS,
   SETTINGS_MAX_FRAME_SIZE,
+  SETTINGS_MAX_HEADER_LIST_SIZE,
   WINDOW_UPDATE,
   goAwayPayload,
   settingsPayload,
@@ -36,58 +40,95 @@ import {
   unpad,
 } from './frames.ts';
 import { FlowControl } from './flow_control.ts';
+import { HeaderBlocks, type HeaderBlock } from './header_block.ts';
+import { Keepalive } from './keepalive.ts';
 import {
   CONN_WINDOW,
   DEFAULT_WINDOW,
-  ENDED_KEPT,
-  MAX_HEADER_BLOCK,
-  MAX_UNWRITTEN,
+  EMPTY_FRAMES,
+  MAX_STREAMS_PER_TURN,
   MAX_WINDOW,
+  RESETS,
+  RateLimit,
+  SETTINGS_FRAMES,
+  STREAM_COST,
   STREAM_WINDOW,
+  type H2Limits,
 } from './limits.ts';
-import { Stream, requestHead, type LocalCall, type RequestHead, type StreamSink } from './stream.ts';
+import {
+  CLIENT_ENDED,
+  ClosedStreams,
+  Stream,
+  requestHead,
+  type LocalCall,
+  type RequestHead,
+  type StreamSink,
+} from './stream.ts';
 
-export interface H2FrontOptions {
-  /** The call that serves this request; it may answer at once through `sink`. */
-  route(head: RequestHead, sink: StreamSink): LocalCall;
-}
+export type Route = (head: RequestHead, sink: StreamSink) => LocalCall;
 
+/** The payload of our keepalive PING. */
+const KEEPALIVE_PING = Buffer.from('tetcd-ka');
 const EMPTY = Buffer.alloc(0);
 
 export class H2Connection {
-  private readonly decoder = new HeaderDecoder();
+  private readonly decoder: HeaderDecoder;
   private readonly streams = new Map<number, Stream>();
-  private readonly out = new FrameWriter();
+  private readonly io: Transport;
   private readonly flow: FlowControl;
+  private readonly blocks: HeaderBlocks;
+  private readonly ka: Keepalive;
+  private readonly closedStreams = new ClosedStreams();
   private rest: Buffer | undefined;
   private prefaceSeen = false;
+  /** The client's first SETTINGS is in. */
+  greeted = false;
   /** The highest stream taken (GOAWAY names it), and the highest the client opened (taken or refused). */
   private lastId = 0;
   private openedId = 0;
-  /** The last streams closed after the client's END_STREAM (more DATA on them is STREAM_CLOSED). */
-  private readonly endedIds: number[] = [];
-  /** A header block still waiting for its CONTINUATION frames. */
-  private block: { id: number; endStream: boolean; parts: Buffer[]; size: number } | undefined;
-  private flushQueued = false;
+  /** Streams taken so far, and in the current turn of the event loop. */
+  streamsOpened = 0;
+  private openedThisTurn = 0;
+  /** Bytes charged for open streams: STREAM_COST plus each one's header list. */
+  private streamBytes = 0;
+  private readonly emptyFrames = new RateLimit(EMPTY_FRAMES);
+  private readonly settingsFrames = new RateLimit(SETTINGS_FRAMES);
+  private readonly resets = new RateLimit(RESETS);
   private closed = false;
-  /** GOAWAY sent by shutdown(): no new streams; the socket ends when the last stream is done. */
+  /** GOAWAY sent by shutdown() or received from the client: no new streams; the socket ends when the last one is done. */
   private draining = false;
 
   constructor(
     private readonly socket: Socket,
     head: Buffer,
-    private readonly opts: H2FrontOptions,
+    private readonly route: Route,
+    private readonly limits: H2Limits,
+    /** The connection is over for its client (its socket may linger a while): it no longer counts. */
+    private readonly ended: () => void = () => {},
   ) {
-    this.flow = new FlowControl(this.out, {
+    this.decoder = new HeaderDecoder();
+    this.blocks = new HeaderBlocks(limits.maxHeaderListSize, this.emptyFrames);
+    const io = (this.io = new Transport(socket, () => this.flow.drained()));
+    this.flow = new FlowControl(io.out, {
       finish: (s) => this.finish(s),
-      scheduleFlush: () => this.scheduleFlush(),
+      scheduleFlush: () => io.scheduleFlush(),
+      unwritten: () => io.unwritten,
+      overBudget: () => this.overBudget(),
     });
+    this.ka = new Keepalive(limits, this);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.onClose());
     socket.on('error', () => socket.destroy());
-    socket.on('drain', () => socket.resume());
-    // SETTINGS: a larger stream window; then a larger connection window.
-    this.out.frame(SETTINGS, 0, 0, settingsPayload([[SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW]]));
+    io.out.frame(
+      SETTINGS,
+      0,
+      0,
+      settingsPayload([
+        [SETTINGS_MAX_CONCURRENT_STREAMS, limits.maxConcurrentStreams],
+        [SETTINGS_INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+        [SETTINGS_MAX_HEADER_LIST_SIZE, limits.maxHeaderListSize],
+      ]),
+    );
     this.flow.windowUpdate(0, CONN_WINDOW - DEFAULT_WINDOW);
     this.onData(head);
   }
@@ -100,13 +141,41 @@ export class H2Connection {
     if (this.closed || this.draining) return;
     this.draining = true;
     this.goAwayFrame(H2_NO_ERROR);
-    this.flush();
+    this.io.flush();
     this.endIfDrained();
   }
 
-  private onData(chunk: Buffer): void {
+  // ---- what the keepalive clocks see and do (keepalive.ts)
+
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  ping(): void {
     if (this.closed) return;
-    let buf = this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]);
+    this.io.out.frame(PING, 0, 0, KEEPALIVE_PING);
+    this.io.flush();
+  }
+
+  abort(): void {
+    this.io.destroy();
+    this.onClose();
+  }
+
+  idle(): void {
+    this.shutdown();
+  }
+
+  // ---- reading
+
+  private onData(chunk: Buffer): void {
+    this.ka.reads++;
+    if (this.closed) return;
+    this.process(this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]));
+  }
+
+  private process(input: Buffer): void {
+    let buf = input;
     this.rest = undefined;
     if (!this.prefaceSeen) {
       if (buf.length < PREFACE.length) {
@@ -118,6 +187,7 @@ export class H2Connection {
       this.prefaceSeen = true;
       buf = buf.subarray(PREFACE.length);
     }
+    this.openedThisTurn = 0;
     let pos = 0;
     while (buf.length - pos >= HEADER_LEN) {
       const len = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
@@ -130,80 +200,142 @@ export class H2Connection {
       this.frame(type, flags, id, buf.subarray(pos + HEADER_LEN, end));
       if (this.closed) return;
       pos = end;
+      // Enough new calls from this client for one turn: the rest waits, other clients go first.
+      if (this.openedThisTurn >= MAX_STREAMS_PER_TURN && pos < buf.length) {
+        this.io.defer(this.resume);
+        break;
+      }
     }
     if (pos < buf.length) this.rest = buf.subarray(pos);
-    this.flush();
+    this.io.flush();
   }
 
+  private readonly resume = (): void => {
+    if (this.closed) return;
+    if (this.rest !== undefined) this.process(this.rest);
+    this.io.resumed();
+  };
+
   private frame(type: number, flags: number, id: number, p: Buffer): void {
-    if (this.block !== undefined && type !== CONTINUATION) return this.goAway(H2_PROTOCOL_ERROR);
+    if (this.blocks.pending && type !== CONTINUATION) return this.goAway(H2_PROTOCOL_ERROR);
+    // The preface must be followed by SETTINGS (RFC 9113 3.4).
+    if (!this.greeted && type !== SETTINGS) return this.goAway(H2_PROTOCOL_ERROR);
     switch (type) {
       case DATA:
         return this.onDataFrame(flags, id, p);
       case HEADERS:
-        return this.onHeaders(flags, id, p);
+        if (id === 0 || (id & 1) === 0) return this.goAway(H2_PROTOCOL_ERROR);
+        return this.onBlock(this.blocks.headers(flags, id, p));
       case CONTINUATION:
-        return this.onContinuation(flags, id, p);
-      case RST_STREAM: {
-        if (p.length !== 4) return this.goAway(H2_FRAME_SIZE_ERROR);
-        const s = this.streams.get(id);
-        if (s !== undefined) this.drop(s);
-        return;
-      }
+        return this.onBlock(this.blocks.continuation(flags, id, p));
+      case RST_STREAM:
+        return this.onRstStream(id, p);
       case SETTINGS:
         return this.onSettings(flags, id, p);
       case PING:
-        if (p.length !== 8 || id !== 0) return this.goAway(H2_PROTOCOL_ERROR);
-        if ((flags & ACK) === 0) this.out.frame(PING, ACK, 0, p);
-        return;
+        return this.onPing(flags, id, p);
       case WINDOW_UPDATE:
         return this.onWindowUpdate(id, p);
+      case GOAWAY:
+        return this.onGoAway(id, p);
+      case PRIORITY:
+        return this.onPriority(id, p);
       case PUSH_PROMISE:
         return this.goAway(H2_PROTOCOL_ERROR);
       default:
-        // PRIORITY, GOAWAY (the client closes the socket itself) and unknown types: nothing to do.
+        // Unknown types are ignored (RFC 9113 5.5).
         return;
     }
   }
 
   private onSettings(flags: number, id: number, p: Buffer): void {
     if (id !== 0) return this.goAway(H2_PROTOCOL_ERROR);
-    if (flags & ACK) return;
+    if (flags & ACK) {
+      if (p.length !== 0) return this.goAway(H2_FRAME_SIZE_ERROR);
+      return;
+    }
     if (p.length % 6 !== 0) return this.goAway(H2_FRAME_SIZE_ERROR);
+    if (!this.settingsFrames.take()) return this.calm('too many SETTINGS frames');
     const flow = this.flow;
     for (let i = 0; i < p.length; i += 6) {
       const key = p.readUInt16BE(i);
       const value = p.readUInt32BE(i + 2);
       if (key === SETTINGS_INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW) return this.goAway(H2_FLOW_CONTROL_ERROR);
-        flow.peerWindow = value;
+        // O(1) whatever the number of streams: only streams blocked on their own window are pumped.
+        if (value > MAX_WINDOW || !flow.setInitialWindow(value)) return this.goAway(H2_FLOW_CONTROL_ERROR);
       } else if (key === SETTINGS_MAX_FRAME_SIZE) {
         if (value < MAX_FRAME || value > 2 ** 24 - 1) return this.goAway(H2_PROTOCOL_ERROR);
         flow.peerMaxFrame = value;
+      } else if (key === SETTINGS_ENABLE_PUSH) {
+        if (value > 1) return this.goAway(H2_PROTOCOL_ERROR);
       }
       // The header table size and the rest need nothing: answers never index into the table.
     }
-    this.out.frame(SETTINGS, ACK, 0, EMPTY);
-    for (const s of [...this.streams.values()]) flow.pump(s);
+    this.control(SETTINGS, ACK, 0, EMPTY);
+    if (!this.greeted) {
+      this.greeted = true;
+      this.ka.greeted();
+    }
+  }
+
+  private onPing(flags: number, id: number, p: Buffer): void {
+    if (id !== 0) return this.goAway(H2_PROTOCOL_ERROR);
+    if (p.length !== 8) return this.goAway(H2_FRAME_SIZE_ERROR);
+    if (flags & ACK) return; // our keepalive's answer: any read counts as life
+    this.control(PING, ACK, 0, p);
+    const answered = this.flow.answered;
+    this.flow.answered = false;
+    if (!this.ka.onPing(answered)) this.calm('too_many_pings');
   }
 
   private onWindowUpdate(id: number, p: Buffer): void {
     if (p.length !== 4) return this.goAway(H2_FRAME_SIZE_ERROR);
     const inc = p.readUInt32BE(0) & 0x7fffffff;
-    const flow = this.flow;
     if (id === 0) {
       if (inc === 0) return this.goAway(H2_PROTOCOL_ERROR);
-      flow.sendWindow += inc;
-      if (flow.sendWindow > MAX_WINDOW) return this.goAway(H2_FLOW_CONTROL_ERROR);
-      for (const s of [...flow.blocked]) flow.pump(s);
+      if (!this.flow.connWindowUpdate(inc)) return this.goAway(H2_FLOW_CONTROL_ERROR);
       return;
     }
     const s = this.streams.get(id);
-    if (s === undefined) return;
+    if (s === undefined) {
+      if (id > this.openedId) return this.goAway(H2_PROTOCOL_ERROR); // an idle stream
+      return;
+    }
     if (inc === 0) return this.reset(s, H2_PROTOCOL_ERROR);
-    s.sendDelta += inc;
-    if (flow.streamWindow(s) > MAX_WINDOW) return this.reset(s, H2_FLOW_CONTROL_ERROR);
-    flow.pump(s);
+    if (!this.flow.streamWindowUpdate(s, inc)) return this.reset(s, H2_FLOW_CONTROL_ERROR);
+  }
+
+  private onRstStream(id: number, p: Buffer): void {
+    if (p.length !== 4) return this.goAway(H2_FRAME_SIZE_ERROR);
+    if (id === 0 || id > this.openedId) return this.goAway(H2_PROTOCOL_ERROR);
+    const s = this.streams.get(id);
+    if (s === undefined) return;
+    // A call started, then thrown away: rapid reset is a flood.
+    if (!this.resets.take()) return this.calm('too many stream resets');
+    this.forget(s, true);
+    s.local?.cancel();
+  }
+
+  /**
+   * The client is going away: with NO_ERROR, the streams it has open are answered and no new one is
+   * taken; with an error, the connection closes now.
+   */
+  private onGoAway(id: number, p: Buffer): void {
+    if (id !== 0) return this.goAway(H2_PROTOCOL_ERROR);
+    if (p.length < 8) return this.goAway(H2_FRAME_SIZE_ERROR);
+    if (p.readUInt32BE(4) !== H2_NO_ERROR) {
+      this.io.endAfterError();
+      return this.onClose();
+    }
+    this.draining = true;
+    this.endIfDrained();
+  }
+
+  private onPriority(id: number, p: Buffer): void {
+    if (id === 0) return this.goAway(H2_PROTOCOL_ERROR);
+    if (p.length !== 5) return this.rst(id, H2_FRAME_SIZE_ERROR);
+    // A stream cannot depend on itself (RFC 9113 5.3.1); priorities are otherwise not used.
+    if ((p.readUInt32BE(0) & 0x7fffffff) === id) this.rst(id, H2_PROTOCOL_ERROR);
   }
 
   private onDataFrame(flags: number, id: number, p: Buffer): void {
@@ -211,53 +343,46 @@ export class H2Connection {
     const data = unpad(flags, p);
     if (data === undefined) return this.goAway(H2_PROTOCOL_ERROR);
     if (!this.flow.received(p.length)) return this.goAway(H2_FLOW_CONTROL_ERROR);
+    const end = (flags & END_STREAM) !== 0;
+    if (data.length === 0 && !end && !this.emptyFrames.take()) return this.calm('too many empty frames');
     const s = this.streams.get(id);
-    if (s === undefined) {
-      // A stream never opened is a connection error (RFC 9113 5.1); DATA after the client's own
-      // END_STREAM is STREAM_CLOSED also once we have answered; other closed streams: dropped.
-      if (id > this.openedId) return this.goAway(H2_PROTOCOL_ERROR);
-      if (this.endedIds.includes(id)) this.rst(id, H2_STREAM_CLOSED);
-      return;
-    }
+    if (s === undefined) return this.onClosedData(id, p.length);
     // The client already ended its side (half-closed remote): STREAM_CLOSED.
     if (s.remoteEnded) return this.reset(s, H2_STREAM_CLOSED);
     s.recvWindow -= p.length;
     if (s.recvWindow < 0) return this.reset(s, H2_FLOW_CONTROL_ERROR);
-    const end = (flags & END_STREAM) !== 0;
     if (end) s.remoteEnded = true;
     if (data.length > 0) s.local?.data(data);
     if (end) s.local?.end();
     else this.flow.consumed(s, p.length);
   }
 
-  private onHeaders(flags: number, id: number, p: Buffer): void {
-    if (id === 0 || (id & 1) === 0) return this.goAway(H2_PROTOCOL_ERROR);
-    let b = unpad(flags, p);
-    if (b === undefined) return this.goAway(H2_PROTOCOL_ERROR);
-    if (flags & PRIORITY_FLAG) {
-      if (b.length < 5) return this.goAway(H2_PROTOCOL_ERROR);
-      b = b.subarray(5);
+  /**
+   * DATA for a stream that is not open. Never opened: a connection error (RFC 9113 5.1). After the
+   * client's END_STREAM or RST_STREAM: STREAM_CLOSED. Closed by us while the client was sending: it
+   * may still send what its window allowed, and no more (else it ignores flow control; endless DATA
+   * after a call's answer was one of the attacks). Forgotten: a frame that does nothing.
+   */
+  private onClosedData(id: number, n: number): void {
+    if (id > this.openedId) return this.goAway(H2_PROTOCOL_ERROR);
+    const left = this.closedStreams.get(id);
+    if (left === undefined) {
+      if (!this.emptyFrames.take()) this.calm('too many frames on closed streams');
+      return;
     }
-    const endStream = (flags & END_STREAM) !== 0;
-    if (flags & END_HEADERS) return this.onHeaderBlock(id, endStream, b);
-    this.block = { id, endStream, parts: [b], size: b.length };
+    if (left === CLIENT_ENDED) return this.rst(id, H2_STREAM_CLOSED);
+    if (!this.closedStreams.spend(id, n)) return this.goAway(H2_FLOW_CONTROL_ERROR);
   }
 
-  private onContinuation(flags: number, id: number, p: Buffer): void {
-    const blk = this.block;
-    if (blk === undefined || blk.id !== id) return this.goAway(H2_PROTOCOL_ERROR);
-    blk.parts.push(p);
-    blk.size += p.length;
-    if (blk.size > MAX_HEADER_BLOCK) return this.goAway(H2_PROTOCOL_ERROR);
-    if ((flags & END_HEADERS) === 0) return;
-    this.block = undefined;
-    this.onHeaderBlock(id, blk.endStream, Buffer.concat(blk.parts));
-  }
-
-  private onHeaderBlock(id: number, endStream: boolean, block: Buffer): void {
+  /** A header block whose last frame came (HEADERS or CONTINUATION), or a block limit broken. */
+  private onBlock(b: HeaderBlock | number | undefined): void {
+    if (b === undefined) return;
+    if (typeof b === 'number')
+      return b === H2_ENHANCE_YOUR_CALM ? this.calm('header block flood') : this.goAway(b);
     // Every block is decoded, even one for a stream already gone: the table must stay in step.
-    const fields = this.decoder.decode(block);
+    const fields = this.decoder.decode(b.block, this.limits.maxHeaderListSize);
     if (fields === undefined) return this.goAway(H2_COMPRESSION_ERROR);
+    const { id, endStream } = b;
     const known = this.streams.get(id);
     if (known !== undefined) {
       // Trailers from the client: they must end the stream; gRPC puts nothing in them.
@@ -266,107 +391,125 @@ export class H2Connection {
       known.local?.end();
       return;
     }
-    if (id <= this.openedId) return; // a stream already closed
+    if (id <= this.openedId) {
+      // Trailers for a stream we closed early are ignored; after the client's end: STREAM_CLOSED;
+      // a stream id lower than one already used, never open: PROTOCOL_ERROR (RFC 9113 5.1.1).
+      const left = this.closedStreams.get(id);
+      if (left === undefined) return this.goAway(H2_PROTOCOL_ERROR);
+      if (left === CLIENT_ENDED) this.rst(id, H2_STREAM_CLOSED);
+      return;
+    }
     this.openedId = id;
-    if (this.draining) return this.rst(id, H2_REFUSED_STREAM);
+    // Past the header list limit: refused as grpc-go 1.33 does (FRAME_SIZE_ERROR); the connection lives.
+    if (this.decoder.truncated) return this.refuse(id, endStream, H2_FRAME_SIZE_ERROR);
+    if (b.selfDependent) return this.refuse(id, endStream, H2_PROTOCOL_ERROR);
+    if (this.draining || this.streams.size >= this.limits.maxConcurrentStreams || this.overBudget() > 0) {
+      return this.refuse(id, endStream, H2_REFUSED_STREAM);
+    }
+    const head = requestHead(fields);
+    if (head === undefined) return this.refuse(id, endStream, H2_PROTOCOL_ERROR);
     this.lastId = id;
     const s = new Stream(this.flow, id);
-    this.streams.set(id, s);
     s.remoteEnded = endStream;
-    const head = requestHead(fields);
-    if (head === undefined) return this.reset(s, H2_PROTOCOL_ERROR);
-    const local = this.opts.route(head, s);
+    s.cost = STREAM_COST + this.decoder.listSize;
+    this.streamBytes += s.cost;
+    this.streams.set(id, s);
+    this.streamsOpened++;
+    this.openedThisTurn++;
+    const local = this.route(head, s);
     s.local = local;
     if (endStream) local.end();
+  }
+
+  /** A stream not taken: reset with `code`; DATA the client already sent on it is dropped. */
+  private refuse(id: number, endStream: boolean, code: number): void {
+    this.closedStreams.add(id, endStream ? CLIENT_ENDED : STREAM_WINDOW);
+    this.rst(id, code);
   }
 
   // ---- the end of streams
 
   /** Our END_STREAM is written: the stream is done here; a client still sending is told to stop. */
   private finish(s: Stream): void {
-    this.forget(s);
+    this.forget(s, false);
     if (s.remoteEnded) return;
     this.rst(s.id, H2_NO_ERROR);
   }
 
-  /** The client reset the stream (or the connection is gone): its call is cancelled. */
-  private drop(s: Stream): void {
-    this.forget(s);
+  /** This end resets the stream; its call is cancelled. */
+  private reset(s: Stream, code: number): void {
+    this.rst(s.id, code);
+    this.forget(s, false);
     s.local?.cancel();
   }
 
-  /** This end resets the stream. */
-  private reset(s: Stream, code: number): void {
-    this.rst(s.id, code);
-    this.drop(s);
-  }
-
-  private forget(s: Stream): void {
+  /** `s` is closed: `byClient` when the client reset it. */
+  private forget(s: Stream, byClient: boolean): void {
     s.done = true;
     this.streams.delete(s.id);
-    if (s.remoteEnded) {
-      this.endedIds.push(s.id);
-      if (this.endedIds.length > ENDED_KEPT) this.endedIds.shift();
-    }
-    this.flow.blocked.delete(s);
+    this.streamBytes -= s.cost;
+    this.flow.forget(s, this.streams.size);
+    this.closedStreams.add(s.id, byClient || s.remoteEnded ? CLIENT_ENDED : Math.max(0, s.recvWindow));
     if (this.draining) this.endIfDrained();
   }
 
   private endIfDrained(): void {
     if (this.streams.size > 0 || this.closed) return;
     process.nextTick(() => {
-      this.flush();
-      const sock = this.socket;
-      sock.end(() => sock.destroy());
+      this.io.end();
       this.onClose();
     });
   }
 
   private rst(id: number, code: number): void {
-    this.out.frame(RST_STREAM, 0, id, uint32(code));
-    this.scheduleFlush();
+    this.control(RST_STREAM, 0, id, uint32(code));
+    this.io.scheduleFlush();
   }
 
-  // ---- output and teardown
+  // ---- limits
 
-  private scheduleFlush(): void {
-    if (this.flushQueued || this.closed) return;
-    this.flushQueued = true;
-    process.nextTick(() => {
-      this.flushQueued = false;
-      this.flush();
-    });
+  /** The bytes this connection makes us hold, when over its budget; else 0. */
+  private overBudget(): number {
+    const held = this.streamBytes + this.flow.queued + this.io.held;
+    return held > this.limits.maxConnectionBytes ? held : 0;
   }
 
-  private flush(): void {
-    if (this.closed || this.out.empty) return;
-    const chunks = this.out.take();
-    const sock = this.socket;
-    if (chunks.length === 1) sock.write(chunks[0]!);
-    else {
-      sock.cork();
-      for (const c of chunks) sock.write(c);
-      sock.uncork();
-    }
-    if (sock.writableLength > MAX_UNWRITTEN) sock.pause();
+  /**
+   * A frame we owe the client (an ACK, a RST_STREAM): while the socket has not taken what it was
+   * given, at most MAX_QUEUED_CONTROL of them pile up before the connection is ended.
+   */
+  private control(type: number, flags: number, id: number, p: Buffer): void {
+    if (!this.io.control(type, flags, id, p)) this.calm('too many frames waiting for the client to read');
   }
 
-  /** A connection error: GOAWAY with `code`, then the connection closes. */
-  private goAway(code: number): void {
+  /** A flood: GOAWAY ENHANCE_YOUR_CALM with `why` as debug data, then the connection closes. */
+  private calm(why: string): void {
+    this.goAway(H2_ENHANCE_YOUR_CALM, why);
+  }
+
+  // ---- teardown
+
+  /** A connection error: GOAWAY with `code` (and `debug` data), then the connection closes. */
+  private goAway(code: number, debug = ''): void {
     if (this.closed) return;
-    this.goAwayFrame(code);
-    this.flush();
-    this.socket.end();
+    this.goAwayFrame(code, debug);
+    this.io.endAfterError();
     this.onClose();
   }
 
-  private goAwayFrame(code: number): void {
-    this.out.frame(GOAWAY, 0, 0, goAwayPayload(this.lastId, code));
+  private goAwayFrame(code: number, debug = ''): void {
+    this.io.out.frame(GOAWAY, 0, 0, goAwayPayload(this.lastId, code, debug));
   }
 
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of [...this.streams.values()]) this.drop(s);
+    this.io.closed = true;
+    this.ka.close();
+    this.ended();
+    for (const s of [...this.streams.values()]) {
+      this.forget(s, true);
+      s.local?.cancel();
+    }
   }
 }

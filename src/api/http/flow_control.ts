@@ -15,7 +15,15 @@ import {
   uint32,
   type FrameWriter,
 } from './frames.ts';
-import { CONN_WINDOW, DEFAULT_WINDOW, GRANT_AT, LOCAL_BACKLOG } from './limits.ts';
+import {
+  CONN_WINDOW,
+  DEFAULT_WINDOW,
+  GRANT_AT,
+  LOCAL_BACKLOG,
+  MAX_UNWRITTEN,
+  MAX_WINDOW,
+  OVER_BUDGET_STATUS,
+} from './limits.ts';
 import type { Stream, StreamHost } from './stream.ts';
 
 // The answers' fixed header blocks: `:status: 200` (static index 8) and the gRPC content type as a
@@ -34,20 +42,37 @@ export interface FlowOwner {
   finish(s: Stream): void;
   /** Frames were added to the writer: write them before this turn of the event loop ends. */
   scheduleFlush(): void;
+  /** Bytes handed to the socket and not yet sent. */
+  unwritten(): number;
+  /** The bytes the connection makes us hold, when past its budget (else 0). */
+  overBudget(): number;
 }
 
 export class FlowControl implements StreamHost {
   /** The client's SETTINGS_INITIAL_WINDOW_SIZE and SETTINGS_MAX_FRAME_SIZE. */
-  peerWindow = DEFAULT_WINDOW;
+  private peerWindow = DEFAULT_WINDOW;
   peerMaxFrame = MAX_FRAME;
   /** What the client lets us send on the connection. */
-  sendWindow = DEFAULT_WINDOW;
+  private sendWindow = DEFAULT_WINDOW;
+  /**
+   * The largest stream window increment beyond the initial size since the connection last had no
+   * stream (at least every open stream's): a new initial size must not take a window past 2^31-1.
+   */
+  private maxDelta = 0;
   /** What the client may still send on the connection (RFC 9113 6.9: more is FLOW_CONTROL_ERROR). */
-  recvWindow = CONN_WINDOW;
+  private recvWindow = CONN_WINDOW;
   /** DATA bytes received on the connection since its last WINDOW_UPDATE. */
   private recvUnacked = 0;
-  /** Streams with answers waiting for window. */
-  readonly blocked = new Set<Stream>();
+  /** Answer bytes waiting in the streams' queues. */
+  queued = 0;
+  /**
+   * Streams with answers waiting: for the connection window or the socket (connBlocked), or for
+   * their own window (streamBlocked). A window that opens pumps only the streams it can move.
+   */
+  private readonly connBlocked = new Set<Stream>();
+  private readonly streamBlocked = new Set<Stream>();
+  /** A HEADERS or DATA frame was written (the keepalive policy clears ping strikes on it). */
+  answered = false;
 
   constructor(
     private readonly out: FrameWriter,
@@ -58,6 +83,62 @@ export class FlowControl implements StreamHost {
   streamWindow(s: Stream): number {
     return this.peerWindow + s.sendDelta;
   }
+
+  /** Room before the socket counts as congested (MAX_UNWRITTEN). */
+  private room(): number {
+    return MAX_UNWRITTEN - this.out.size - this.owner.unwritten();
+  }
+
+  // ---- the client's windows (what we may send)
+
+  /** A new SETTINGS_INITIAL_WINDOW_SIZE; false if it takes a stream's window past 2^31-1. */
+  setInitialWindow(value: number): boolean {
+    if (value + this.maxDelta > MAX_WINDOW) return false;
+    const grew = value > this.peerWindow;
+    this.peerWindow = value;
+    if (grew) this.pumpBlocked(this.streamBlocked);
+    return true;
+  }
+
+  /** A connection WINDOW_UPDATE; false if the window passes 2^31-1. */
+  connWindowUpdate(inc: number): boolean {
+    this.sendWindow += inc;
+    if (this.sendWindow > MAX_WINDOW) return false;
+    this.pumpBlocked(this.connBlocked);
+    return true;
+  }
+
+  /** A stream WINDOW_UPDATE; false if the stream's window passes 2^31-1. */
+  streamWindowUpdate(s: Stream, inc: number): boolean {
+    s.sendDelta += inc;
+    if (this.peerWindow + s.sendDelta > MAX_WINDOW) return false;
+    if (s.sendDelta > this.maxDelta) this.maxDelta = s.sendDelta;
+    this.pump(s);
+    return true;
+  }
+
+  /** The socket has written what it held: streams waiting for it go on. */
+  drained(): void {
+    this.pumpBlocked(this.connBlocked);
+  }
+
+  /** Pumps the streams of `set` in order while the connection can send. */
+  private pumpBlocked(set: Set<Stream>): void {
+    for (const s of set) {
+      if (this.sendWindow <= 0 || this.room() <= 0) return;
+      this.pump(s);
+    }
+  }
+
+  /** `s` is gone: nothing of it waits any more. */
+  forget(s: Stream, streamsLeft: number): void {
+    this.queued -= s.queued;
+    this.connBlocked.delete(s);
+    this.streamBlocked.delete(s);
+    if (streamsLeft === 0) this.maxDelta = 0;
+  }
+
+  // ---- our windows (what the client may send)
 
   /**
    * Counts `n` DATA bytes (padding included) against the connection window; false when the client
@@ -77,7 +158,7 @@ export class FlowControl implements StreamHost {
 
   /**
    * `n` bytes of a stream's DATA were consumed by its call: granted back, unless its client has too
-   * many answers waiting (then its requests wait, not our memory) — see release().
+   * many answers waiting (then its requests wait, not our memory) — see pump().
    */
   consumed(s: Stream, n: number): void {
     if (s.queued > LOCAL_BACKLOG || s.held > 0) s.held += n;
@@ -100,9 +181,18 @@ export class FlowControl implements StreamHost {
 
   // ---- answers
 
-  /** Answers a call with one message and OK trailers. */
+  /**
+   * Answers a call with one message and OK trailers. While the connection holds more than its
+   * budget, the answer is dropped and the call ends UNAVAILABLE instead: a client that does not read
+   * cannot pile up answers (reads are retried by etcd's client).
+   */
   reply(s: Stream, message: Uint8Array): void {
     if (s.done || s.ending) return;
+    const held = this.owner.overBudget();
+    if (held > 0) {
+      const why = `the client does not read its answers: ${held} bytes wait on its connection`;
+      return this.failCall(s, OVER_BUDGET_STATUS, why);
+    }
     const len = GRPC_PREFIX + message.length;
     const out = this.out;
     this.responseHeaders(s);
@@ -110,7 +200,8 @@ export class FlowControl implements StreamHost {
       s.queued === 0 &&
       len <= this.peerMaxFrame &&
       len <= this.sendWindow &&
-      len <= this.peerWindow + s.sendDelta
+      len <= this.peerWindow + s.sendDelta &&
+      len <= this.room()
     ) {
       this.sendWindow -= len;
       s.sendDelta -= len;
@@ -151,6 +242,7 @@ export class FlowControl implements StreamHost {
   private responseHeaders(s: Stream): void {
     if (s.headersSent) return;
     s.headersSent = true;
+    this.answered = true;
     this.out.frame(HEADERS, END_HEADERS, s.id, RESPONSE_HEAD);
   }
 
@@ -158,29 +250,43 @@ export class FlowControl implements StreamHost {
     s.queue.push(b);
     s.queued += b.length;
     s.queuedTotal += b.length;
+    this.queued += b.length;
   }
 
-  /** Sends what the windows allow of `s`'s queue, then its end once decided and everything is out. */
+  /**
+   * Sends what the windows and the socket allow of `s`'s queue, then its end once decided and
+   * everything is out.
+   */
   pump(s: Stream): void {
     if (s.done) return;
     const sentBefore = s.sentTotal;
     let finished = false;
     while (s.queued > 0) {
       const head = s.queue[0]!;
-      const n = Math.min(head.length, this.peerMaxFrame, this.sendWindow, this.peerWindow + s.sendDelta);
+      const win = this.peerWindow + s.sendDelta;
+      const n = Math.min(head.length, this.peerMaxFrame, this.sendWindow, win, this.room());
       if (n <= 0) {
-        this.blocked.add(s);
+        // Waiting for its own window, or for the connection's (or the socket).
+        if (win <= 0) {
+          this.connBlocked.delete(s);
+          this.streamBlocked.add(s);
+        } else {
+          this.streamBlocked.delete(s);
+          this.connBlocked.add(s);
+        }
         break;
       }
       const piece = n === head.length ? head : head.subarray(0, n);
       if (n === head.length) s.queue.shift();
       else s.queue[0] = head.subarray(n);
       s.queued -= n;
+      this.queued -= n;
       s.sentTotal += n;
       this.sendWindow -= n;
       s.sendDelta -= n;
       const last = s.queued === 0 && s.ending && s.tail === undefined;
       this.out.frame(DATA, last ? END_STREAM : 0, s.id, piece);
+      this.answered = true;
       if (last) {
         finished = true;
         break;
@@ -192,10 +298,12 @@ export class FlowControl implements StreamHost {
       this.grant(s, n);
     }
     if (s.queued === 0 && !finished) {
-      this.blocked.delete(s);
+      this.connBlocked.delete(s);
+      this.streamBlocked.delete(s);
       if (s.ending) {
         if (s.tail === undefined) this.out.frame(DATA, END_STREAM, s.id, EMPTY);
         else this.headerFrames(s.id, s.tail, true);
+        this.answered = true;
         finished = true;
       }
     }

@@ -122,3 +122,28 @@ test('truncated blocks and garbage are refused without throwing', () => {
     assert.doesNotThrow(() => new HeaderDecoder().decode(junk));
   }
 });
+
+test('a header list past the limit stops materialising fields but keeps the dynamic table in step', () => {
+  const d = new HeaderDecoder();
+  const lit = (name: string, value: string) =>
+    Buffer.concat([Buffer.from([0x40]), writeString(Buffer.from(name)), writeString(Buffer.from(value))]);
+  // RFC 7541 sizes: ':method: POST' (static 3) is 7 + 4 + 32 = 43; each 'x-?: ????' 3 + 4 + 32 = 39.
+  const block = Buffer.concat([hex('83'), lit('x-a', 'aaaa'), lit('x-b', 'bbbb'), hex('be')]);
+  const fields = d.decode(block, 43 + 39)!;
+  assert.deepEqual(fields, [
+    [':method', 'POST'],
+    ['x-a', 'aaaa'],
+  ]);
+  assert.equal(d.truncated, true);
+  assert.equal(d.listSize, 43 + 39 * 3, 'the whole list is counted, the reference to x-b too');
+  // x-b was added to the table although not returned: index 62 is it, 63 is x-a.
+  assert.deepEqual(d.decode(hex('bebf'), 1000), [
+    ['x-b', 'bbbb'],
+    ['x-a', 'aaaa'],
+  ]);
+  assert.equal(d.truncated, false);
+  assert.equal(d.listSize, 78);
+  // Without a limit nothing is cut; a bad index past the limit is still a malformed block.
+  assert.equal(d.decode(block)!.length, 4);
+  assert.equal(d.decode(Buffer.concat([hex('83'), Buffer.from([0x80 | 120])]), 10), undefined);
+});

@@ -151,17 +151,43 @@ export class HeaderDecoder {
     return this.size;
   }
 
-  /** The fields of `block`, in order; undefined if the block is malformed. */
-  decode(block: Buffer): Field[] | undefined {
+  /**
+   * The header list size of the last block decoded (RFC 7541 4.1 sizes: name + value + 32 per
+   * field, SETTINGS_MAX_HEADER_LIST_SIZE's measure), counted in full even past the limit.
+   */
+  listSize = 0;
+  /** The last block's list passed `maxList`: the fields returned stop before the one that did. */
+  truncated = false;
+
+  /**
+   * The fields of `block`, in order; undefined if the block is malformed. Fields past `maxList`
+   * bytes of header list are not materialised (`truncated` tells), but the whole block is still
+   * decoded so that the dynamic table stays in step with the encoder's.
+   */
+  decode(block: Buffer, maxList = Infinity): Field[] | undefined {
     const fields: Field[] = [];
+    let list = 0;
+    let truncated = false;
     let pos = 0;
     while (pos < block.length) {
       const b = block[pos]!;
       if (b & 0x80) {
+        // An index below 127 fits the first byte: the common case, read without allocating.
+        if (b !== 0xff) {
+          const f = this.entry(b & 0x7f);
+          if (!f) return undefined;
+          list += f[0].length + f[1].length + ENTRY_OVERHEAD;
+          if (list > maxList) truncated = true;
+          else fields.push(f);
+          pos++;
+          continue;
+        }
         const idx = readInt(block, pos, 7);
         const f = idx && this.entry(idx.value);
         if (!f) return undefined;
-        fields.push(f);
+        list += f[0].length + f[1].length + ENTRY_OVERHEAD;
+        if (list > maxList) truncated = true;
+        else fields.push(f);
         pos = idx.next;
         continue;
       }
@@ -192,9 +218,13 @@ export class HeaderDecoder {
       if (!v) return undefined;
       pos = v.next;
       const field: Field = [name, v.value.toString('latin1')];
-      fields.push(field);
+      list += name.length + field[1].length + ENTRY_OVERHEAD;
+      if (list > maxList) truncated = true;
+      else fields.push(field);
       if (indexing) this.add(field);
     }
+    this.listSize = list;
+    this.truncated = truncated;
     return fields;
   }
 

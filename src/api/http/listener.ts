@@ -1,8 +1,11 @@
 // One client port for gRPC and HTTP (etcd's cmux): each connection's first bytes decide. The HTTP/2
 // prior-knowledge preface goes to the HTTP/2 front (h2_server.ts); anything else to the HTTP server.
+// The port serves at most maxConnections at once (more are closed as they are accepted; an HTTP/2
+// connection ended by a GOAWAY no longer counts while its socket lingers), and a connection that
+// has not shown which it is within the preface timeout is closed.
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
-import { PREFACE, serveH2, type H2Connection, type H2FrontOptions } from './h2_server.ts';
+import { PREFACE, resolveLimits, serveH2, type H2Connection, type H2FrontOptions } from './h2_server.ts';
 
 /** How long close() lets HTTP/2 streams already running finish before it cuts every connection. */
 const CLOSE_GRACE_MS = 2000;
@@ -18,23 +21,41 @@ export function listenClient(
   h2: H2FrontOptions,
   http: HttpServer,
 ): Promise<ClientListener> {
+  const limits = resolveLimits(h2.limits);
   const sockets = new Set<Socket>();
   const h2conns = new Set<H2Connection>();
   /** Set by close(): called when the last HTTP/2 connection has gone. */
   let drained: (() => void) | undefined;
+  /** Connections served now. */
+  let live = 0;
   const net: NetServer = createServer((socket) => {
+    if (live >= limits.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    live++;
+    let counted = true;
+    const uncount = () => {
+      if (counted) live--;
+      counted = false;
+    };
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      uncount();
+    });
     socket.setNoDelay(true);
+    const timer = setTimeout(() => socket.destroy(), limits.prefaceTimeoutMs).unref();
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
       const n = Math.min(head.length, PREFACE.length);
       const isH2 = head.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && head.length < PREFACE.length) return; // need more bytes to be sure
+      clearTimeout(timer);
       socket.off('data', onData);
       if (isH2) {
-        const c = serveH2(socket, head, h2);
+        const c = serveH2(socket, head, h2.route, limits, uncount);
         h2conns.add(c);
         socket.on('close', () => {
           h2conns.delete(c);
@@ -49,6 +70,7 @@ export function listenClient(
     };
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
+    socket.on('close', () => clearTimeout(timer));
   });
   return new Promise((resolve, reject) => {
     net.once('error', reject);

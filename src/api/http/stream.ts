@@ -125,3 +125,36 @@ export function requestHead(fields: Field[]): RequestHead | undefined {
   if (method === undefined || path === undefined) return undefined;
   return { method, path, contentType, encoding, timeout, fields };
 }
+
+/** How many closed streams a connection remembers (what more DATA on them may be). */
+export const CLOSED_KEPT = 256;
+/** A remembered stream that the client had ended (or reset): more frames on it are STREAM_CLOSED. */
+export const CLIENT_ENDED = -1;
+
+/**
+ * The last CLOSED_KEPT streams closed on a connection, oldest first, each with what the client may
+ * still send on it: the window it had when we closed the stream (it may not know yet; more is a
+ * flow-control violation), or CLIENT_ENDED.
+ */
+export class ClosedStreams {
+  private readonly left = new Map<number, number>();
+
+  add(id: number, left: number): void {
+    const m = this.left;
+    m.set(id, left);
+    if (m.size > CLOSED_KEPT) m.delete(m.keys().next().value!);
+  }
+
+  /** What is known of closed stream `id`: CLIENT_ENDED, the window left, or undefined (forgotten). */
+  get(id: number): number | undefined {
+    return this.left.get(id);
+  }
+
+  /** `n` bytes of DATA arrived on closed stream `id` (known, not CLIENT_ENDED): false past its window. */
+  spend(id: number, n: number): boolean {
+    const left = this.left.get(id)! - n;
+    if (left < 0) return false;
+    this.left.set(id, left);
+    return true;
+  }
+}

@@ -1,0 +1,136 @@
+// The socket side of one HTTP/2 connection: frames gathered during a turn of the event loop and
+// written at its end in one go; reading paused while the socket's own write buffer is full (and for
+// a turn when a connection has sent more new calls than one turn takes); the frames we owe a client
+// that does not read, counted; and the close after a connection error, which lingers so that the
+// GOAWAY reaches the client.
+import type { Socket } from 'node:net';
+import { FrameWriter } from './frames.ts';
+import { MAX_QUEUED_CONTROL, MAX_UNWRITTEN } from './limits.ts';
+
+/** After a connection error, how long the socket is read and discarded before it is destroyed. */
+export const CLOSE_LINGER_MS = 10_000;
+
+export class Transport {
+  readonly out = new FrameWriter();
+  /** Nothing more is written (the connection is closed). */
+  closed = false;
+  private flushQueued = false;
+  /** Reading paused: input waits for the next turn (deferred), or the write buffer is full. */
+  private deferred = false;
+  private writeBlocked = false;
+  /** Frames owed to the client written while the socket had not taken what it was given. */
+  private controlQueued = 0;
+
+  constructor(
+    private readonly socket: Socket,
+    /** The socket wrote everything it held: answers waiting for it may go on. */
+    private readonly drained: () => void,
+  ) {
+    socket.on('drain', () => this.onDrain());
+  }
+
+  /** Bytes written and not yet sent: in the writer and in the socket's buffer. */
+  get held(): number {
+    return this.out.size + this.socket.writableLength;
+  }
+
+  /** Bytes handed to the socket and not yet sent. */
+  get unwritten(): number {
+    return this.socket.writableLength;
+  }
+
+  /**
+   * A frame we owe the client (an ACK, a RST_STREAM). False when MAX_QUEUED_CONTROL of them wait
+   * behind a socket that has not taken what it was given: a client that sends them and does not
+   * read is flooding us.
+   */
+  control(type: number, flags: number, id: number, p: Uint8Array): boolean {
+    this.out.frame(type, flags, id, p);
+    return !(this.socket.writableNeedDrain && ++this.controlQueued > MAX_QUEUED_CONTROL);
+  }
+
+  scheduleFlush(): void {
+    if (this.flushQueued || this.closed) return;
+    this.flushQueued = true;
+    process.nextTick(this.flushLater);
+  }
+
+  private readonly flushLater = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  flush(): void {
+    if (this.closed || this.out.empty) return;
+    const chunks = this.out.take();
+    const sock = this.socket;
+    if (chunks.length === 1) sock.write(chunks[0]!);
+    else {
+      sock.cork();
+      for (const c of chunks) sock.write(c);
+      sock.uncork();
+    }
+    if (sock.writableLength > MAX_UNWRITTEN && !this.writeBlocked) {
+      this.writeBlocked = true;
+      this.updateReading();
+    }
+  }
+
+  /** Stops reading until `resume` has run on the next turn of the event loop. */
+  defer(resume: () => void): void {
+    this.deferred = true;
+    this.updateReading();
+    setImmediate(resume);
+  }
+
+  /** Called by the deferred `resume` once it has run. */
+  resumed(): void {
+    this.deferred = false;
+    this.updateReading();
+  }
+
+  private updateReading(): void {
+    if (this.closed) return;
+    if (this.deferred || this.writeBlocked) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  private onDrain(): void {
+    this.controlQueued = 0;
+    if (this.writeBlocked) {
+      this.writeBlocked = false;
+      this.updateReading();
+    }
+    if (this.closed) return;
+    this.drained();
+    this.flush();
+  }
+
+  /** Writes what is gathered, then ends the socket (graceful: everything was answered). */
+  end(): void {
+    this.flush();
+    this.closed = true;
+    const sock = this.socket;
+    sock.end(() => sock.destroy());
+  }
+
+  /**
+   * After a connection error: writes what is gathered (the GOAWAY last), ends the socket, and stops
+   * reading. The socket is destroyed CLOSE_LINGER_MS later, not now: closing with unread input resets
+   * the connection, and a reset throws away what the client has not read yet, the GOAWAY included.
+   * Meanwhile what the client sends stays in the kernel's buffers, costing no work.
+   */
+  endAfterError(): void {
+    this.flush();
+    this.closed = true;
+    const sock = this.socket;
+    sock.end();
+    sock.pause();
+    setTimeout(() => sock.destroy(), CLOSE_LINGER_MS).unref();
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+}
