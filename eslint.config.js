@@ -1,6 +1,9 @@
-// One lint gate. The raft core must stay pure: no Node modules, timers, clocks or randomness.
+// One lint gate. The raft core must stay pure: no Node modules, timers, clocks or randomness. Every
+// folder under src/ imports only what DESIGN.md's layer table allows (scripts/eslint_layers.mjs; an
+// upward import fails, see test/lint_layers.test.ts). A promise nobody awaits or handles is an error.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import layers from './scripts/eslint_layers.mjs';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '**/*.tetcd/**', 'dist/**'] },
@@ -27,6 +30,28 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'off',
       'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    // Type-aware rules: TypeScript files, with the types of tsconfig.json.
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { layers },
+    rules: {
+      // Await it, `void` it with a comment saying why nothing waits, or .catch() it (to fail-stop).
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            // node:test's test(), describe() and it() return promises the runner itself awaits.
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] },
+          ],
+        },
+      ],
+      'layers/imports': 'error',
+      'layers/no-rawnode-internals': 'error',
     },
   },
   {

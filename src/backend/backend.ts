@@ -109,9 +109,11 @@ export class Backend {
     const done = this.env.transaction(() => {
       for (const [bucket, m] of batch) {
         const db = this.db(bucket);
+        // Inside transaction() each write applies at once; their promises only echo the transaction's,
+        // which `done` reports.
         for (const { key, value } of m.values()) {
-          if (value === null) db.remove(key);
-          else db.put(key, value);
+          if (value === null) void db.remove(key);
+          else void db.put(key, value);
         }
       }
     });

@@ -42,3 +42,14 @@ export const ErrTimeoutLeaderTransfer = def(
   'etcdserver: request timed out, leader transfer took too long',
 );
 export const ErrNotLeader = def('ErrNotLeader', 'etcdserver: not leader');
+
+/** The leader answered a forwarded request with a non-OK gRPC status: passed on to the client as it is. */
+export class ForwardedStatusError extends ClientError {
+  constructor(
+    readonly code: number,
+    readonly details: string,
+  ) {
+    super(details);
+    this.name = 'ForwardedStatusError';
+  }
+}

@@ -3,19 +3,7 @@
 // them over its peer HTTP API). One session per leader URL, reused; each request is one stream.
 import { connect, type ClientHttp2Session } from 'node:http2';
 import { grpcUnary } from '../pkg/grpc_unary.ts';
-import { ErrTimeout } from './errors.ts';
-import { ClientError } from '../pkg/errors.ts';
-
-/** The leader answered with a non-OK gRPC status: passed on to the client as it is (one request's). */
-export class ForwardedStatusError extends ClientError {
-  constructor(
-    readonly code: number,
-    readonly details: string,
-  ) {
-    super(details);
-    this.name = 'ForwardedStatusError';
-  }
-}
+import { ErrTimeout, ForwardedStatusError } from './errors.ts';
 
 export class LeaderForward {
   private readonly sessions = new Map<string, ClientHttp2Session>();

@@ -67,9 +67,11 @@ export class Peers implements ConfChangePeers {
     this.syncAll();
   }
 
-  close(): void {
-    this.transport?.close();
+  /** Closes every connection and the listener; resolves once the sockets are closed. */
+  async close(): Promise<void> {
+    const t = this.transport;
     this.transport = undefined;
+    await t?.close();
   }
 
   /** Step 2 of a Ready. A MsgSnap goes once its data is filled in. */

@@ -349,6 +349,6 @@ export class EtcdServer implements ClientApi {
     clearInterval(this.readTimer);
     this.reads.close();
     this.proposer.failAll(new ErrStopped());
-    this.peers.close();
+    await this.peers.close();
   }
 }

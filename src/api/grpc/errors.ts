@@ -2,7 +2,6 @@
 // puts on the wire). Anything not in the table is a bug: it is logged and answered as Unknown.
 import { Code, StatusError, type GrpcStatus } from './status.ts';
 import * as E from '../../server/errors.ts';
-import { ForwardedStatusError } from '../../server/leader_forward.ts';
 import { STREAM_DECODE_PREFIX, UNARY_DECODE_PREFIX } from '../../proto/wire_check.ts';
 import { ErrCompacted, ErrFutureRev } from '../../mvcc/errors.ts';
 import * as M from '../../membership/errors.ts';
@@ -69,7 +68,7 @@ export class UnmarshalError extends Error {
 /** Maps an error to the status a client sees; `unknown` is true for errors outside the table. */
 export function toStatus(err: unknown): GrpcStatus & { unknown: boolean } {
   if (err instanceof StatusError) return { code: err.code, details: err.details, unknown: false };
-  if (err instanceof ForwardedStatusError) return { code: err.code, details: err.details, unknown: false };
+  if (err instanceof E.ForwardedStatusError) return { code: err.code, details: err.details, unknown: false };
   if (err instanceof UnmarshalError) {
     const prefix = err.stream ? STREAM_DECODE_PREFIX : UNARY_DECODE_PREFIX;
     return { code: Code.INTERNAL, details: prefix + err.message, unknown: false };

@@ -18,7 +18,7 @@ import {
   rangeOf,
   sessionKey,
 } from './v3concurrency.ts';
-import type { WatchKV } from '../../mvcc/watchable_store.ts';
+import type { WatchKV } from '../../server/api.ts';
 
 export interface LeaderKey {
   name: Buffer;
