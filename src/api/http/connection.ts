@@ -3,7 +3,7 @@
 // windows are flow_control.ts's; header blocks are assembled by header_block.ts; the clocks are
 // keepalive.ts's. Each stream is handed to the route function as it opens.
 import type { Socket } from 'node:net';
-import { HeaderDecoder } from './hpack.ts';
+import { HeaderDecoder, type Field } from './hpack.ts';
 import { Transport } from './transport.ts';
 import {
   ACK,
@@ -20,10 +20,8 @@ import {
   H2_REFUSED_STREAM,
   H2_STREAM_CLOSED,
   HEADERS,
-  HEADER_LEN,
   MAX_FRAME,
   PING,
-  PREFACE,
   PRIORITY,
   PUSH_PROMISE,
   RST_STREAM,
@@ -57,9 +55,11 @@ import {
 } from './limits.ts';
 import {
   CLIENT_ENDED,
+  CLIENT_RESET,
   ClosedStreams,
   Stream,
   requestHead,
+  validTrailers,
   type LocalCall,
   type RequestHead,
   type StreamSink,
@@ -79,8 +79,6 @@ export class H2Connection {
   private readonly blocks: HeaderBlocks;
   private readonly ka: Keepalive;
   private readonly closedStreams = new ClosedStreams();
-  private rest: Buffer | undefined;
-  private prefaceSeen = false;
   /** The client's first SETTINGS is in. */
   greeted = false;
   /** The highest stream taken (GOAWAY names it), and the highest the client opened (taken or refused). */
@@ -108,15 +106,14 @@ export class H2Connection {
   ) {
     this.decoder = new HeaderDecoder();
     this.blocks = new HeaderBlocks(limits.maxHeaderListSize, this.emptyFrames);
-    const io = (this.io = new Transport(socket, () => this.flow.drained()));
+    const io = (this.io = new Transport(socket, this, () => this.flow.drained()));
     this.flow = new FlowControl(io.out, {
       finish: (s) => this.finish(s),
       scheduleFlush: () => io.scheduleFlush(),
       unwritten: () => io.unwritten,
       overBudget: () => this.overBudget(),
     });
-    this.ka = new Keepalive(limits, this);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.ka = new Keepalive(limits, this, io);
     socket.on('close', () => this.onClose());
     socket.on('error', () => socket.destroy());
     io.out.frame(
@@ -130,7 +127,7 @@ export class H2Connection {
       ]),
     );
     this.flow.windowUpdate(0, CONN_WINDOW - DEFAULT_WINDOW);
-    this.onData(head);
+    io.read(head);
   }
 
   /**
@@ -166,57 +163,28 @@ export class H2Connection {
     this.shutdown();
   }
 
-  // ---- reading
+  // ---- reading (the frames come from transport.ts)
 
-  private onData(chunk: Buffer): void {
-    this.ka.reads++;
-    if (this.closed) return;
-    this.process(this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]));
-  }
-
-  private process(input: Buffer): void {
-    let buf = input;
-    this.rest = undefined;
-    if (!this.prefaceSeen) {
-      if (buf.length < PREFACE.length) {
-        if (!PREFACE.subarray(0, buf.length).equals(buf)) return this.goAway(H2_PROTOCOL_ERROR);
-        this.rest = buf;
-        return;
-      }
-      if (!PREFACE.equals(buf.subarray(0, PREFACE.length))) return this.goAway(H2_PROTOCOL_ERROR);
-      this.prefaceSeen = true;
-      buf = buf.subarray(PREFACE.length);
-    }
+  /** A new turn of reading: its budget of new streams starts over. */
+  newTurn(): void {
     this.openedThisTurn = 0;
-    let pos = 0;
-    while (buf.length - pos >= HEADER_LEN) {
-      const len = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
-      if (len > MAX_FRAME) return this.goAway(H2_FRAME_SIZE_ERROR);
-      const end = pos + HEADER_LEN + len;
-      if (end > buf.length) break;
-      const type = buf[pos + 3]!;
-      const flags = buf[pos + 4]!;
-      const id = buf.readUInt32BE(pos + 5) & 0x7fffffff;
-      this.frame(type, flags, id, buf.subarray(pos + HEADER_LEN, end));
-      if (this.closed) return;
-      pos = end;
-      // Enough new calls from this client for one turn: the rest waits, other clients go first.
-      if (this.openedThisTurn >= MAX_STREAMS_PER_TURN && pos < buf.length) {
-        this.io.defer(this.resume);
-        break;
-      }
-    }
-    if (pos < buf.length) this.rest = buf.subarray(pos);
-    this.io.flush();
   }
 
-  private readonly resume = (): void => {
-    if (this.closed) return;
-    if (this.rest !== undefined) this.process(this.rest);
-    this.io.resumed();
-  };
+  /** Enough new calls from this client for one turn: the rest waits, other clients go first. */
+  get turnFull(): boolean {
+    return this.openedThisTurn >= MAX_STREAMS_PER_TURN;
+  }
 
-  private frame(type: number, flags: number, id: number, p: Buffer): void {
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** A bad preface or a frame larger than we allow: a connection error. */
+  readError(code: number): void {
+    this.goAway(code);
+  }
+
+  frame(type: number, flags: number, id: number, p: Buffer): void {
     if (this.blocks.pending && type !== CONTINUATION) return this.goAway(H2_PROTOCOL_ERROR);
     // The preface must be followed by SETTINGS (RFC 9113 3.4).
     if (!this.greeted && type !== SETTINGS) return this.goAway(H2_PROTOCOL_ERROR);
@@ -351,6 +319,13 @@ export class H2Connection {
     if (s.remoteEnded) return this.reset(s, H2_STREAM_CLOSED);
     s.recvWindow -= p.length;
     if (s.recvWindow < 0) return this.reset(s, H2_FLOW_CONTROL_ERROR);
+    if (s.contentLength >= 0) {
+      // DATA must add up to the content-length (RFC 9113 8.1.1): checked before the call sees it.
+      s.dataLength += data.length;
+      if (s.dataLength > s.contentLength || (end && s.dataLength < s.contentLength)) {
+        return this.reset(s, H2_PROTOCOL_ERROR);
+      }
+    }
     if (end) s.remoteEnded = true;
     if (data.length > 0) s.local?.data(data);
     if (end) s.local?.end();
@@ -370,7 +345,7 @@ export class H2Connection {
       if (!this.emptyFrames.take()) this.calm('too many frames on closed streams');
       return;
     }
-    if (left === CLIENT_ENDED) return this.rst(id, H2_STREAM_CLOSED);
+    if (left < 0) return this.rst(id, H2_STREAM_CLOSED);
     if (!this.closedStreams.spend(id, n)) return this.goAway(H2_FLOW_CONTROL_ERROR);
   }
 
@@ -384,33 +359,33 @@ export class H2Connection {
     if (fields === undefined) return this.goAway(H2_COMPRESSION_ERROR);
     const { id, endStream } = b;
     const known = this.streams.get(id);
-    if (known !== undefined) {
-      // Trailers from the client: they must end the stream; gRPC puts nothing in them.
-      if (!endStream || known.remoteEnded) return this.reset(known, H2_PROTOCOL_ERROR);
-      known.remoteEnded = true;
-      known.local?.end();
-      return;
-    }
+    if (known !== undefined) return this.onTrailers(known, endStream, fields);
     if (id <= this.openedId) {
-      // Trailers for a stream we closed early are ignored; after the client's end: STREAM_CLOSED;
-      // a stream id lower than one already used, never open: PROTOCOL_ERROR (RFC 9113 5.1.1).
+      // Trailers for a stream we closed early are ignored. After the client's end: STREAM_CLOSED, a
+      // connection error, or a stream error after its reset (RFC 9113 5.1). A stream id lower than
+      // one already used, never open: PROTOCOL_ERROR (RFC 9113 5.1.1).
       const left = this.closedStreams.get(id);
       if (left === undefined) return this.goAway(H2_PROTOCOL_ERROR);
-      if (left === CLIENT_ENDED) this.rst(id, H2_STREAM_CLOSED);
+      if (left === CLIENT_ENDED) return this.goAway(H2_STREAM_CLOSED);
+      if (left === CLIENT_RESET) this.rst(id, H2_STREAM_CLOSED);
       return;
     }
     this.openedId = id;
     // Past the header list limit: refused as grpc-go 1.33 does (FRAME_SIZE_ERROR); the connection lives.
     if (this.decoder.truncated) return this.refuse(id, endStream, H2_FRAME_SIZE_ERROR);
-    if (b.selfDependent) return this.refuse(id, endStream, H2_PROTOCOL_ERROR);
+    // Malformed (RFC 9113 8.1.1): a stream error.
+    if (b.selfDependent || this.decoder.invalid) return this.refuse(id, endStream, H2_PROTOCOL_ERROR);
     if (this.draining || this.streams.size >= this.limits.maxConcurrentStreams || this.overBudget() > 0) {
       return this.refuse(id, endStream, H2_REFUSED_STREAM);
     }
     const head = requestHead(fields);
-    if (head === undefined) return this.refuse(id, endStream, H2_PROTOCOL_ERROR);
+    if (head === undefined || (endStream && (head.contentLength ?? 0) > 0)) {
+      return this.refuse(id, endStream, H2_PROTOCOL_ERROR);
+    }
     this.lastId = id;
     const s = new Stream(this.flow, id);
     s.remoteEnded = endStream;
+    s.contentLength = head.contentLength ?? -1;
     s.cost = STREAM_COST + this.decoder.listSize;
     this.streamBytes += s.cost;
     this.streams.set(id, s);
@@ -419,6 +394,18 @@ export class H2Connection {
     const local = this.route(head, s);
     s.local = local;
     if (endStream) local.end();
+  }
+
+  /**
+   * A header block on an open stream: trailers, which must end the stream and hold no
+   * pseudo-header (gRPC clients send none). After the client's end it is STREAM_CLOSED.
+   */
+  private onTrailers(s: Stream, endStream: boolean, fields: Field[]): void {
+    if (s.remoteEnded) return this.reset(s, H2_STREAM_CLOSED);
+    if (!endStream || this.decoder.invalid || !validTrailers(fields)) return this.reset(s, H2_PROTOCOL_ERROR);
+    if (s.contentLength >= 0 && s.dataLength !== s.contentLength) return this.reset(s, H2_PROTOCOL_ERROR);
+    s.remoteEnded = true;
+    s.local?.end();
   }
 
   /** A stream not taken: reset with `code`; DATA the client already sent on it is dropped. */
@@ -449,7 +436,8 @@ export class H2Connection {
     this.streams.delete(s.id);
     this.streamBytes -= s.cost;
     this.flow.forget(s, this.streams.size);
-    this.closedStreams.add(s.id, byClient || s.remoteEnded ? CLIENT_ENDED : Math.max(0, s.recvWindow));
+    const left = byClient ? CLIENT_RESET : s.remoteEnded ? CLIENT_ENDED : Math.max(0, s.recvWindow);
+    this.closedStreams.add(s.id, left);
     if (this.draining) this.endIfDrained();
   }
 

@@ -131,6 +131,18 @@ const ENTRY_OVERHEAD = 32;
 export type Field = readonly [name: string, value: string];
 
 /**
+ * RFC 9113 8.2.1: a field name is lowercase tokens characters (a colon only first, for a
+ * pseudo-header), not empty; a value holds no NUL, CR or LF.
+ */
+const NAME = /^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const BAD_VALUE = /[\0\r\n]/;
+
+/** Whether a field is well-formed HTTP (RFC 9113 8.2.1). */
+export function validField(name: string, value: string): boolean {
+  return NAME.test(name) && !BAD_VALUE.test(value);
+}
+
+/**
  * The decoding state of one direction of one connection: feed it every header block in order.
  * After a malformed block its state is unknown, so the caller must stop using it (a connection
  * error, COMPRESSION_ERROR, in HTTP/2).
@@ -158,6 +170,13 @@ export class HeaderDecoder {
   listSize = 0;
   /** The last block's list passed `maxList`: the fields returned stop before the one that did. */
   truncated = false;
+  /**
+   * The last block held a field that is not well-formed HTTP (validField): a malformed request, a
+   * stream error, while the block itself decoded fine. Literals are checked as they are decoded;
+   * entries of the dynamic table that failed are remembered, so a reference to one fails too.
+   */
+  invalid = false;
+  private readonly invalidEntries = new Set<Field>();
 
   /**
    * The fields of `block`, in order; undefined if the block is malformed. Fields past `maxList`
@@ -168,6 +187,8 @@ export class HeaderDecoder {
     const fields: Field[] = [];
     let list = 0;
     let truncated = false;
+    let invalid = false;
+    const checkEntries = this.invalidEntries.size > 0;
     let pos = 0;
     while (pos < block.length) {
       const b = block[pos]!;
@@ -176,6 +197,7 @@ export class HeaderDecoder {
         if (b !== 0xff) {
           const f = this.entry(b & 0x7f);
           if (!f) return undefined;
+          if (checkEntries && this.invalidEntries.has(f)) invalid = true;
           list += f[0].length + f[1].length + ENTRY_OVERHEAD;
           if (list > maxList) truncated = true;
           else fields.push(f);
@@ -185,6 +207,7 @@ export class HeaderDecoder {
         const idx = readInt(block, pos, 7);
         const f = idx && this.entry(idx.value);
         if (!f) return undefined;
+        if (checkEntries && this.invalidEntries.has(f)) invalid = true;
         list += f[0].length + f[1].length + ENTRY_OVERHEAD;
         if (list > maxList) truncated = true;
         else fields.push(f);
@@ -192,6 +215,8 @@ export class HeaderDecoder {
         continue;
       }
       if ((b & 0xe0) === 0x20) {
+        // A table size update comes first in a block or not at all (RFC 7541 4.2).
+        if (list > 0) return undefined;
         const max = readInt(block, pos, 5);
         if (!max || max.value > this.limit) return undefined;
         this.maxSize = max.value;
@@ -221,10 +246,13 @@ export class HeaderDecoder {
       list += name.length + field[1].length + ENTRY_OVERHEAD;
       if (list > maxList) truncated = true;
       else fields.push(field);
-      if (indexing) this.add(field);
+      const valid = validField(name, field[1]);
+      if (!valid) invalid = true;
+      if (indexing) this.add(field, valid);
     }
     this.listSize = list;
     this.truncated = truncated;
+    this.invalid = invalid;
     return fields;
   }
 
@@ -233,12 +261,13 @@ export class HeaderDecoder {
     return index <= STATIC.length ? STATIC[index - 1] : this.table[index - STATIC.length - 1];
   }
 
-  private add(f: Field): void {
+  private add(f: Field, valid: boolean): void {
     const s = f[0].length + f[1].length + ENTRY_OVERHEAD;
     this.evict(s);
     if (s > this.maxSize) return; // RFC 7541 4.4: a too-large entry empties the table
     this.table.unshift(f);
     this.size += s;
+    if (!valid) this.invalidEntries.add(f);
   }
 
   /** Evicts the oldest entries until `room` more octets fit. */
@@ -246,6 +275,7 @@ export class HeaderDecoder {
     while (this.table.length > 0 && this.size + room > this.maxSize) {
       const old = this.table.pop()!;
       this.size -= old[0].length + old[1].length + ENTRY_OVERHEAD;
+      this.invalidEntries.delete(old);
     }
   }
 }

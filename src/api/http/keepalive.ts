@@ -21,8 +21,6 @@ export interface KeepaliveOwner {
 }
 
 export class Keepalive {
-  /** Socket reads so far: bumped by the connection on every read. */
-  reads = 0;
   private strikes = 0;
   private lastPingAt = -Infinity;
   /** The preface and idle deadline, and the keepalive ping. */
@@ -35,6 +33,8 @@ export class Keepalive {
   constructor(
     private readonly limits: H2Limits,
     private readonly conn: KeepaliveOwner,
+    /** The socket's reads so far (transport.ts): any read is a sign of life. */
+    private readonly io: { readonly reads: number },
   ) {
     this.idleTimer = setTimeout(this.onIdleTimer, limits.prefaceTimeoutMs).unref();
   }
@@ -82,7 +82,7 @@ export class Keepalive {
   };
 
   private armPing(ms: number): void {
-    this.pingReads = this.reads;
+    this.pingReads = this.io.reads;
     this.pingTimer = setTimeout(this.onPingTimer, ms).unref();
   }
 
@@ -92,7 +92,7 @@ export class Keepalive {
    */
   private readonly onPingTimer = (): void => {
     const ka = this.limits.keepalive;
-    if (this.reads !== this.pingReads) {
+    if (this.io.reads !== this.pingReads) {
       this.pingOutstanding = false;
       return this.armPing(ka.intervalMs);
     }

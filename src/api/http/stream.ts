@@ -14,6 +14,8 @@ export interface RequestHead {
   timeout: string | undefined;
   /** Every field of the block, in order (metadata). */
   fields: readonly Field[];
+  /** content-length, when sent: the request's DATA must add up to it (RFC 9113 8.1.1). */
+  contentLength?: number;
 }
 
 /** How a locally served call answers; every method is a no-op once the stream is done. */
@@ -77,6 +79,9 @@ export class Stream implements StreamSink {
   dones: { at: number; done: () => void }[] | undefined;
   /** Bytes this stream is charged against its connection's budget while open (connection.ts). */
   cost = 0;
+  /** The request's content-length (-1: none) and the DATA bytes received so far, padding aside. */
+  contentLength = -1;
+  dataLength = 0;
 
   constructor(
     private readonly host: StreamHost,
@@ -96,21 +101,49 @@ export class Stream implements StreamSink {
   }
 }
 
-/** The routing facts of a request, or undefined when a pseudo-header routing needs is missing. */
+/**
+ * The routing facts of a request, or undefined when the request is malformed (RFC 9113 8.3.1, 8.2.2):
+ * a pseudo-header unknown, repeated, after a regular field or missing (:method, :scheme, :path), an
+ * empty :path, a connection-specific field, TE other than "trailers", a bad content-length. Field
+ * names and values themselves are checked as HPACK decodes them (hpack.ts validField).
+ */
 export function requestHead(fields: Field[]): RequestHead | undefined {
   let method: string | undefined;
   let path: string | undefined;
+  let scheme: string | undefined;
+  let authority = false;
   let contentType = '';
   let encoding: string | undefined;
   let timeout: string | undefined;
+  let contentLength = -1;
+  let regular = false;
   for (const [name, value] of fields) {
+    if (name.charCodeAt(0) === 0x3a /* : */) {
+      if (regular) return undefined;
+      switch (name) {
+        case ':method':
+          if (method !== undefined) return undefined;
+          method = value;
+          break;
+        case ':path':
+          if (path !== undefined || value === '') return undefined;
+          path = value;
+          break;
+        case ':scheme':
+          if (scheme !== undefined) return undefined;
+          scheme = value;
+          break;
+        case ':authority':
+          if (authority) return undefined;
+          authority = true;
+          break;
+        default:
+          return undefined; // unknown, or a response's (:status)
+      }
+      continue;
+    }
+    regular = true;
     switch (name) {
-      case ':method':
-        method = value;
-        break;
-      case ':path':
-        path = value;
-        break;
       case 'content-type':
         contentType = value;
         break;
@@ -120,16 +153,42 @@ export function requestHead(fields: Field[]): RequestHead | undefined {
       case 'grpc-timeout':
         timeout = value;
         break;
+      case 'te':
+        if (value !== 'trailers') return undefined;
+        break;
+      case 'content-length':
+        if (!/^\d{1,15}$/.test(value) || (contentLength >= 0 && Number(value) !== contentLength))
+          return undefined;
+        contentLength = Number(value);
+        break;
+      case 'connection':
+      case 'keep-alive':
+      case 'proxy-connection':
+      case 'transfer-encoding':
+      case 'upgrade':
+        return undefined;
     }
   }
-  if (method === undefined || path === undefined) return undefined;
-  return { method, path, contentType, encoding, timeout, fields };
+  if (method === undefined || path === undefined || scheme === undefined) return undefined;
+  const head: RequestHead = { method, path, contentType, encoding, timeout, fields };
+  if (contentLength >= 0) head.contentLength = contentLength;
+  return head;
+}
+
+/** Trailers (a header block that ends the request) may not carry pseudo-headers (RFC 9113 8.1). */
+export function validTrailers(fields: Field[]): boolean {
+  for (const [name] of fields) if (name.charCodeAt(0) === 0x3a) return false;
+  return true;
 }
 
 /** How many closed streams a connection remembers (what more DATA on them may be). */
 export const CLOSED_KEPT = 256;
-/** A remembered stream that the client had ended (or reset): more frames on it are STREAM_CLOSED. */
+/**
+ * A remembered stream that the client had ended (more DATA is a stream error STREAM_CLOSED, more
+ * HEADERS a connection error), or that it reset (either is a stream error STREAM_CLOSED).
+ */
 export const CLIENT_ENDED = -1;
+export const CLIENT_RESET = -2;
 
 /**
  * The last CLOSED_KEPT streams closed on a connection, oldest first, each with what the client may
@@ -145,12 +204,12 @@ export class ClosedStreams {
     if (m.size > CLOSED_KEPT) m.delete(m.keys().next().value!);
   }
 
-  /** What is known of closed stream `id`: CLIENT_ENDED, the window left, or undefined (forgotten). */
+  /** What is known of closed stream `id`: CLIENT_ENDED/RESET, the window left, or undefined (forgotten). */
   get(id: number): number | undefined {
     return this.left.get(id);
   }
 
-  /** `n` bytes of DATA arrived on closed stream `id` (known, not CLIENT_ENDED): false past its window. */
+  /** `n` bytes of DATA arrived on closed stream `id` (its window known): false past the window. */
   spend(id: number, n: number): boolean {
     const left = this.left.get(id)! - n;
     if (left < 0) return false;

@@ -1,17 +1,43 @@
-// The socket side of one HTTP/2 connection: frames gathered during a turn of the event loop and
-// written at its end in one go; reading paused while the socket's own write buffer is full (and for
-// a turn when a connection has sent more new calls than one turn takes); the frames we owe a client
-// that does not read, counted; and the close after a connection error, which lingers so that the
-// GOAWAY reaches the client.
+// The socket side of one HTTP/2 connection: the preface checked and the input cut into frames for
+// the connection; frames gathered during a turn of the event loop and written at its end in one go;
+// reading paused while the socket's own write buffer is full, and until the next turn when a
+// connection has sent more new calls than one turn takes; the frames we owe a client that does not
+// read, counted; and the close after a connection error, which lingers so that the GOAWAY reaches
+// the client.
 import type { Socket } from 'node:net';
-import { FrameWriter } from './frames.ts';
+import {
+  FrameWriter,
+  H2_FRAME_SIZE_ERROR,
+  H2_PROTOCOL_ERROR,
+  HEADER_LEN,
+  MAX_FRAME,
+  PREFACE,
+} from './frames.ts';
 import { MAX_QUEUED_CONTROL, MAX_UNWRITTEN } from './limits.ts';
+
+/** Where the frames read go (connection.ts). */
+export interface FrameHandler {
+  /** A turn of reading starts. */
+  newTurn(): void;
+  /** One whole frame; `payload` is a view into the read buffer. */
+  frame(type: number, flags: number, id: number, payload: Buffer): void;
+  /** The connection has taken all it takes this turn: the rest waits for the next. */
+  readonly turnFull: boolean;
+  readonly isClosed: boolean;
+  /** A bad preface or a frame larger than allowed. */
+  readError(code: number): void;
+}
 
 /** After a connection error, how long the socket is read and discarded before it is destroyed. */
 export const CLOSE_LINGER_MS = 10_000;
 
 export class Transport {
   readonly out = new FrameWriter();
+  /** Socket reads so far (the keepalive clocks look for change). */
+  reads = 0;
+  /** Input not yet cut into frames: a partial frame, or what waits for the next turn. */
+  private rest: Buffer | undefined;
+  private prefaceSeen = false;
   /** Nothing more is written (the connection is closed). */
   closed = false;
   private flushQueued = false;
@@ -23,11 +49,68 @@ export class Transport {
 
   constructor(
     private readonly socket: Socket,
+    private readonly handler: FrameHandler,
     /** The socket wrote everything it held: answers waiting for it may go on. */
     private readonly drained: () => void,
   ) {
+    socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('drain', () => this.onDrain());
   }
+
+  // ---- reading
+
+  /** Bytes from the client (the first ones, preface included, come from the listener). */
+  read(chunk: Buffer): void {
+    this.reads++;
+    if (this.handler.isClosed) return;
+    this.process(this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]));
+  }
+
+  private process(input: Buffer): void {
+    const h = this.handler;
+    let buf = input;
+    this.rest = undefined;
+    if (!this.prefaceSeen) {
+      if (buf.length < PREFACE.length) {
+        if (!PREFACE.subarray(0, buf.length).equals(buf)) return h.readError(H2_PROTOCOL_ERROR);
+        this.rest = buf;
+        return;
+      }
+      if (!PREFACE.equals(buf.subarray(0, PREFACE.length))) return h.readError(H2_PROTOCOL_ERROR);
+      this.prefaceSeen = true;
+      buf = buf.subarray(PREFACE.length);
+    }
+    h.newTurn();
+    let pos = 0;
+    while (buf.length - pos >= HEADER_LEN) {
+      const len = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
+      if (len > MAX_FRAME) return h.readError(H2_FRAME_SIZE_ERROR);
+      const end = pos + HEADER_LEN + len;
+      if (end > buf.length) break;
+      const id = buf.readUInt32BE(pos + 5) & 0x7fffffff;
+      h.frame(buf[pos + 3]!, buf[pos + 4]!, id, buf.subarray(pos + HEADER_LEN, end));
+      if (h.isClosed) return;
+      pos = end;
+      if (h.turnFull && pos < buf.length) {
+        this.deferred = true;
+        this.updateReading();
+        setImmediate(this.resume);
+        break;
+      }
+    }
+    if (pos < buf.length) this.rest = buf.subarray(pos);
+    this.flush();
+  }
+
+  /** The next turn: what waited is read, then the socket again. */
+  private readonly resume = (): void => {
+    this.deferred = false;
+    if (this.handler.isClosed) return;
+    if (this.rest !== undefined) this.process(this.rest);
+    this.updateReading();
+  };
+
+  // ---- writing
 
   /** Bytes written and not yet sent: in the writer and in the socket's buffer. */
   get held(): number {
@@ -74,19 +157,6 @@ export class Transport {
       this.writeBlocked = true;
       this.updateReading();
     }
-  }
-
-  /** Stops reading until `resume` has run on the next turn of the event loop. */
-  defer(resume: () => void): void {
-    this.deferred = true;
-    this.updateReading();
-    setImmediate(resume);
-  }
-
-  /** Called by the deferred `resume` once it has run. */
-  resumed(): void {
-    this.deferred = false;
-    this.updateReading();
   }
 
   private updateReading(): void {
