@@ -5,14 +5,17 @@
 //   - every probe call made during the attack is answered OK within 1 s (the issue's Done-when; the
 //     aim is under 100 ms, and the p50/p99/max are printed);
 //   - the member's RSS (/proc/<pid>/status VmRSS) grows by less than 300 MiB during the attack, and
-//     is back under its baseline + 100 MiB a few seconds after the attacker left;
+//     is back under its baseline + 100 MiB within 12 s of the attacker leaving (the probe goes on
+//     meanwhile). Measured on the unhardened front: V8 gave a 240 MiB peak back in ~10 s; after
+//     bursts of 1 MB and 64 KiB buffers RSS stayed up for 40 s and more (freed memory that the
+//     allocator keeps), so only a bounded peak passes this check;
 //   - where the issue defines the protective reaction, the attacker sees it on the wire (floods:
 //     GOAWAY ENHANCE_YOUR_CALM).
 // A member whose RSS passes 1.5 GiB is killed by the test (unbounded growth) so that the host
 // survives, and the next attack gets a new member.
 //
-// H2_ATTACK_MS=<ms> changes the length of each attack (default 4000); H2_ATTACK_REPORT=<file> writes
-// every measurement as JSON.
+// H2_ATTACK_MS=<ms> changes the length of each attack (default 4000); H2_ATTACKS=<kind>,<kind> runs
+// only those; H2_ATTACK_REPORT=<file> writes every measurement as JSON.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
