@@ -68,7 +68,7 @@ export class LeaseLoop {
   /**
    * Stops the timers and checkpoints every lease that moved since the last checkpoint, so a restart
    * gives each lease the TTL it had left at shutdown (no reset to the full TTL). The proposal is queued
-   * synchronously; the server stops its log driver after this and drains it, so the checkpoint is
+   * synchronously; the member stops its raft node after this and drains it, so the checkpoint is
    * written and applied before the member exits. After a crash, leases keep the remaining TTL of the
    * last periodic checkpoint (at most CHECKPOINT_MS old: later, never earlier, than the true expiry).
    */
