@@ -55,6 +55,20 @@ export default tseslint.config(
     },
   },
   {
+    // One owner of the applied index: only the apply path moves the store's consistent index.
+    files: ['src/**/*.ts'],
+    ignores: ['src/server/apply/**', 'src/mvcc/**', 'src/raft/**', '**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "CallExpression[callee.property.name='setConsistentIndex']",
+          message: 'the applied index moves only in server/apply/ (with the entry it belongs to)',
+        },
+      ],
+    },
+  },
+  {
     files: ['src/raft/**/*.ts'],
     ignores: ['src/raft/**/*.test.ts', 'src/raft/sim/main.ts', 'src/raft/testing/**'],
     rules: {

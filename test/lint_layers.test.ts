@@ -94,3 +94,14 @@ test('tests are exempt', async () => {
     [],
   );
 });
+
+test('only server/apply/ moves the applied index', async () => {
+  const code =
+    'export const f = (kv: { setConsistentIndex(i: number, t: number): void }) => kv.setConsistentIndex(1, 1);\n';
+  const rules = async (path: string) => {
+    const [result] = await eslint.lintText(code, { filePath: join(root, path) });
+    return result!.messages.map((m) => m.ruleId);
+  };
+  assert.deepEqual(await rules('src/server/fixture.ts'), ['no-restricted-syntax']);
+  assert.deepEqual(await rules('src/server/apply/fixture.ts'), []);
+});
