@@ -1,7 +1,9 @@
 // What the client API (api/grpc, api/http) sees of a member: narrow interfaces the member implements,
 // as etcd's v3rpc depends on etcdserver.RaftKV, Lessor, RaftStatusGetter and friends, never on the
 // member object or its parts. Besides this module, the API may import only error classes (errors.ts
-// of any layer), proto/ and pkg/; a lint rule (scripts/eslint_layers.mjs) enforces it.
+// of any layer), proto/ and pkg/; a lint rule (scripts/eslint_layers.mjs) enforces it. So the types
+// these interfaces mention, and the one check the API makes with the membership's rules
+// (parsePeerURLs), are re-exported here.
 import type {
   CompactionRequest,
   DeleteRangeRequest,
@@ -25,7 +27,8 @@ export { parsePeerURLs } from '../membership/member.ts';
 
 /**
  * The KV commands (etcd's RaftKV). `raw` is the request as it came off the wire: it is spliced into the
- * log entry unchanged. Range and a read-only Txn are linearizable unless the request says otherwise.
+ * log entry unchanged. Range is linearizable unless the request is serializable; a read-only Txn is
+ * linearizable. Responses come with their header complete (cluster, member, revision, term).
  */
 export interface RaftKV {
   range(req: RangeRequest): RangeResponse | Promise<RangeResponse>;
@@ -44,7 +47,7 @@ export interface LeaseTimeToLive {
   keys: Buffer[];
 }
 
-/** The lease commands (etcd's etcdserver.Lessor). */
+/** The lease commands (etcd's etcdserver.Lessor). Response headers carry the revision only. */
 export interface Lessor {
   /** Chooses an ID (when 0) and proposes the grant. */
   leaseGrant(req: { TTL: Int64; ID: Int64 }): Promise<{ header: Header; ID: bigint; TTL: number }>;
