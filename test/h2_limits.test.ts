@@ -5,6 +5,7 @@
 //   /l.Echo  the request message back      /l.Big  n bytes (n the message)      /l.Hold  never answers
 //   /l.Now   answers at its first DATA, before the client ends the stream (a unary call's message in)
 //   /l.BigLater  n bytes, answered on the next turn (after more streams were taken)
+//   /l.Spin  answered after 2 ms of CPU, at once (a call whose work runs as the request arrives)
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
@@ -81,6 +82,13 @@ function route(head: RequestHead, sink: StreamSink): LocalCall {
   if (head.path === '/l.Big') return collecting((b) => sink.reply(Buffer.alloc(Number(b.subarray(5)), 0x62)));
   if (head.path === '/l.BigLater') {
     return collecting((b) => setImmediate(() => sink.reply(Buffer.alloc(Number(b.subarray(5)), 0x62))));
+  }
+  if (head.path === '/l.Spin') {
+    return collecting(() => {
+      const until = performance.now() + 2;
+      while (performance.now() < until);
+      sink.reply(Buffer.from('spun'));
+    });
   }
   if (head.path === '/l.Now') return { data: () => sink.reply(Buffer.from('now')), end() {}, cancel() {} };
   return collecting(() => {});
@@ -610,6 +618,25 @@ test('a burst of calls larger than one turn takes is served whole, in order', as
   } finally {
     c.close();
   }
+});
+
+test('a connection whose calls cost CPU as they arrive yields the turn (TURN_SLICE_MS): another client is served meanwhile', async () => {
+  await withProbe(main.port, 'CPU-heavy pipelined calls', async (p) => {
+    const c = await RawClient.open(main.port);
+    try {
+      // 300 calls of 2 ms each, in one write: 600 ms of work.
+      const parts: Buffer[] = [];
+      for (let i = 0; i < 300; i++) parts.push(request(2 * i + 1, '/l.Spin', ''));
+      c.send(...parts);
+      await c.until(() => (c.ended(21) ? true : undefined), 'the first calls');
+      await probeServed(p, 'while the heavy calls run');
+      assert.ok(!c.ended(599), 'the heavy calls were still running');
+      await c.until(() => (c.ended(599) ? true : undefined), 'every call', 10_000);
+      for (let id = 1; id < 600; id += 2) assertOk(c.answer(id), 'spun');
+    } finally {
+      c.close();
+    }
+  });
 });
 
 // ---- timeouts, keepalive, GOAWAY from the client, the connection bound

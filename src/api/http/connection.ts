@@ -84,7 +84,7 @@ export class H2Connection {
   /** The highest stream taken (GOAWAY names it), and the highest the client opened (taken or refused). */
   private lastId = 0;
   private openedId = 0;
-  /** Streams taken so far, and in the current turn of the event loop. */
+  /** Streams taken so far, and taken or refused in the current turn of the event loop. */
   streamsOpened = 0;
   private openedThisTurn = 0;
   /** Bytes charged for open streams: STREAM_COST plus each one's header list. */
@@ -410,6 +410,7 @@ export class H2Connection {
 
   /** A stream not taken: reset with `code`; DATA the client already sent on it is dropped. */
   private refuse(id: number, endStream: boolean, code: number): void {
+    this.openedThisTurn++;
     this.closedStreams.add(id, endStream ? CLIENT_ENDED : STREAM_WINDOW);
     this.rst(id, code);
   }

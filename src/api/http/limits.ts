@@ -71,10 +71,16 @@ export const RESETS: FloodBudget = { burst: 200, perSecond: 50 };
  */
 export const MAX_QUEUED_CONTROL = 1000;
 /**
- * New streams taken from one connection per turn of the event loop; the rest of what it sent waits
- * for the next turn, so that one connection's burst of calls cannot hold the others up.
+ * New streams (taken or refused) from one connection per turn of the event loop; the rest of what it
+ * sent waits for the next turn, so that one connection's burst of calls cannot hold the others up.
  */
 export const MAX_STREAMS_PER_TURN = 100;
+/**
+ * Time one connection may spend on what it sent in one turn of the event loop (its reads, and the
+ * calls they run at once) before the rest waits for the next turn; checked every few frames. A
+ * turn can hold many reads of one socket (libuv reads up to 32 in a row).
+ */
+export const TURN_SLICE_MS = 5;
 
 // ---- keepalive (grpc-go's, which etcd 3.4 uses)
 

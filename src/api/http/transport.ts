@@ -13,7 +13,25 @@ import {
   MAX_FRAME,
   PREFACE,
 } from './frames.ts';
-import { MAX_QUEUED_CONTROL, MAX_UNWRITTEN } from './limits.ts';
+import { MAX_QUEUED_CONTROL, MAX_UNWRITTEN, TURN_SLICE_MS } from './limits.ts';
+
+/**
+ * The turns of the event loop, counted for every connection at once: the first read of a turn
+ * schedules the one setImmediate that ends it.
+ */
+let turn = 0;
+let turnEnding = false;
+const endTurn = (): void => {
+  turn++;
+  turnEnding = false;
+};
+function currentTurn(): number {
+  if (!turnEnding) {
+    turnEnding = true;
+    setImmediate(endTurn);
+  }
+  return turn;
+}
 
 /** Where the frames read go (connection.ts). */
 export interface FrameHandler {
@@ -38,6 +56,9 @@ export class Transport {
   /** Input not yet cut into frames: a partial frame, or what waits for the next turn. */
   private rest: Buffer | undefined;
   private prefaceSeen = false;
+  /** The turn of the event loop this connection last read in, and when it began to. */
+  private sliceTurn = -1;
+  private sliceStart = 0;
   /** Nothing more is written (the connection is closed). */
   closed = false;
   private flushQueued = false;
@@ -63,7 +84,23 @@ export class Transport {
   read(chunk: Buffer): void {
     this.reads++;
     if (this.handler.isClosed) return;
+    const t = currentTurn();
+    if (t !== this.sliceTurn) {
+      this.sliceTurn = t;
+      this.sliceStart = performance.now();
+    }
     this.process(this.rest === undefined ? chunk : Buffer.concat([this.rest, chunk]));
+    // This turn's time is used up: the socket's next reads wait for the next turn.
+    if (!this.deferred && !this.handler.isClosed && performance.now() - this.sliceStart > TURN_SLICE_MS) {
+      this.yieldTurn();
+    }
+  }
+
+  /** Stops reading until the next turn of the event loop, then reads what waits first. */
+  private yieldTurn(): void {
+    this.deferred = true;
+    this.updateReading();
+    setImmediate(this.resume);
   }
 
   private process(input: Buffer): void {
@@ -82,6 +119,7 @@ export class Transport {
     }
     h.newTurn();
     let pos = 0;
+    let frames = 0;
     while (buf.length - pos >= HEADER_LEN) {
       const len = (buf[pos]! << 16) | (buf[pos + 1]! << 8) | buf[pos + 2]!;
       if (len > MAX_FRAME) return h.readError(H2_FRAME_SIZE_ERROR);
@@ -91,10 +129,11 @@ export class Transport {
       h.frame(buf[pos + 3]!, buf[pos + 4]!, id, buf.subarray(pos + HEADER_LEN, end));
       if (h.isClosed) return;
       pos = end;
-      if (h.turnFull && pos < buf.length) {
-        this.deferred = true;
-        this.updateReading();
-        setImmediate(this.resume);
+      // Enough for this turn (new streams, or time, looked at every 8 frames): the rest waits.
+      const full =
+        h.turnFull || ((++frames & 7) === 0 && performance.now() - this.sliceStart > TURN_SLICE_MS);
+      if (full && pos < buf.length) {
+        this.yieldTurn();
         break;
       }
     }
@@ -106,6 +145,8 @@ export class Transport {
   private readonly resume = (): void => {
     this.deferred = false;
     if (this.handler.isClosed) return;
+    this.sliceTurn = currentTurn();
+    this.sliceStart = performance.now();
     if (this.rest !== undefined) this.process(this.rest);
     this.updateReading();
   };
