@@ -71,7 +71,7 @@ const ENABLE_PUSH = 0x2;
 function collecting(onEnd: (body: Buffer) => void): LocalCall {
   const parts: Buffer[] = [];
   return {
-    data: (c) => parts.push(Buffer.from(c)),
+    data: (c) => void parts.push(Buffer.from(c)),
     end: () => onEnd(Buffer.concat(parts)),
     cancel: () => {},
   };

@@ -134,7 +134,7 @@ function collecting(onEnd: (body: Buffer) => void, tag?: string): LocalCall {
   const parts: Buffer[] = [];
   return {
     // The chunk may be a view into the read buffer: copied, as a real call must.
-    data: (c) => parts.push(Buffer.from(c)),
+    data: (c) => void parts.push(Buffer.from(c)),
     end: () => onEnd(Buffer.concat(parts)),
     cancel: () => emit(`cancel:${tag ?? '?'}`),
   };
@@ -1025,6 +1025,33 @@ test('garbage after the preface and truncated frames close the connection withou
   half.end(PREFACE.subarray(0, 10));
   await new Promise((r) => half.once('close', r));
   await stillServes();
+});
+
+test('a unary call whose message is whole gives no more window for DATA it drops; past the window the stream is reset', async () => {
+  const c = await openRaw();
+  try {
+    c.send(
+      frame(HEADERS, END_HEADERS, 1, requestBlock('/t.B/Wait')),
+      frame(DATA, 0, 1, grpcMessage('no-window')),
+    );
+    await happened('router-started:no-window');
+    // 512 KiB more on the stream (the connection window allows it): dropped, and never granted back.
+    for (let i = 0; i < 32; i++) c.send(frame(DATA, 0, 1, Buffer.alloc(16_384)));
+    await c.barrier();
+    assert.deepEqual(
+      c.frames.filter((f) => f.type === WINDOW_UPDATE && f.id === 1),
+      [],
+      'no stream window given back',
+    );
+    assert.equal(c.answer(1).rst, undefined, 'still within the window');
+    // Another 600 KiB passes the 1 MiB stream window the server announced: FLOW_CONTROL_ERROR.
+    for (let i = 0; i < 38; i++) c.send(frame(DATA, 0, 1, Buffer.alloc(16_384)));
+    assert.equal((await c.complete(1)).rst, 3, 'FLOW_CONTROL_ERROR');
+    await happened('router-cancelled:no-window');
+    await stillServes();
+  } finally {
+    c.close();
+  }
 });
 
 test('a client stream reset with code 0 of a router call aborts it, unanswered; the connection lives on', async () => {

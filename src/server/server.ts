@@ -37,9 +37,6 @@ import { LeaderForward } from './leader_forward.ts';
 import { Op } from './raft_request.ts';
 import { ErrNoLeader, ErrStopped } from './errors.ts';
 
-/** Kept here while api/http/http.ts imports them from this module; their home is pkg/version.ts. */
-export { CLUSTER_VERSION, SERVER_VERSION } from '../pkg/version.ts';
-
 export interface ServerConfig {
   name: string;
   dataDir: string;

@@ -555,6 +555,18 @@ test('call level: a message fed one byte per data() call is answered once; end()
   assert.deepEqual(sink.events, [['reply', 'echo:bytewise']]);
 });
 
+test('call level: a unary call wants DATA until its message is whole, then no more (its window is not given back)', () => {
+  const m = manual();
+  const call = m.router.route(head(STATUS), recorder());
+  const msg = framed('abc');
+  assert.notEqual(call.data(msg.subarray(0, 4)), false, 'the message is not whole yet');
+  assert.equal(call.data(msg.subarray(4)), false, 'the message is whole: no more wanted');
+  assert.equal(call.data(Buffer.alloc(1000)), false, 'what follows is dropped');
+  // A bidi call always wants its client's messages.
+  const ka = router.route(head('/etcdserverpb.Lease/LeaseKeepAlive'), recorder());
+  assert.notEqual(ka.data(framed('x')), false);
+});
+
 test('call level: the context carries the path and the first value of each metadata field', async () => {
   const m = manual();
   m.router.route(head(STATUS), recorder()).data(framed('x'));

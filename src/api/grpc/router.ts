@@ -275,13 +275,15 @@ class SingleRequestCall extends CallBase {
   };
   private readonly wantMore = () => !this.got && !this.over;
 
-  data(chunk: Buffer): void {
-    if (this.got || this.over) return; // grpc-go reads one message; what follows is dropped
+  data(chunk: Buffer): void | false {
+    // grpc-go reads one message; what follows is dropped, and no more window is given for it.
+    if (this.got || this.over) return false;
     try {
       this.reader.push(chunk, this.onMessage, this.wantMore);
     } catch (err) {
       this.error(err);
     }
+    if (this.got || this.over) return false;
   }
 
   end(): void {

@@ -49,16 +49,15 @@ export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter;
   };
 }
 
-/** `srv`: the member's ClientApi (the intersection covers createHttpServer's own parameter type). */
 export async function startClientServer(
-  srv: ClientApi & Parameters<typeof createHttpServer>[0],
+  srv: ClientApi,
   log: Logger,
   host: string,
   port: number,
   limits?: H2LimitOptions,
 ): Promise<ClientServer> {
   const { router, close } = clientRouter(srv, log);
-  const http = createHttpServer(srv);
+  const http = createHttpServer();
   const listener = await listenClient(
     host,
     port,

@@ -327,9 +327,9 @@ export class H2Connection {
       }
     }
     if (end) s.remoteEnded = true;
-    if (data.length > 0) s.local?.data(data);
+    const more = data.length > 0 ? s.local?.data(data) : undefined;
     if (end) s.local?.end();
-    else this.flow.consumed(s, p.length);
+    else if (more !== false) this.flow.consumed(s, p.length);
   }
 
   /**

@@ -1,7 +1,6 @@
 // HTTP on the client port: /health, /livez, /readyz, /version (etcd's shapes).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { EtcdServer } from '../../server/server.ts';
-import { CLUSTER_VERSION, SERVER_VERSION } from '../../server/server.ts';
+import { CLUSTER_VERSION, SERVER_VERSION } from '../../pkg/version.ts';
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const b = JSON.stringify(body);
@@ -17,10 +16,7 @@ function text(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
-export function createHttpServer(
-  srv: EtcdServer,
-  extra?: (req: IncomingMessage, res: ServerResponse) => boolean,
-): Server {
+export function createHttpServer(extra?: (req: IncomingMessage, res: ServerResponse) => boolean): Server {
   return createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     switch (url.pathname) {
@@ -44,6 +40,5 @@ export function createHttpServer(
         if (extra?.(req, res)) return;
         text(res, 404, '404 page not found\n');
     }
-    void srv;
   });
 }

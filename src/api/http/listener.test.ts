@@ -25,7 +25,7 @@ function route(head: RequestHead, sink: StreamSink): LocalCall {
 function echo(sink: StreamSink): LocalCall {
   const parts: Buffer[] = [];
   return {
-    data: (c) => parts.push(Buffer.from(c)),
+    data: (c) => void parts.push(Buffer.from(c)),
     end: () => sink.reply(Buffer.concat(parts).subarray(5)),
     cancel: () => {},
   };

@@ -33,7 +33,11 @@ export interface StreamSink {
 
 /** A stream's handler: fed the request's DATA payloads, then its end (or a cancel). */
 export interface LocalCall {
-  data(chunk: Buffer): void;
+  /**
+   * A DATA payload of the request. `false`: the call wants no more (a unary call has its message);
+   * its stream's window is then not given back, so a client cannot keep sending what is dropped.
+   */
+  data(chunk: Buffer): void | false;
   end(): void;
   /** The client reset the stream or the connection is gone: no answer can be sent. */
   cancel(): void;
