@@ -12,8 +12,9 @@ function normalise(s: string): string {
       .split('\n')
       .filter((l) => !l.startsWith('{"level":'))
       .join('\n')
-      .replace(/\b[0-9a-f]{12,16}\b/g, 'LEASE')
+      // JSON IDs first: a decimal ID of 12-16 digits would otherwise pass for a hex lease ID.
       .replace(/"(cluster_id|member_id|raft_term|id|lease)":\d+/g, '"$1":X')
+      .replace(/\b[0-9a-f]{12,16}\b/g, 'LEASE')
       .replace(/remaining\(\d+s\)/g, 'remaining(Ns)')
       .replace(/"ttl":\d+/g, '"ttl":N')
       // etcd keeps a lease's keys in a Go map: `timetolive --keys` lists them in random order.
