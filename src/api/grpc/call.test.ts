@@ -14,10 +14,15 @@ function prefixed(b: Buffer, flag = 0, len = b.length): Buffer {
 
 const framed = (...msgs: string[]) => Buffer.concat(msgs.map((m) => prefixed(Buffer.from(m))));
 
+/** MessageReader.push with the sink given as two functions. */
+function push(r: MessageReader, c: Buffer, message: (m: Buffer) => void, wantMore: () => boolean): void {
+  r.push(c, { message, wantMore });
+}
+
 /** Pushes each chunk into `r`; returns the messages cut, as strings. */
 function cut(r: MessageReader, chunks: Buffer[], more: () => boolean = () => true): string[] {
   const got: string[] = [];
-  for (const c of chunks) r.push(c, (m) => void got.push(m.toString()), more);
+  for (const c of chunks) push(r, c, (m) => void got.push(m.toString()), more);
   return got;
 }
 
@@ -164,11 +169,11 @@ test('MessageReader: more() false stops the cutting; the rest waits for the next
     got.push(m.toString());
     room--;
   };
-  r.push(framed('a', 'b', 'c'), take, () => room > 0);
+  push(r, framed('a', 'b', 'c'), take, () => room > 0);
   assert.deepEqual(got, ['a']);
   assert.equal(r.pending, true);
   room = 2;
-  r.push(Buffer.alloc(0), take, () => room > 0);
+  push(r, Buffer.alloc(0), take, () => room > 0);
   assert.deepEqual(got, ['a', 'b', 'c']);
   assert.equal(r.pending, false);
 });
@@ -178,19 +183,20 @@ test('MessageReader: pending is true while part of a message (prefix or body) wa
   const none = () => assert.fail('no message expected');
   assert.equal(r.pending, false);
   const body = framed('abc', 'de');
-  r.push(body.subarray(0, 2), none, () => true);
+  push(r, body.subarray(0, 2), none, () => true);
   assert.equal(r.pending, true, 'part of a prefix');
-  r.push(body.subarray(2, 5), none, () => true);
+  push(r, body.subarray(2, 5), none, () => true);
   assert.equal(r.pending, true, 'a whole prefix, no body');
   const got: string[] = [];
-  r.push(
+  push(
+    r,
     body.subarray(5, 8),
     (m) => void got.push(m.toString()),
     () => true,
   );
   assert.deepEqual(got, ['abc']);
   assert.equal(r.pending, false, 'a whole message');
-  r.push(body.subarray(8, 9), none, () => true);
+  push(r, body.subarray(8, 9), none, () => true);
   assert.equal(r.pending, true, 'the next prefix begun');
 });
 
@@ -198,14 +204,16 @@ test('MessageReader: a message of exactly max passes; a prefix over max throws a
   assert.deepEqual(cut(new MessageReader(3, 'identity'), [framed('abc')]), ['abc']);
   const r = new MessageReader(3, 'identity');
   const prefix = prefixed(Buffer.alloc(0), 0, 4);
-  r.push(
+  push(
+    r,
     prefix.subarray(0, 4),
     () => {},
     () => true,
   );
   assert.deepEqual(
     statusThrown(() =>
-      r.push(
+      push(
+        r,
         prefix.subarray(4),
         () => {},
         () => true,
@@ -219,7 +227,8 @@ test('MessageReader: a small message cut from a large read owns its bytes', () =
   const read = Buffer.alloc(64 * 1024);
   framed('tiny').copy(read);
   let msg: Buffer | undefined;
-  new MessageReader(1024, 'identity').push(
+  push(
+    new MessageReader(1024, 'identity'),
     read.subarray(0, 9),
     (m) => (msg = m),
     () => true,
@@ -271,4 +280,21 @@ test('MessageReader: a compressed flag with identity is INTERNAL; a flag other t
     statusThrown(() => cut(new MessageReader(64, 'gzip'), [prefixed(Buffer.from('x'), 2)])),
     [Code.INTERNAL, 'grpc: received unexpected payload format 2'],
   );
+});
+
+test('MessageReader.whole: exactly one uncompressed message with nothing waiting, else undefined', () => {
+  const r = new MessageReader(8, 'gzip');
+  assert.equal(r.whole(framed('abc'))?.toString(), 'abc');
+  assert.equal(r.whole(framed(''))?.length, 0);
+  assert.equal(r.whole(framed('a', 'b')), undefined, 'two messages: push() cuts them');
+  assert.equal(r.whole(framed('abc').subarray(0, 6)), undefined, 'a message cut short');
+  assert.equal(r.whole(prefixed(Buffer.from('x'), 1)), undefined, 'compressed: push() inflates it');
+  assert.throws(() => r.whole(framed('123456789')), /larger than max \(9 vs\. 8\)/);
+  push(
+    r,
+    framed('ab').subarray(0, 3),
+    () => assert.fail('no message yet'),
+    () => true,
+  );
+  assert.equal(r.whole(framed('c')), undefined, 'part of a message waits before it');
 });

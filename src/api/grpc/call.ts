@@ -67,6 +67,12 @@ export function requestEncoding(head: RequestHead): 'identity' | 'gzip' | Status
   );
 }
 
+/** Where a MessageReader's messages go, and whether more are wanted now. */
+export interface MessageSink {
+  message(msg: Buffer): void;
+  wantMore(): boolean;
+}
+
 /**
  * Cuts DATA into gRPC messages. A message larger than `max` is refused from its prefix alone; a
  * compressed one is inflated with the same bound. Errors are thrown as StatusError.
@@ -89,33 +95,39 @@ export class MessageReader {
     return this.need >= 0 || this.have > 0;
   }
 
-  /** Feeds `chunk`; calls `onMessage` for every whole message, while `more()` says so. */
-  push(chunk: Buffer, onMessage: (msg: Buffer) => void, more: () => boolean): void {
+  /** Feeds `chunk`; hands `sink` every whole message while it wants more. */
+  push(chunk: Buffer, sink: MessageSink): void {
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.have += chunk.length;
     }
-    while (more()) {
+    while (sink.wantMore()) {
       if (this.need < 0) {
         if (this.have < GRPC_PREFIX) break;
         const head = this.take(GRPC_PREFIX);
-        const len = head.readUInt32BE(1);
-        if (len > this.max) {
-          throw new StatusError(
-            Code.RESOURCE_EXHAUSTED,
-            `grpc: received message larger than max (${len} vs. ${this.max})`,
-          );
-        }
+        this.need = this.checkLength(head.readUInt32BE(1));
         this.flag = head[0]!;
-        this.need = len;
       }
       if (this.have < this.need) break;
       const body = this.take(this.need);
       this.need = -1;
-      onMessage(this.message(this.flag, body));
+      sink.message(this.message(this.flag, body));
     }
     // What waits for more DATA must not pin the socket's read buffers meanwhile.
     for (let i = 0; i < this.chunks.length; i++) this.chunks[i] = ownBytes(this.chunks[i]!);
+  }
+
+  /**
+   * The message of `chunk` when it is exactly one uncompressed message and nothing waits before it
+   * (the common unary request: one DATA frame), else undefined: then push() it.
+   */
+  whole(chunk: Buffer): Buffer | undefined {
+    if (this.have > 0 || this.need >= 0) return undefined;
+    return wholeMessage(chunk, this.max);
+  }
+
+  private checkLength(len: number): number {
+    return checkLength(len, this.max);
   }
 
   /** The next `n` received bytes (a view when one chunk holds them all). */
@@ -161,6 +173,25 @@ export class MessageReader {
       throw new StatusError(Code.INTERNAL, `grpc: failed to decompress the received message ${why}`);
     }
   }
+}
+
+/** `chunk` when it is exactly one uncompressed message (its bytes), else undefined. */
+export function wholeMessage(chunk: Buffer, max: number): Buffer | undefined {
+  if (chunk.length < GRPC_PREFIX || chunk[0] !== 0) return undefined;
+  const len = chunk.readUInt32BE(1);
+  if (len !== chunk.length - GRPC_PREFIX) return undefined;
+  checkLength(len, max);
+  return ownBytes(chunk.subarray(GRPC_PREFIX));
+}
+
+function checkLength(len: number, max: number): number {
+  if (len > max) {
+    throw new StatusError(
+      Code.RESOURCE_EXHAUSTED,
+      `grpc: received message larger than max (${len} vs. ${max})`,
+    );
+  }
+  return len;
 }
 
 /**

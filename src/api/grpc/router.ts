@@ -11,7 +11,14 @@ import type { Logger } from 'pino';
 import type { LocalCall, RequestHead, StreamSink } from '../http/h2_server.ts';
 import { frame } from '../http/grpc_message.ts';
 import { serviceType, type MessageType } from '../../proto/index.ts';
-import { Context, MessageReader, requestEncoding, type CallContext } from './call.ts';
+import {
+  Context,
+  MessageReader,
+  requestEncoding,
+  wholeMessage,
+  type CallContext,
+  type MessageSink,
+} from './call.ts';
 import { Code, StatusError, type GrpcStatus } from './status.ts';
 import { toStatus } from './errors.ts';
 
@@ -113,15 +120,16 @@ export class GrpcRouter {
 
   /** The front's route function: every stream becomes a call here. */
   readonly route = (head: RequestHead, sink: StreamSink): LocalCall => {
-    const refused = this.refusal(head);
-    if (refused !== undefined) return failed(sink, refused);
-    const m = this.methods.get(head.path)!;
+    const m = this.methods.get(head.path);
+    if (m === undefined || head.method !== 'POST' || !isGrpcContentType(head.contentType)) {
+      return failed(sink, this.refusal(head)!);
+    }
     const enc = requestEncoding(head);
     if (enc instanceof StatusError) return failed(sink, enc);
     const ctx = new Context(head.path, head.fields, head.timeout);
-    const reader = new MessageReader(this.opts.maxReceiveBytes, enc);
-    if (m.kind === 'bidi') return new BidiCall(sink, ctx, reader, m);
-    return new SingleRequestCall(sink, ctx, reader, m);
+    const max = this.opts.maxReceiveBytes;
+    if (m.kind === 'bidi') return new BidiCall(sink, ctx, m, max, enc);
+    return new SingleRequestCall(sink, ctx, m, max, enc);
   };
 
   /** Why a request cannot be a call of ours (grpc-go's checks and texts), or undefined. */
@@ -177,21 +185,27 @@ const DEADLINE_EXCEEDED: GrpcStatus = { code: Code.DEADLINE_EXCEEDED, details: '
  * before its one message: grpc-go's words, UNKNOWN for a unary call's cut message, INTERNAL for a
  * stream's.
  */
-function endedEarly(reader: MessageReader, kind: Kind): GrpcStatus {
-  if (!reader.pending) return { code: Code.UNKNOWN, details: 'EOF' };
+function endedEarly(pending: boolean, kind: Kind): GrpcStatus {
+  if (!pending) return { code: Code.UNKNOWN, details: 'EOF' };
   return { code: kind === 'unary' ? Code.UNKNOWN : Code.INTERNAL, details: 'unexpected EOF' };
 }
 
-/** The state every call shares: the sink, the context, the end once. */
-abstract class CallBase implements LocalCall {
+/**
+ * The state every call shares: the sink, the context, the end once. (Calls are made per request on
+ * the hot path: methods on the prototype, not closures per call.)
+ */
+abstract class CallBase implements LocalCall, MessageSink {
   protected over = false;
   private timer: NodeJS.Timeout | undefined;
+  /** Made only when a message does not come whole in one DATA payload. */
+  protected reader: MessageReader | undefined;
 
   constructor(
     protected readonly sink: StreamSink,
     protected readonly ctx: Context,
-    protected readonly reader: MessageReader,
     protected readonly m: Method,
+    protected readonly max: number,
+    private readonly encoding: 'identity' | 'gzip',
   ) {
     // The deadline counts from the request's headers: a message still awaited expires too (grpc-go).
     // The client's own timer started before it sent them and ends the call on its side first; ours
@@ -200,110 +214,44 @@ abstract class CallBase implements LocalCall {
     const d = ctx.deadline;
     if (d !== undefined) {
       const ms = Math.max(0, d - performance.now()) + DEADLINE_SLACK_MS;
-      this.timer = setTimeout(() => this.status(DEADLINE_EXCEEDED), ms);
+      this.timer = setTimeout(expire, ms, this);
     }
   }
 
-  abstract data(chunk: Buffer): void;
+  abstract data(chunk: Buffer): void | false;
   abstract end(): void;
+  abstract message(msg: Buffer): void;
+  abstract wantMore(): boolean;
 
   cancel(): void {
-    this.close();
+    if (this.markOver()) this.afterOver();
   }
 
-  /** Marks the call over (aborting its context); true if it already was. */
-  protected close(answer?: () => void): boolean {
-    if (this.over) return true;
+  /** Marks the call over; false if it already was. The answer goes out before afterOver(). */
+  private markOver(): boolean {
+    if (this.over) return false;
     this.over = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    // The answer goes first: nothing a handler does on being closed can keep it from the client.
-    answer?.();
+    return true;
+  }
+
+  /** Aborts the context and tells the handler: nothing it does then can keep the answer back. */
+  private afterOver(): void {
     this.ctx.abort();
     this.closed();
-    return false;
   }
 
   /** Hook for calls that must tell their handler. */
   protected closed(): void {}
 
-  protected status(st: GrpcStatus): void {
-    this.close(() => this.sink.fail(st.code, st.details));
+  status(st: GrpcStatus): void {
+    if (!this.markOver()) return;
+    this.sink.fail(st.code, st.details);
+    this.afterOver();
   }
 
-  protected error(err: unknown): void {
-    if (this.over) return;
-    this.status(err instanceof StatusError ? err : this.m.errors(err, this.ctx.path));
-  }
-
-  protected encode(v: Response): Uint8Array {
-    return v instanceof Uint8Array ? v : this.m.encode(v);
-  }
-
-  /** The answer side of a streamed call. */
-  protected out(): StreamOut {
-    const write = (msg: Response, done?: () => void): void => {
-      if (this.over) return;
-      let b: Uint8Array;
-      try {
-        b = this.encode(msg);
-      } catch (err) {
-        return this.error(err);
-      }
-      this.sink.send(frame(b), done);
-    };
-    const isOver = () => this.over;
-    return {
-      write,
-      writeFramed: (b, done) => {
-        if (!this.over) this.sink.send(b, done);
-      },
-      end: () => this.status({ code: Code.OK, details: '' }),
-      fail: (err) => this.error(err),
-      get closed() {
-        return isOver();
-      },
-    };
-  }
-}
-
-/** A unary or server-streaming call: one request message, then the handler runs. */
-class SingleRequestCall extends CallBase {
-  private got = false;
-  private readonly onMessage = (raw: Buffer) => {
-    this.got = true;
-    this.run(raw);
-  };
-  private readonly wantMore = () => !this.got && !this.over;
-
-  data(chunk: Buffer): void | false {
-    // grpc-go reads one message; what follows is dropped, and no more window is given for it.
-    if (this.got || this.over) return false;
-    try {
-      this.reader.push(chunk, this.onMessage, this.wantMore);
-    } catch (err) {
-      this.error(err);
-    }
-    if (this.got || this.over) return false;
-  }
-
-  end(): void {
-    if (this.got || this.over) return;
-    this.status(endedEarly(this.reader, this.m.kind));
-  }
-
-  private run(raw: Buffer): void {
-    if (this.m.kind === 'server') return this.stream(raw);
-    let out: Response | Promise<Response>;
-    try {
-      out = (this.m as { run: UnaryFn }).run(raw, this.ctx);
-    } catch (err) {
-      return this.error(err);
-    }
-    if (out instanceof Promise) out.then(this.succeed, this.fail);
-    else this.succeed(out);
-  }
-
-  private readonly succeed = (resp: Response): void => {
+  /** Answers a unary call with `resp`. */
+  reply(resp: Response): void {
     if (this.over) return;
     let b: Uint8Array;
     try {
@@ -311,33 +259,145 @@ class SingleRequestCall extends CallBase {
     } catch (err) {
       return this.error(err);
     }
-    this.close(() => this.sink.reply(b));
-  };
+    if (!this.markOver()) return;
+    this.sink.reply(b);
+    this.afterOver();
+  }
 
-  private readonly fail = (err: unknown): void => this.error(err);
+  error(err: unknown): void {
+    if (this.over) return;
+    this.status(err instanceof StatusError ? err : this.m.errors(err, this.ctx.path));
+  }
+
+  write(msg: Response, done?: () => void): void {
+    if (this.over) return;
+    let b: Uint8Array;
+    try {
+      b = this.encode(msg);
+    } catch (err) {
+      return this.error(err);
+    }
+    this.sink.send(frame(b), done);
+  }
+
+  writeFramed(b: Buffer, done?: () => void): void {
+    if (!this.over) this.sink.send(b, done);
+  }
+
+  protected encode(v: Response): Uint8Array {
+    return v instanceof Uint8Array ? v : this.m.encode(v);
+  }
+
+  /** Feeds DATA to the reader; framing errors end the call. */
+  protected feed(chunk: Buffer): void {
+    try {
+      (this.reader ??= new MessageReader(this.max, this.encoding)).push(chunk, this);
+    } catch (err) {
+      this.error(err);
+    }
+  }
+}
+
+function expire(call: CallBase): void {
+  call.status(DEADLINE_EXCEEDED);
+}
+
+/** The answer side of a streamed call, over the call's own methods. */
+class CallOut implements StreamOut {
+  constructor(private readonly call: CallBase & { readonly isOver: boolean }) {}
+  write(msg: Response, done?: () => void): void {
+    this.call.write(msg, done);
+  }
+  writeFramed(b: Buffer, done?: () => void): void {
+    this.call.writeFramed(b, done);
+  }
+  end(): void {
+    this.call.status(OK);
+  }
+  fail(err: unknown): void {
+    this.call.error(err);
+  }
+  get closed(): boolean {
+    return this.call.isOver;
+  }
+}
+
+const OK: GrpcStatus = { code: Code.OK, details: '' };
+
+/** A unary or server-streaming call: one request message, then the handler runs. */
+class SingleRequestCall extends CallBase {
+  private got = false;
+
+  get isOver(): boolean {
+    return this.over;
+  }
+
+  data(chunk: Buffer): void | false {
+    // grpc-go reads one message; what follows is dropped, and no more window is given for it.
+    if (this.got || this.over) return false;
+    let whole: Buffer | undefined;
+    try {
+      whole = this.reader === undefined ? wholeMessage(chunk, this.max) : this.reader.whole(chunk);
+    } catch (err) {
+      this.error(err);
+      return false;
+    }
+    if (whole !== undefined) this.message(whole);
+    else this.feed(chunk);
+    if (this.got || this.over) return false;
+  }
+
+  message(raw: Buffer): void {
+    this.got = true;
+    if (this.m.kind === 'server') return this.stream(raw);
+    let out: Response | Promise<Response>;
+    try {
+      out = (this.m as { run: UnaryFn }).run(raw, this.ctx);
+    } catch (err) {
+      return this.error(err);
+    }
+    if (out instanceof Promise) {
+      out.then(
+        (r) => this.reply(r),
+        (e: unknown) => this.error(e),
+      );
+    } else this.reply(out);
+  }
+
+  wantMore(): boolean {
+    return !this.got && !this.over;
+  }
+
+  end(): void {
+    if (this.got || this.over) return;
+    this.status(endedEarly(this.reader?.pending ?? false, this.m.kind));
+  }
 
   private stream(raw: Buffer): void {
-    const out = this.out();
+    const out = new CallOut(this);
     let r: void | Promise<void>;
     try {
       r = (this.m as { run: ServerStreamFn }).run(raw, this.ctx, out);
     } catch (err) {
       return this.error(err);
     }
-    if (r instanceof Promise) r.then(() => out.end(), this.fail);
+    if (r instanceof Promise) {
+      r.then(
+        () => out.end(),
+        (e: unknown) => this.error(e),
+      );
+    }
   }
 }
 
 /** A bidirectional call: the handler is opened at once and fed each request message. */
 class BidiCall extends CallBase {
   private readonly input: StreamIn | undefined;
-  private readonly onMessage = (raw: Buffer) => this.input?.message(raw);
-  private readonly wantMore = () => !this.over;
 
-  constructor(sink: StreamSink, ctx: Context, reader: MessageReader, m: Method) {
-    super(sink, ctx, reader, m);
+  constructor(sink: StreamSink, ctx: Context, m: Method, max: number, encoding: 'identity' | 'gzip') {
+    super(sink, ctx, m, max, encoding);
     try {
-      this.input = (m as { run: BidiFn }).run(this.out(), ctx);
+      this.input = (m as { run: BidiFn }).run(new CallOut(this), ctx);
     } catch (err) {
       this.error(err);
       return;
@@ -346,18 +406,25 @@ class BidiCall extends CallBase {
     if (this.over) this.input.close();
   }
 
+  get isOver(): boolean {
+    return this.over;
+  }
+
   data(chunk: Buffer): void {
-    if (this.over) return;
-    try {
-      this.reader.push(chunk, this.onMessage, this.wantMore);
-    } catch (err) {
-      this.error(err);
-    }
+    if (!this.over) this.feed(chunk);
+  }
+
+  message(raw: Buffer): void {
+    this.input?.message(raw);
+  }
+
+  wantMore(): boolean {
+    return !this.over;
   }
 
   end(): void {
     if (this.over) return;
-    if (this.reader.pending) return this.status(endedEarly(this.reader, 'bidi'));
+    if (this.reader?.pending) return this.status(endedEarly(true, 'bidi'));
     this.input?.end();
   }
 

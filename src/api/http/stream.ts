@@ -200,24 +200,38 @@ export const CLIENT_RESET = -2;
  * flow-control violation), or CLIENT_ENDED.
  */
 export class ClosedStreams {
-  private readonly left = new Map<number, number>();
+  // A ring (stream ids are never 0, so 0 marks an empty slot): adding costs no allocation, and the
+  // lookups, rare (frames on streams already closed), scan at most CLOSED_KEPT entries.
+  private readonly ids = new Uint32Array(CLOSED_KEPT);
+  private readonly left = new Float64Array(CLOSED_KEPT);
+  private next = 0;
 
   add(id: number, left: number): void {
-    const m = this.left;
-    m.set(id, left);
-    if (m.size > CLOSED_KEPT) m.delete(m.keys().next().value!);
+    this.ids[this.next] = id;
+    this.left[this.next] = left;
+    this.next = (this.next + 1) % CLOSED_KEPT;
   }
 
   /** What is known of closed stream `id`: CLIENT_ENDED/RESET, the window left, or undefined (forgotten). */
   get(id: number): number | undefined {
-    return this.left.get(id);
+    const at = this.indexOf(id);
+    return at < 0 ? undefined : this.left[at];
   }
 
   /** `n` bytes of DATA arrived on closed stream `id` (its window known): false past the window. */
   spend(id: number, n: number): boolean {
-    const left = this.left.get(id)! - n;
+    const at = this.indexOf(id);
+    const left = this.left[at]! - n;
     if (left < 0) return false;
-    this.left.set(id, left);
+    this.left[at] = left;
     return true;
+  }
+
+  private indexOf(id: number): number {
+    for (let k = 1; k <= CLOSED_KEPT; k++) {
+      const at = (this.next - k + CLOSED_KEPT) % CLOSED_KEPT;
+      if (this.ids[at] === id) return at;
+    }
+    return -1;
   }
 }
