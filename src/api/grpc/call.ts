@@ -97,6 +97,21 @@ export class MessageReader {
 
   /** Feeds `chunk`; hands `sink` every whole message while it wants more. */
   push(chunk: Buffer, sink: MessageSink): void {
+    if (this.have === 0 && this.need < 0) {
+      // Nothing waits: whole messages are cut straight from the chunk (a stream's usual DATA).
+      let pos = 0;
+      while (chunk.length - pos >= GRPC_PREFIX && sink.wantMore()) {
+        const len = checkLength(chunk.readUInt32BE(pos + 1), this.max);
+        const end = pos + GRPC_PREFIX + len;
+        if (end > chunk.length) break;
+        const flag = chunk[pos]!;
+        const body = ownBytes(chunk.subarray(pos + GRPC_PREFIX, end));
+        pos = end;
+        sink.message(this.message(flag, body));
+      }
+      if (pos === chunk.length) return;
+      if (pos > 0) chunk = chunk.subarray(pos);
+    }
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.have += chunk.length;

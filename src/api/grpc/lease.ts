@@ -53,10 +53,15 @@ function keepAliveStream(
   reqType: Parameters<typeof decode>[0],
 ): StreamIn {
   const header = () => status.header({ revision: status.rev() });
+  // Made once per stream: closures made per message cost more than the renewal (profiled).
+  const answer = (id: bigint, ttl: number | undefined) => ({
+    header: header(),
+    ID: fromBigInt(id),
+    TTL: ttl ?? 0,
+  });
   const renew = (id: bigint): object | Promise<object> => {
-    const answer = (ttl: number | undefined) => ({ header: header(), ID: fromBigInt(id), TTL: ttl ?? 0 });
     const ttl = lessor.leaseRenew(id);
-    return ttl instanceof Promise ? ttl.then(answer) : answer(ttl);
+    return ttl instanceof Promise ? ttl.then((t) => answer(id, t)) : answer(id, ttl);
   };
   let chain: Promise<void> = Promise.resolve();
   let waiting = 0;
