@@ -122,7 +122,7 @@ export class GrpcRouter {
   readonly route = (head: RequestHead, sink: StreamSink): LocalCall => {
     const m = this.methods.get(head.path);
     if (m === undefined || head.method !== 'POST' || !isGrpcContentType(head.contentType)) {
-      return failed(sink, this.refusal(head)!);
+      return failed(sink, this.refusal(head));
     }
     const enc = requestEncoding(head);
     if (enc instanceof StatusError) return failed(sink, enc);
@@ -132,8 +132,8 @@ export class GrpcRouter {
     return new SingleRequestCall(sink, ctx, m, max, enc);
   };
 
-  /** Why a request cannot be a call of ours (grpc-go's checks and texts), or undefined. */
-  private refusal(head: RequestHead): StatusError | undefined {
+  /** Why a request route() did not take cannot be a call of ours (grpc-go's checks and texts). */
+  private refusal(head: RequestHead): StatusError {
     if (head.method !== 'POST') {
       return new StatusError(
         Code.UNIMPLEMENTED,
@@ -146,7 +146,6 @@ export class GrpcRouter {
         `invalid gRPC request content-type ${JSON.stringify(head.contentType)}`,
       );
     }
-    if (this.methods.has(head.path)) return undefined;
     const path = head.path.startsWith('/') ? head.path.slice(1) : head.path;
     const slash = path.lastIndexOf('/');
     // grpc-go answers this one RESOURCE_EXHAUSTED (etcd 3.4 does too).
@@ -222,6 +221,10 @@ abstract class CallBase implements LocalCall, MessageSink {
   abstract end(): void;
   abstract message(msg: Buffer): void;
   abstract wantMore(): boolean;
+
+  get isOver(): boolean {
+    return this.over;
+  }
 
   cancel(): void {
     if (this.markOver()) this.afterOver();
@@ -304,7 +307,7 @@ function expire(call: CallBase): void {
 
 /** The answer side of a streamed call, over the call's own methods. */
 class CallOut implements StreamOut {
-  constructor(private readonly call: CallBase & { readonly isOver: boolean }) {}
+  constructor(private readonly call: CallBase) {}
   write(msg: Response, done?: () => void): void {
     this.call.write(msg, done);
   }
@@ -327,10 +330,6 @@ const OK: GrpcStatus = { code: Code.OK, details: '' };
 /** A unary or server-streaming call: one request message, then the handler runs. */
 class SingleRequestCall extends CallBase {
   private got = false;
-
-  get isOver(): boolean {
-    return this.over;
-  }
 
   data(chunk: Buffer): void | false {
     // grpc-go reads one message; what follows is dropped, and no more window is given for it.
@@ -404,10 +403,6 @@ class BidiCall extends CallBase {
     }
     // Answered while opening: the handler still hears that the call is over.
     if (this.over) this.input.close();
-  }
-
-  get isOver(): boolean {
-    return this.over;
   }
 
   data(chunk: Buffer): void {
