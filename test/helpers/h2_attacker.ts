@@ -27,6 +27,7 @@ import {
   SETTINGS_MAX_CONCURRENT_STREAMS,
   SETTINGS_MAX_FRAME_SIZE,
   WINDOW_UPDATE,
+  TYPE_NAMES,
   codeName,
   frame,
   grpcMessage,
@@ -179,7 +180,7 @@ class AttackConn {
 
   private onFrame(f: Frame, ackSettings: boolean): void {
     const r = this.r.report;
-    const name = f.type < 10 ? TYPE_NAME[f.type]! : `type${f.type}`;
+    const name = TYPE_NAMES[f.type] ?? `type${f.type}`;
     r.framesReceived[name] = (r.framesReceived[name] ?? 0) + 1;
     switch (f.type) {
       case SETTINGS:
@@ -340,19 +341,6 @@ class AttackConn {
     }
   }
 }
-
-const TYPE_NAME = [
-  'DATA',
-  'HEADERS',
-  'PRIORITY',
-  'RST_STREAM',
-  'SETTINGS',
-  'PUSH_PROMISE',
-  'PING',
-  'GOAWAY',
-  'WINDOW_UPDATE',
-  'CONTINUATION',
-];
 
 class Recorder {
   readonly start = Date.now();
