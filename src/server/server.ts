@@ -58,6 +58,18 @@ export interface ServerConfig {
   preVote?: boolean;
   snapshotCount?: number;
   snapshotCatchupEntries?: number;
+  /** --wal-dir: the WAL in a directory of its own (default: <data-dir>/member/wal). */
+  walDir?: string;
+  /** --max-snapshots: snapshot files to keep (0: unlimited; etcd's default 5). */
+  maxSnapshots?: number;
+  /** --max-wals: WAL files to keep (0: unlimited; etcd's default 5). */
+  maxWals?: number;
+  /** --force-new-cluster: restart this member as the only voter of its cluster, with its data. */
+  forceNewCluster?: boolean;
+  /** --initial-election-tick-advance (default true): a fresh member's election timer starts advanced. */
+  initialElectionTickAdvance?: boolean;
+  /** --strict-reconfig-check (default true): refuse membership changes that could lose quorum. */
+  strictReconfigCheck?: boolean;
   /** This member was removed from the cluster (MemberRemove): the process should stop. */
   onRemoved?: () => void;
   logger: Logger;
