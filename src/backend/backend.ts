@@ -6,6 +6,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { BUCKETS, type Bucket } from './schema.ts';
+import { backendCommit } from '../pkg/metrics.ts';
 
 export type { Bucket } from './schema.ts';
 
@@ -106,6 +107,7 @@ export class Backend {
     this.pending = new Map();
     this.pendingCount = 0;
     this.inflight.push(batch);
+    const started = performance.now();
     const done = this.env.transaction(() => {
       for (const [bucket, m] of batch) {
         const db = this.db(bucket);
@@ -118,6 +120,7 @@ export class Backend {
       }
     });
     this.lastCommit = Promise.resolve(done).then(() => {
+      backendCommit.observe((performance.now() - started) / 1000);
       if (this.inflight[0] === batch) this.inflight.shift();
       else this.inflight.splice(this.inflight.indexOf(batch), 1);
     });

@@ -7,6 +7,7 @@ import { failpoint } from '../pkg/failpoint.ts';
 import { decodeKeyValue, encodeKeyValue, type KeyValue } from './kv_codec.ts';
 import { revToBytes, type Revision } from './revision.ts';
 import type { TreeIndex } from './index.ts';
+import { counts } from '../pkg/metrics.ts';
 
 export interface RangeOptions {
   /** <= 0 or absent: the txn's revision. */
@@ -71,6 +72,7 @@ export function rangeAt(
 
 export class ReadTxn {
   private ended = false;
+  private ranges = 0;
 
   constructor(
     private readonly s: StoreState,
@@ -78,17 +80,25 @@ export class ReadTxn {
   ) {}
 
   range(key: Buffer, end: Buffer | undefined, o: RangeOptions = {}): RangeResult {
+    this.ranges++;
     return rangeAt(this.s, this.rev, key, end, o);
   }
 
   end(): void {
     this.ended = true;
+    counts.mvccRange += this.ranges;
+    if (this.ranges > 1) counts.mvccTxn++;
   }
 }
 
 export class WriteTxn {
   readonly changes: TxnEvent[] = [];
   private ended = false;
+  // etcd's mvcc counters: operations of this txn, added when it ends.
+  private ranges = 0;
+  private puts = 0;
+  private deletes = 0;
+  private putBytes = 0;
 
   constructor(
     private readonly s: StoreState,
@@ -105,6 +115,7 @@ export class WriteTxn {
   }
 
   range(key: Buffer, end: Buffer | undefined, o: RangeOptions = {}): RangeResult {
+    this.ranges++;
     return rangeAt(this.s, this.rev(), key, end, o);
   }
 
@@ -112,6 +123,8 @@ export class WriteTxn {
   put(key: Buffer, value: Buffer, lease: bigint): string {
     const main = this.beginRev + 1;
     const rev: Revision = { main, sub: this.changes.length };
+    this.puts++;
+    this.putBytes += key.length + value.length;
     const k = latin1(key);
     // One tree lookup serves both the previous version and the index update (a new key needs a second).
     // `main` is past every stored revision, so the key's live generation is its current state.
@@ -136,7 +149,8 @@ export class WriteTxn {
   }
 
   deleteRange(key: Buffer, end: Buffer | undefined): { deleted: number; prevKvs: KeyValue[] } {
-    const prevKvs = this.range(key, end).kvs;
+    this.deletes++;
+    const prevKvs = rangeAt(this.s, this.rev(), key, end, {}).kvs;
     const main = this.beginRev + 1;
     for (const p of prevKvs) {
       const rev: Revision = { main, sub: this.changes.length };
@@ -158,6 +172,11 @@ export class WriteTxn {
   end(meta?: { consistentIndex: number; term: number }): void {
     if (this.ended) throw new InvariantError('mvcc: write txn ended twice');
     this.ended = true;
+    counts.mvccRange += this.ranges;
+    counts.mvccPut += this.puts;
+    counts.mvccPutBytes += this.putBytes;
+    counts.mvccDelete += this.deletes;
+    if (this.ranges + this.puts + this.deletes > 1) counts.mvccTxn++;
     this.onEnd(this, meta);
   }
 }
