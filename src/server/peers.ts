@@ -8,6 +8,7 @@ import { ConfChangeType, MessageType, NONE, message, type ConfChange, type Messa
 import { encodeClusterInfo } from '../membership/join.ts';
 import { Transport, type TransportLogger } from '../transport/transport.ts';
 import { idHex } from '../pkg/ids.ts';
+import { peerRoundTrip } from '../pkg/metrics.ts';
 import type { ConfChangePeers } from './apply/conf_change.ts';
 import type { Stores } from './stores.ts';
 
@@ -41,6 +42,8 @@ export class Peers implements ConfChangePeers {
   private transport: Transport | undefined;
   /** Peers heard from recently (for strict reconfiguration checks): id -> last time. */
   private readonly heard = new Map<bigint, number>();
+  /** When the oldest unanswered heartbeat to each peer left (the round trip time metric). */
+  private readonly heartbeatSent = new Map<bigint, number>();
 
   constructor(private readonly deps: PeersDeps) {}
 
@@ -54,7 +57,9 @@ export class Peers implements ConfChangePeers {
       memberId: deps.memberId,
       listenUrl: deps.listenUrl,
       onMessage: (m) => {
-        this.heard.set(m.from, performance.now());
+        const now = performance.now();
+        this.heard.set(m.from, now);
+        if (m.type === MessageType.MsgHeartbeatResp) this.heartbeatAnswered(m.from, now);
         raft.step(m);
       },
       onUnreachable: (id) => raft.reportUnreachable(id),
@@ -78,6 +83,11 @@ export class Peers implements ConfChangePeers {
   send(msgs: Message[]): void {
     const t = this.transport;
     if (!t) return;
+    for (const m of msgs) {
+      if (m.type === MessageType.MsgHeartbeat && !this.heartbeatSent.has(m.to)) {
+        this.heartbeatSent.set(m.to, performance.now());
+      }
+    }
     const snaps = msgs.filter(isSnap);
     t.send(snaps.length === 0 ? msgs : msgs.filter((m) => !isSnap(m)));
     for (const m of snaps) {
@@ -89,6 +99,32 @@ export class Peers implements ConfChangePeers {
         },
       );
     }
+  }
+
+  private heartbeatAnswered(from: bigint, now: number): void {
+    const sent = this.heartbeatSent.get(from);
+    if (sent === undefined) return;
+    this.heartbeatSent.delete(from);
+    // A heartbeat to a peer that was down is answered by chance long after: no round trip.
+    if (now - sent > 10_000) return;
+    peerRoundTrip.observe({ To: idHex(from) }, (now - sent) / 1000);
+  }
+
+  /** Bytes sent to and received from each peer (hex ID), for the metrics. */
+  byteCounts(): { id: string; sent: number; received: number }[] {
+    const out = [];
+    for (const [id, c] of this.transport?.bytes ?? []) out.push({ id: idHex(id), ...c });
+    return out;
+  }
+
+  /** Peers whose message stream is up (hex IDs), for the metrics. */
+  connectedPeers(): string[] {
+    const t = this.transport;
+    if (!t) return [];
+    return this.deps.stores.cluster
+      .members()
+      .filter((m) => m.id !== this.deps.memberId && t.connected(m.id))
+      .map((m) => idHex(m.id));
   }
 
   /** After a snapshot replaced the member set: connect to every member it names. */

@@ -18,6 +18,8 @@ export interface InboundHost {
   peerDialedIn?(id: bigint): void;
   /** The member list for a joining member, or undefined when this member cannot answer. */
   membersInfo?(): Uint8Array | undefined;
+  /** Bytes read from a peer (after its hello), for the metrics. */
+  countBytes(id: bigint, sent: number, received: number): void;
 }
 
 interface Assembly {
@@ -111,6 +113,7 @@ export function serveInbound(s: Socket, host: InboundHost): void {
   };
 
   s.on('data', (chunk: Buffer) => {
+    if (hello !== undefined) host.countBytes(hello.from, 0, chunk.length);
     try {
       reader.push(chunk, onFrame);
     } catch (e) {

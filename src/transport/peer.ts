@@ -27,6 +27,8 @@ export interface PeerHost {
   scheduleFlush(peer: Peer): void;
   reportUnreachable(id: bigint): void;
   track(socket: Socket): void;
+  /** Bytes written to (sent) or read from (received) a peer's connections, for the metrics. */
+  countBytes(id: bigint, sent: number, received: number): void;
 }
 
 type State = 'connecting' | 'ready' | 'backoff' | 'closed';
@@ -95,6 +97,7 @@ export class Peer {
     if (p !== total) throw new Error(`transport: encoded ${p} bytes, expected ${total}`);
     this.clearQueue();
     s.write(buf);
+    this.host.countBytes(this.id, total, 0);
   }
 
   /** The peer is known to be up: if backing off, reconnect now with the backoff reset. */

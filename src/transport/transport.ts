@@ -65,6 +65,8 @@ export class Transport {
   private snapshotResults: [bigint, boolean][] = [];
   private immediate: NodeJS.Immediate | undefined;
   private closed = false;
+  /** Bytes sent to and received from each peer since start (etcd_network_peer_*_bytes_total). */
+  readonly bytes = new Map<bigint, { sent: number; received: number }>();
 
   constructor(opts: TransportOptions) {
     this.clusterId = opts.clusterId;
@@ -102,6 +104,14 @@ export class Transport {
   get port(): number {
     const a = this.server?.address();
     return a !== null && typeof a === 'object' ? a.port : 0;
+  }
+
+  countBytes(id: bigint, sent: number, received: number): void {
+    const c = this.bytes.get(id);
+    if (c) {
+      c.sent += sent;
+      c.received += received;
+    } else this.bytes.set(id, { sent, received });
   }
 
   /** Starts (or, with a new URL, restarts) the connection to a peer. */
