@@ -6,6 +6,7 @@
 // watchers it concerns, and watchers of the same range share one filtered event list.
 import { WatcherIndex, groupId, type WatcherGroup } from './watcher_group.ts';
 import { RecentEvents } from './watch_recent.ts';
+import { counts } from '../pkg/metrics.ts';
 
 export interface WatchKV {
   key: Buffer;
@@ -149,6 +150,13 @@ export class WatchableStore {
     return w;
   }
 
+  /** Watchers in all, and those behind the store (etcd's watcher and slow watcher gauges). */
+  watcherCounts(): { watchers: number; slow: number } {
+    // Congested watchers are among the unsynced ones.
+    const slow = this.unsynced.size;
+    return { watchers: this.synced.size + slow, slow };
+  }
+
   cancel(w: Watcher): void {
     w.closed = true;
     this.leave(w);
@@ -177,7 +185,8 @@ export class WatchableStore {
             if (g.spec.prevKv) prevs ??= new Map();
             d = { events: prevs && g.spec.prevKv ? this.withPrev(evs, prevs) : evs, revision: rev };
           }
-          if (!w.opts.send(d)) this.demote(w, rev + 1);
+          if (w.opts.send(d)) counts.mvccEvents += d.events.length;
+          else this.demote(w, rev + 1);
         }
       }
     } finally {
@@ -297,6 +306,7 @@ export class WatchableStore {
       }
       let ok = true;
       if (d.events.length > 0) ok = w.opts.send(d);
+      if (ok) counts.mvccEvents += d.events.length;
       // A watcher already past this batch (it shares the pass with slower ones) must not go back.
       w.nextRev = Math.max(w.nextRev, to + 1);
       if (!ok) {

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { NONE, StateType, type SoftState } from '../raft/index.ts';
 import { idHex } from '../pkg/ids.ts';
+import { counts } from '../pkg/metrics.ts';
 import { ErrBadLeaderTransferee, ErrNotLeader, ErrTimeoutLeaderTransfer } from './errors.ts';
 
 /** What leadership needs of the raft node. */
@@ -47,6 +48,7 @@ export class Leadership {
         );
       } else {
         deps.log.info({ 'local-member-id': me, leader: idHex(ss.lead), term }, 'raft.node: elected leader');
+        counts.leaderChanges++;
       }
       const hadLeader = this.lead !== NONE;
       this.lead = ss.lead;
