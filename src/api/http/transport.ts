@@ -14,6 +14,7 @@ import {
   PREFACE,
 } from './frames.ts';
 import { MAX_QUEUED_CONTROL, MAX_UNWRITTEN, TURN_SLICE_MS } from './limits.ts';
+import { counts } from '../../pkg/metrics.ts';
 
 /**
  * The turns of the event loop, counted for every connection at once: the first read of a turn
@@ -74,7 +75,10 @@ export class Transport {
     /** The socket wrote everything it held: answers waiting for it may go on. */
     private readonly drained: () => void,
   ) {
-    socket.on('data', (chunk: Buffer) => this.read(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      counts.clientGrpcReceivedBytes += chunk.length;
+      this.read(chunk);
+    });
     socket.on('drain', () => this.onDrain());
   }
 
@@ -188,10 +192,15 @@ export class Transport {
     if (this.closed || this.out.empty) return;
     const chunks = this.out.take();
     const sock = this.socket;
-    if (chunks.length === 1) sock.write(chunks[0]!);
-    else {
+    if (chunks.length === 1) {
+      counts.clientGrpcSentBytes += chunks[0]!.length;
+      sock.write(chunks[0]!);
+    } else {
       sock.cork();
-      for (const c of chunks) sock.write(c);
+      for (const c of chunks) {
+        counts.clientGrpcSentBytes += c.length;
+        sock.write(c);
+      }
       sock.uncork();
     }
     if (sock.writableLength > MAX_UNWRITTEN && !this.writeBlocked) {
