@@ -51,19 +51,43 @@ export class Snapshotter {
     }
   }
 
-  /** Removes snapshot files at or below `index` (the backend holding them is synced). */
-  release(index: number): void {
+  /**
+   * --max-snapshots (etcd's purge of snapshot files): removes the oldest snapshot files while more than
+   * `max` remain (0: keep all), never one above `applied` (a file the backend does not hold yet is
+   * the only copy of that state). Returns the names removed.
+   */
+  purge(max: number, applied: number): string[] {
+    if (max === 0) return [];
+    const files = this.files();
+    const removed: string[] = [];
+    while (files.length > max && files[0]!.index <= applied) {
+      const f = files.shift()!;
+      unlinkSync(join(this.dir, f.name));
+      removed.push(f.name);
+    }
+    return removed;
+  }
+
+  /** The snapshot data files, oldest first. */
+  private files(): { name: string; index: number }[] {
     let names: string[];
     try {
       names = readdirSync(this.dir);
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err)) return [];
       throw err;
     }
-    for (const n of names) {
-      const m = /^([0-9a-f]{16})\.snap\.db$/.exec(n);
-      if (m && parseInt(m[1]!, 16) <= index) unlinkSync(join(this.dir, n));
-    }
+    return names
+      .flatMap((name) => {
+        const m = /^([0-9a-f]{16})\.snap\.db$/.exec(name);
+        return m ? [{ name, index: parseInt(m[1]!, 16) }] : [];
+      })
+      .sort((a, b) => a.index - b.index);
+  }
+
+  /** Removes snapshot files at or below `index` (the backend holding them is synced). */
+  release(index: number): void {
+    for (const f of this.files()) if (f.index <= index) unlinkSync(join(this.dir, f.name));
   }
 }
 

@@ -160,14 +160,124 @@ test('segments are cut when full, read back in order, and released below an inde
       contents.entries.map((e) => e.index),
       Array.from({ length: 300 }, (_, i) => i + 1),
     );
-    const before = wal.segmentCount();
-    assert.ok(wal.releaseTo(150) > 0);
-    assert.ok(wal.segmentCount() < before);
     await wal.close();
+    const { wal: w1 } = await Wal.open(dir, { segmentBytes: 4096, maxFiles: 1 });
+    const before = w1.segmentCount();
+    assert.ok(w1.releaseTo(150) > 0);
+    assert.ok(w1.segmentCount() < before);
+    await w1.close();
     const again = await Wal.open(dir, { segmentBytes: 4096 });
     assert.ok(again.contents.entries[0]!.index <= 151);
     assert.equal(again.contents.entries[again.contents.entries.length - 1]!.index, 300);
     await again.wal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The segment files of `dir`, oldest first, with the first index each name carries. */
+function segmentsOf(dir: string): { name: string; firstIndex: number }[] {
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.wal'))
+    .sort()
+    .map((name) => ({ name, firstIndex: parseInt(name.slice(17, 33), 16) }));
+}
+
+/** How many segments hold an entry above `index` (the ones a restart needs). */
+function neededSegments(dir: string, index: number): number {
+  const segs = segmentsOf(dir);
+  let first = 0;
+  for (let i = 1; i < segs.length; i++) if (segs[i]!.firstIndex <= index + 1) first = i;
+  return segs.length - first;
+}
+
+test('released segments stay until there are more than maxFiles, the oldest go first (--max-wals)', async () => {
+  const dir = tmp();
+  try {
+    await writeLog(dir, 600, 4096);
+    const all = segmentsOf(dir);
+    assert.ok(all.length >= 6, `segments: ${all.length}`);
+    const needed = neededSegments(dir, 300);
+    assert.ok(needed >= 2 && needed < all.length - 2, `needed ${needed} of ${all.length}`);
+    const keep = needed + 1;
+    const { wal } = await Wal.open(dir, { segmentBytes: 4096, maxFiles: keep });
+    assert.equal(wal.releaseTo(300), all.length - keep);
+    assert.deepEqual(
+      segmentsOf(dir).map((s) => s.name),
+      all.slice(all.length - keep).map((s) => s.name),
+      'the newest files are kept',
+    );
+    await wal.close();
+    const again = await Wal.open(dir, { segmentBytes: 4096 });
+    const idx = again.contents.entries.map((e) => e.index);
+    assert.ok(idx[0]! <= 301, `first entry ${idx[0]}`);
+    assert.equal(idx[idx.length - 1], 600);
+    await again.wal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a segment holding entries after the released index is never removed, whatever maxFiles says', async () => {
+  const dir = tmp();
+  try {
+    await writeLog(dir, 600, 4096);
+    const all = segmentsOf(dir).length;
+    const { wal } = await Wal.open(dir, { segmentBytes: 4096, maxFiles: 1 });
+    assert.equal(wal.releaseTo(0), 0, 'nothing released: nothing removed');
+    assert.equal(segmentsOf(dir).length, all);
+    const needed = neededSegments(dir, 300);
+    wal.releaseTo(300);
+    assert.equal(segmentsOf(dir).length, needed, 'only the files with entries above 300 remain');
+    await wal.close();
+    const again = await Wal.open(dir, { segmentBytes: 4096 });
+    const idx = again.contents.entries.map((e) => e.index);
+    assert.ok(idx[0]! <= 301);
+    assert.equal(idx.length, 600 - idx[0]! + 1, 'no gap');
+    await again.wal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('maxFiles 0 keeps every segment (etcd: --max-wals 0 is unlimited)', async () => {
+  const dir = tmp();
+  try {
+    await writeLog(dir, 600, 4096);
+    const all = segmentsOf(dir).length;
+    const { wal } = await Wal.open(dir, { segmentBytes: 4096, maxFiles: 0 });
+    assert.equal(wal.releaseTo(600), 0);
+    for (let i = 601; i <= 900; i++) {
+      await wal.save({ term: 1, vote: 1n, commit: i }, [{ index: i, term: 1, data: enc(`value-${i}`) }]);
+    }
+    assert.ok(segmentsOf(dir).length > all, 'new segments were cut and nothing went');
+    await wal.close();
+    const again = await Wal.open(dir, { segmentBytes: 4096 });
+    assert.equal(again.contents.entries[0]!.index, 1, 'the whole log is still there');
+    await again.wal.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cutting a new segment removes a released one beyond maxFiles', async () => {
+  const dir = tmp();
+  try {
+    const { wal } = await Wal.open(dir, { segmentBytes: 4096, maxFiles: 3 });
+    let i = 0;
+    const put = async () => {
+      i++;
+      await wal.save({ term: 1, vote: 1n, commit: i }, [{ index: i, term: 1, data: enc(`value-${i}`) }]);
+    };
+    while (wal.segmentCount() < 3) await put();
+    assert.equal(wal.releaseTo(i), 0, 'three files: none beyond the count');
+    const names = segmentsOf(dir).map((s) => s.name);
+    // Write until a fourth segment is cut.
+    while (segmentsOf(dir).at(-1)!.name === names[2] && i < 10_000) await put();
+    const now = segmentsOf(dir).map((s) => s.name);
+    assert.equal(now.length, 3, 'still three files after the cut');
+    assert.ok(!now.includes(names[0]!), 'the oldest released file went');
+    await wal.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -35,6 +35,8 @@ import {
 export type { Entry, HardState, SnapshotMarker } from './record.ts';
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+/** etcd's --max-wals default: segment files kept once they are no longer needed (0: all of them). */
+export const DEFAULT_MAX_FILES = 5;
 /** No single record may be larger than this; a bigger length field is corruption, not a torn write. */
 const MAX_RECORD_BYTES = 32 * 1024 * 1024;
 
@@ -89,10 +91,33 @@ function fsyncDir(dir: string): void {
   }
 }
 
+export interface WalOptions {
+  segmentBytes?: number;
+  /**
+   * --max-wals: segment files to keep (0: keep them all). As etcd's purge loop does, the oldest files
+   * beyond this count are removed, but only those that hold nothing after the last snapshot whose
+   * backend is synced (releaseTo); needed files are kept even when they are more than this.
+   */
+  maxFiles?: number;
+}
+
+/** Whether `dir` holds WAL segment files. */
+export function walExists(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((n) => parseSegmentName(n) !== undefined);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
 export class Wal {
   private crc = 0;
   private writing = false;
   private closed = false;
+  /** Entries at or below this index are held by a synced backend: segments holding only those may go. */
+  private released = 0;
+  private maxFiles = DEFAULT_MAX_FILES;
 
   private constructor(
     private readonly dir: string,
@@ -107,11 +132,9 @@ export class Wal {
   }
 
   /** Opens (creating if needed) the WAL in `dir` and returns it with everything it holds. */
-  static async open(
-    dir: string,
-    opts: { segmentBytes?: number } = {},
-  ): Promise<{ wal: Wal; contents: WalContents }> {
+  static async open(dir: string, opts: WalOptions = {}): Promise<{ wal: Wal; contents: WalContents }> {
     const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    const maxFiles = opts.maxFiles ?? DEFAULT_MAX_FILES;
     mkdirSync(dir, { recursive: true });
     const segments = readdirSync(dir)
       .map(parseSegmentName)
@@ -127,6 +150,7 @@ export class Wal {
       const seg = { name: segmentName(0, 0), seq: 0, firstIndex: 0 };
       const fh = await createSegment(dir, seg.name, segmentBytes, 0);
       const w = new Wal(dir, segmentBytes, [seg], fh, 0, 0, 0);
+      w.maxFiles = maxFiles;
       w.offset = await w.writeCrcRecord(0);
       return { wal: w, contents };
     }
@@ -157,6 +181,7 @@ export class Wal {
       ? contents.entries[contents.entries.length - 1]!.index
       : (contents.snapshot?.index ?? 0);
     const w = new Wal(dir, segmentBytes, segments, fh, tailOffset, lastIndex, crc);
+    w.maxFiles = maxFiles;
     return { wal: w, contents };
   }
 
@@ -200,12 +225,24 @@ export class Wal {
   }
 
   /**
-   * Deletes whole segments whose entries are all at or below `index`. Call only after the backend
-   * holding the state up to `index` is synced.
+   * Entries at or below `index` are no longer needed: segments holding only those may be removed, the
+   * oldest first, while more than maxFiles segments remain. Call only after the backend holding the
+   * state up to `index` is synced. Returns the number of segment files removed.
    */
   releaseTo(index: number): number {
+    if (index > this.released) this.released = index;
+    return this.purge();
+  }
+
+  /** Removes released segments beyond maxFiles (etcd's purge of WAL files; never a needed file). */
+  private purge(): number {
+    if (this.maxFiles === 0) return 0;
     let removed = 0;
-    while (this.segments.length > 1 && this.segments[1]!.firstIndex <= index + 1) {
+    while (
+      this.segments.length > this.maxFiles &&
+      this.segments.length > 1 &&
+      this.segments[1]!.firstIndex <= this.released + 1
+    ) {
       const seg = this.segments.shift()!;
       unlinkSync(join(this.dir, seg.name));
       removed++;
@@ -236,6 +273,8 @@ export class Wal {
     this.fh = fh;
     this.segments.push(seg);
     this.offset = await this.writeCrcRecord(this.crc);
+    // One more file: a released one beyond the count goes, as etcd's purge loop would remove it.
+    this.purge();
   }
 
   private async writeCrcRecord(prevCrc: number): Promise<number> {
