@@ -632,6 +632,8 @@ const scrapes = new Counter({
   labelNames: ['code'],
   registers,
 });
+// Present from the start, as promhttp has them; a scrape is counted once it is served.
+for (const code of ['200', '500', '503']) scrapes.inc({ code }, 0);
 gaugeOf(
   'promhttp_metric_handler_requests_in_flight',
   'Current number of scrapes being served.',
