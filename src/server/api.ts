@@ -40,7 +40,7 @@ export interface RaftKV {
 
 /** A lease's time to live as this member's lessor holds it. */
 export interface LeaseTimeToLive {
-  /** Seconds left, rounded up. */
+  /** Whole seconds left, truncated (etcd's int64(Remaining().Seconds())). */
   TTL: number;
   grantedTTL: number;
   /** Attached keys (sorted), when asked for. */
@@ -141,10 +141,24 @@ export interface ApiLimits {
   readonly maxTxnOps: number;
   /** --watch-progress-notify-interval, ms. */
   readonly watchProgressNotifyIntervalMs: number;
+  /** --election-timeout, ms (default 1000): streams that require a leader are checked this often. */
+  readonly electionMs?: number;
+}
+
+/**
+ * What the API checks before any handler runs (etcd's v3rpc interceptors). Plain fields the member
+ * keeps current, so that a call pays one read, not a function call.
+ */
+export interface CallGate {
+  /** This member is a learner (etcd: IsMemberExist(self) && IsLearner()). */
+  readonly learner: boolean;
+  /** This member knows no leader (raft's lead is None). */
+  readonly noLeader: boolean;
 }
 
 /** Everything the client API takes from a member. */
 export interface ClientApi extends RaftStatus {
+  readonly gate: CallGate;
   readonly kv: RaftKV;
   readonly lessor: Lessor;
   readonly watchable: Watchable;

@@ -1,13 +1,23 @@
 // Opening a member's data: backend, MVCC store, WAL, the member set, and the raft storage rebuilt
 // from the WAL (as etcd does: the WAL is the log; the raft MemoryStorage holds its in-memory copy). A brand-new
 // member takes its identity from --initial-cluster; a restarted one from what it stored.
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Backend } from '../backend/backend.ts';
 import { KVStore } from '../mvcc/kvstore.ts';
-import { Wal, type WalContents } from '../wal/wal.ts';
-import { RaftCluster } from '../membership/cluster.ts';
-import { MemoryStorage, emptyConfState, type Config, type RaftLogger } from '../raft/index.ts';
+import { DEFAULT_MAX_FILES, Wal, walExists, type Entry as WalEntry, type WalContents } from '../wal/wal.ts';
+import { RaftCluster, addMemberConfChange, removeMemberConfChange } from '../membership/cluster.ts';
+import {
+  ConfChangeType,
+  EntryType,
+  MemoryStorage,
+  emptyConfState,
+  type Config,
+  type ConfState,
+  type RaftLogger,
+} from '../raft/index.ts';
+import { marshalConfChange, unmarshalConfChange } from '../raft/raftpb_codec.ts';
 import { idHex } from '../pkg/ids.ts';
 import { META_CONSISTENT_INDEX, META_MEMBER_ID } from '../backend/schema.ts';
 import { importBackend } from '../snap/backend_snapshot.ts';
@@ -24,6 +34,14 @@ export interface BootConfig {
   initialClusterToken: string;
   electionTicks: number;
   preVote: boolean;
+  /** --wal-dir; default <data-dir>/member/wal. */
+  walDir?: string | undefined;
+  /** --max-wals: WAL segment files kept (0: all). */
+  maxWals?: number | undefined;
+  /** --max-snapshots: snapshot data files kept (0: all). */
+  maxSnapshots?: number | undefined;
+  /** --force-new-cluster: a member with a WAL restarts as the only voter of its cluster. */
+  forceNewCluster?: boolean | undefined;
   logger: Logger;
 }
 
@@ -50,14 +68,55 @@ export function initialClusterOf(
   return cfg.advertisePeerUrls.map((u) => `${cfg.name}=${u}`).join(',');
 }
 
+/** The WAL directory of a member: --wal-dir, or <data-dir>/member/wal as etcd's default. */
+export function walDirOf(cfg: Pick<BootConfig, 'dataDir' | 'walDir'>): string {
+  return cfg.walDir ? cfg.walDir : join(cfg.dataDir, 'member', 'wal');
+}
+
+/**
+ * A member has one WAL. etcd 3.4 given --wal-dir ignores a WAL left in <data-dir>/member/wal and
+ * starts a new one next to the old database; tetcd refuses instead, before creating anything.
+ */
+function checkWalDir(cfg: BootConfig, walDir: string): void {
+  const inDataDir = join(cfg.dataDir, 'member', 'wal');
+  if (!cfg.walDir || resolve(walDir) === resolve(inDataDir) || !walExists(inDataDir)) return;
+  if (walExists(walDir)) {
+    throw new BootstrapError(
+      `both ${inDataDir} and --wal-dir ${walDir} hold a WAL; remove the one that is not this member's`,
+    );
+  }
+  throw new BootstrapError(
+    `the WAL of this member is in ${inDataDir}, not in --wal-dir ${walDir}; move its files to ${walDir} or start without --wal-dir`,
+  );
+}
+
 export async function openMember(cfg: BootConfig): Promise<Booted> {
   const log = cfg.logger;
-  const backend = Backend.open(join(cfg.dataDir, 'member', 'db'));
-  const { wal, contents } = await Wal.open(join(cfg.dataDir, 'member', 'wal'));
+  const walDir = walDirOf(cfg);
+  checkWalDir(cfg, walDir);
+  const dbDir = join(cfg.dataDir, 'member', 'db');
+  const hadDb = existsSync(dbDir);
+  const backend = Backend.open(dbDir);
+  if (hadDb && !walExists(walDir) && backend.get('meta', META_MEMBER_ID)) {
+    // The database says this member ran before, so its WAL is elsewhere: starting a new log here
+    // would throw away its raft state.
+    await backend.close();
+    throw new BootstrapError(
+      `${cfg.dataDir} holds a member's database but ${walDir} holds no WAL; start with the --wal-dir this member ran with`,
+    );
+  }
+  const opened = await Wal.open(walDir, { maxFiles: cfg.maxWals ?? DEFAULT_MAX_FILES });
+  const wal = opened.wal;
+  let contents = opened.contents;
   if (contents.repairedBytes > 0) {
     log.warn({ bytes: contents.repairedBytes }, 'repaired a torn write at the end of the WAL');
   }
   await recoverSnapshot(cfg.dataDir, backend, contents, log);
+  // The backend now holds the state up to the snapshot: older WAL segments and snapshot files beyond
+  // the retention counts may go (etcd's purge loop).
+  const snapIndex = contents.snapshot?.index ?? 0;
+  wal.releaseTo(snapIndex);
+  new Snapshotter(snapDir(cfg.dataDir)).purge(cfg.maxSnapshots ?? DEFAULT_MAX_SNAPSHOTS, appliedOf(backend));
   const kv = await KVStore.open(backend);
   const haveWal =
     contents.entries.length > 0 || contents.hardState.term > 0 || contents.snapshot !== undefined;
@@ -67,6 +126,9 @@ export async function openMember(cfg: BootConfig): Promise<Booted> {
   let bootstrapPeers: Booted['bootstrapPeers'];
   if (haveWal && storedId && storedId.length === 8 && cluster) {
     memberId = storedId.readBigUInt64BE(0);
+    if (cfg.forceNewCluster) {
+      contents = await forceStandalone(cfg, wal, contents, cluster, memberId, appliedOf(backend));
+    }
   } else {
     if (cfg.initialClusterState === 'existing' && !haveWal) {
       // Raft starts with an empty log and no peers: the leader's appends (or snapshot) bring the rest.
@@ -182,8 +244,7 @@ async function recoverSnapshot(
 ): Promise<void> {
   const snap = contents.snapshot;
   if (!snap) return;
-  const ci = backend.get('meta', META_CONSISTENT_INDEX);
-  const applied = ci && ci.length === 8 ? Number(ci.readBigUInt64BE(0)) : 0;
+  const applied = appliedOf(backend);
   if (applied >= snap.index) return;
   const data = new Snapshotter(snapDir(dataDir)).load(snap.index);
   if (!data) {
@@ -197,6 +258,104 @@ async function recoverSnapshot(
   );
   importBackend(backend, data);
   await backend.sync();
+}
+
+/** etcd's --max-snapshots default. */
+const DEFAULT_MAX_SNAPSHOTS = 5;
+
+function appliedOf(backend: Backend): number {
+  const ci = backend.get('meta', META_CONSISTENT_INDEX);
+  return ci && ci.length === 8 ? Number(ci.readBigUInt64BE(0)) : 0;
+}
+
+/**
+ * --force-new-cluster (etcd's restartAsStandaloneNode): the entries after the commit index are
+ * dropped, and conf changes that remove every other member (and add this one, if the log had removed
+ * it) are appended at the next indexes, written to the WAL and counted as committed. Raft then hands
+ * them out with the rest of the committed log; once they apply this member is the only voter, with
+ * its data and its cluster ID, and elects itself.
+ */
+async function forceStandalone(
+  cfg: BootConfig,
+  wal: Wal,
+  contents: WalContents,
+  cluster: RaftCluster,
+  memberId: bigint,
+  applied: number,
+): Promise<WalContents> {
+  const log = cfg.logger;
+  const snap = contents.snapshot;
+  const snapIndex = snap?.index ?? 0;
+  // A change of the commit index alone is not written to the WAL (raft_node.ts): the backend's applied
+  // index, which only committed entries reach, may be the newer word on what is committed.
+  const hs = { ...contents.hardState, commit: Math.max(contents.hardState.commit, snapIndex, applied) };
+  let entries = contents.entries.filter((e) => e.index > snapIndex);
+  const uncommitted = entries.filter((e) => e.index > hs.commit).length;
+  if (uncommitted > 0) {
+    log.info(
+      { 'commit-index-from-wal': hs.commit, 'number-of-discarded-entries': uncommitted },
+      'discarding uncommitted WAL entries',
+    );
+    entries = entries.filter((e) => e.index <= hs.commit);
+  }
+  const ids = membersInLog(snap?.confState, entries, cluster);
+  const changes = [];
+  if (!ids.has(memberId)) {
+    const me = cluster.member(memberId) ?? {
+      id: memberId,
+      name: cfg.name,
+      peerURLs: [...cfg.advertisePeerUrls],
+      clientURLs: [],
+      isLearner: false,
+    };
+    changes.push(addMemberConfChange({ ...me, isLearner: false }));
+  }
+  for (const id of [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (id !== memberId) changes.push(removeMemberConfChange(id));
+  }
+  const last = entries.length > 0 ? entries[entries.length - 1]!.index : hs.commit;
+  const added: WalEntry[] = changes.map((cc, i) => {
+    const { type, data } = marshalConfChange(cc);
+    return { index: last + 1 + i, term: hs.term, type, data };
+  });
+  if (added.length > 0) await wal.save(undefined, added);
+  entries = [...entries, ...added];
+  const commit = entries.length > 0 ? entries[entries.length - 1]!.index : hs.commit;
+  log.info(
+    {
+      'cluster-id': idHex(cluster.clusterId),
+      'local-member-id': idHex(memberId),
+      'commit-index': commit,
+      'removed-members': changes.filter((c) => c.nodeId !== memberId).map((c) => idHex(c.nodeId)),
+    },
+    'forcing restart member',
+  );
+  return { ...contents, hardState: { ...hs, commit }, entries };
+}
+
+/**
+ * The members of the configuration the log ends with (etcd's getIDs): the snapshot's voters and
+ * learners (the stored member set when an old marker has no ConfState), then the conf changes after it.
+ * etcd 3.4 starts from the snapshot's voters only; a learner left there would stay a member.
+ */
+function membersInLog(
+  confState: ConfState | undefined,
+  entries: readonly WalEntry[],
+  cluster: RaftCluster,
+): Set<bigint> {
+  const ids = new Set<bigint>(
+    confState ? [...confState.voters, ...confState.learners] : cluster.members().map((m) => m.id),
+  );
+  for (const e of entries) {
+    if (e.type !== EntryType.EntryConfChange && e.type !== EntryType.EntryConfChangeV2) continue;
+    const cc = unmarshalConfChange(e.type, e.data);
+    const singles = 'transition' in cc ? cc.changes : [cc];
+    for (const c of singles) {
+      if (c.type === ConfChangeType.ConfChangeRemoveNode) ids.delete(c.nodeId);
+      else if (c.type !== ConfChangeType.ConfChangeUpdateNode) ids.add(c.nodeId);
+    }
+  }
+  return ids;
 }
 
 function raftLogger(log: Logger): RaftLogger {

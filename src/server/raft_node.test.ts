@@ -258,3 +258,30 @@ test('a peer message raft refuses for itself is dropped; anything else raft thro
     d.stop();
   }
 });
+
+test('advanced election ticks bring the first campaign closer (--initial-election-tick-advance)', async () => {
+  // electionTick 10 and rand 0: a follower campaigns (pre-vote) at its 10th tick.
+  const run = async (advance: number) => {
+    const { d, sent } = raftNode(1n);
+    d.bootstrap(voters(1n, 2n, 3n));
+    const tm = manualTimer();
+    d.start(100, tm.now, tm.every);
+    try {
+      await d.drain();
+      d.advanceTicks(advance);
+      await d.drain();
+      let firings = 0;
+      while (!sent.some((m) => m.type === MessageType.MsgPreVote) && firings < 50) {
+        tm.clock.t += 100;
+        tm.fire();
+        await d.drain();
+        firings++;
+      }
+      return firings;
+    } finally {
+      d.stop();
+    }
+  };
+  assert.equal(await run(8), 2, 'electionTicks - 2 advanced: two heartbeat intervals to the campaign');
+  assert.equal(await run(0), 10, 'not advanced: the whole election timeout');
+});

@@ -135,6 +135,13 @@ export class RaftNode {
     this.schedule();
   }
 
+  /** Feeds `ticks` ticks at the next turn (--initial-election-tick-advance, tick_advance.ts). */
+  advanceTicks(ticks: number): void {
+    if (this.stopped || ticks <= 0) return;
+    this.ticks += ticks;
+    this.schedule();
+  }
+
   term(): number {
     return this.rn.term();
   }

@@ -34,6 +34,7 @@ import { KVServer } from './kv_server.ts';
 import { LeaseServer } from './lease_server.ts';
 import { clusterServerOf } from './cluster_server.ts';
 import { LeaderForward } from './leader_forward.ts';
+import { advanceInitialTicks } from './tick_advance.ts';
 import { Op } from './raft_request.ts';
 import { ErrNoLeader, ErrStopped } from './errors.ts';
 
@@ -198,6 +199,7 @@ export class EtcdServer implements ClientApi {
     const log = cfg.logger;
     const electionMs = cfg.electionTimeoutMs ?? 1000;
     const heartbeatMs = cfg.heartbeatMs ?? 100;
+    const electionTicks = Math.max(2, Math.round(electionMs / heartbeatMs));
     const booted = await openMember({
       name: cfg.name,
       dataDir: cfg.dataDir,
@@ -205,8 +207,12 @@ export class EtcdServer implements ClientApi {
       initialCluster: cfg.initialCluster ?? '',
       initialClusterState: cfg.initialClusterState ?? 'new',
       initialClusterToken: cfg.initialClusterToken,
-      electionTicks: Math.max(2, Math.round(electionMs / heartbeatMs)),
+      electionTicks,
       preVote: cfg.preVote ?? true,
+      walDir: cfg.walDir,
+      maxWals: cfg.maxWals,
+      maxSnapshots: cfg.maxSnapshots,
+      forceNewCluster: cfg.forceNewCluster,
       logger: log,
     });
     const leases = new LeaseStore({
@@ -216,6 +222,7 @@ export class EtcdServer implements ClientApi {
     });
     const srv = new EtcdServer(cfg, booted, leases);
     await srv.startRaft(heartbeatMs);
+    srv.advanceTicks(electionTicks);
     srv.lessor.start();
     log.info(
       {
@@ -243,6 +250,19 @@ export class EtcdServer implements ClientApi {
     node.start(heartbeatMs);
     // A lone voter elects itself at once; wait for that so the first request finds a leader.
     await node.drain();
+  }
+
+  /** --initial-election-tick-advance, in the background (tick_advance.ts). */
+  private advanceTicks(electionTicks: number): void {
+    void advanceInitialTicks({
+      enabled: this.cfg.initialElectionTickAdvance ?? true,
+      electionTicks,
+      members: () => this.stores.cluster.members().length,
+      activePeers: () => this.peers.activePeers().size - 1,
+      advance: (ticks) => this.node.advanceTicks(ticks),
+      wait: (ms) => new Promise((r) => setTimeout(() => r(!this.closed), ms).unref()),
+      log: this.cfg.logger,
+    });
   }
 
   /** The member's side of every Ready (etcd's raftReadyHandler and apply loop). */

@@ -118,6 +118,11 @@ export class GrpcRouter {
     this.methods.set(path, { ...h, encode, errors: this.errors });
   }
 
+  /** A registered method: its handler, response encoder and error map (the JSON gateway calls these). */
+  lookup(path: string): Readonly<Handler & { encode(v: object): Uint8Array; errors: ErrorMap }> | undefined {
+    return this.methods.get(path);
+  }
+
   /** The front's route function: every stream becomes a call here. */
   readonly route = (head: RequestHead, sink: StreamSink): LocalCall => {
     const m = this.methods.get(head.path);

@@ -13,6 +13,7 @@ import { electionService } from './election.ts';
 import { coordErrors } from './coord_handler.ts';
 import { GrpcRouter } from './router.ts';
 import { createHttpServer } from '../http/http.ts';
+import { createGateway } from '../gateway/gateway.ts';
 import { listenClient } from '../http/listener.ts';
 import type { H2LimitOptions } from '../http/limits.ts';
 
@@ -57,7 +58,9 @@ export async function startClientServer(
   limits?: H2LimitOptions,
 ): Promise<ClientServer> {
   const { router, close } = clientRouter(srv, log);
-  const http = createHttpServer();
+  // HTTP/1.1 requests under /v3/ go to the JSON gateway, which calls the same handlers.
+  const maxReceiveBytes = srv.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES;
+  const http = createHttpServer(createGateway(router, { maxReceiveBytes, log }));
   const listener = await listenClient(
     host,
     port,

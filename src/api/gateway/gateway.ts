@@ -1,0 +1,317 @@
+// etcd's JSON gateway (`/v3/...`, and `/v3beta/...` for it) on the client port's HTTP/1.1 side: a
+// request's JSON becomes the method's request bytes, and the SAME handler the gRPC router calls runs
+// with a CallContext (the Authorization header is the `token` metadata); its answer, or its status,
+// becomes grpc-gateway's JSON. Watch, LeaseKeepAlive, Snapshot and Observe answer a chunked stream of
+// {"result":...} lines; the bidirectional ones read one request per JSON value of the body as it
+// arrives. It runs only for HTTP/1.1 requests: gRPC traffic never passes here.
+//
+// Bounds: a unary body is read up to twice the gRPC receive limit (base64 is 4/3 of the bytes) and
+// within bodyTimeoutMs, one value of a stream's body up to the same size; past either the request is
+// answered and the connection closed. JSON nesting stops at Go's 10,000 levels.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
+import type { Logger } from 'pino';
+import { serviceType } from '../../proto/index.ts';
+import { Context } from '../grpc/call.ts';
+import type { GrpcRouter } from '../grpc/router.ts';
+import { Code, StatusError, type GrpcStatus } from '../grpc/status.ts';
+import { nextValue, JsonSyntaxError, type JsonValue } from './json_scan.ts';
+import { encodeRequest, JsonpbError, messageJson, namedType } from './jsonpb.ts';
+import { ROUTES, gatewayPath } from './routes.ts';
+import { callError, callReply, cors, gatewayError, plainError } from './responses.ts';
+import { JsonStreamOut, type Method } from './stream_out.ts';
+
+export interface GatewayOptions {
+  /** The largest request message (etcd: --max-request-bytes plus 512 KiB), as the router's. */
+  maxReceiveBytes: number;
+  log: Logger;
+  /** How long a unary request's body may take to arrive in full (default 30 s). */
+  bodyTimeoutMs?: number;
+}
+
+/** An `extra` hook of api/http/http.ts: true when the request was the gateway's. */
+export type HttpHook = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+type Types = { req: ReturnType<typeof namedType>; resp: ReturnType<typeof namedType> };
+
+/** The request and response types of a gRPC method path, with the .proto's field names. */
+function methodTypes(grpcPath: string): Types {
+  const slash = grpcPath.lastIndexOf('/');
+  const m = serviceType(grpcPath.slice(1, slash)).methods[grpcPath.slice(slash + 1)]!;
+  return {
+    req: namedType(m.resolvedRequestType!.fullName.slice(1)),
+    resp: namedType(m.resolvedResponseType!.fullName.slice(1)),
+  };
+}
+
+const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+
+export function createGateway(router: GrpcRouter, opts: GatewayOptions): HttpHook {
+  const types = new Map<string, Types>();
+  for (const grpcPath of new Set(ROUTES.values())) types.set(grpcPath, methodTypes(grpcPath));
+  const bodyLimit = 2 * opts.maxReceiveBytes + 64 * 1024;
+  const bodyTimeoutMs = opts.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = gatewayPath(q < 0 ? url : url.slice(0, q));
+    if (path === undefined) return false;
+    cors(res);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(200, { 'Content-Length': 0 });
+      res.end();
+      return true;
+    }
+    const grpcPath = ROUTES.get(path);
+    if (grpcPath === undefined) {
+      plainError(res, 404, 'Not Found');
+      return true;
+    }
+    if (req.method !== 'POST') {
+      plainError(res, 405, 'Method Not Allowed');
+      return true;
+    }
+    const t = types.get(grpcPath)!;
+    const m = router.lookup(grpcPath);
+    const ctx = callContext(grpcPath, req);
+    res.once('close', () => ctx.abort());
+    if (m === undefined) {
+      // A service registered without this method (Auth today): what gRPC answers.
+      const service = grpcPath.slice(1, grpcPath.lastIndexOf('/'));
+      const name = grpcPath.slice(grpcPath.lastIndexOf('/') + 1);
+      req.resume();
+      callError(res, { code: Code.UNIMPLEMENTED, details: `unknown method ${name} for service ${service}` });
+      return true;
+    }
+    if (m.kind === 'bidi') {
+      serveBidi(m, t, ctx, req, res, opts.maxReceiveBytes, bodyLimit);
+      return true;
+    }
+    readBody(req, bodyLimit, bodyTimeoutMs).then(
+      (body) => {
+        if (typeof body !== 'string') return refuseBody(res, body);
+        const raw = requestBytes(body, t, opts.maxReceiveBytes);
+        if (raw instanceof StatusError) {
+          return raw.code === Code.RESOURCE_EXHAUSTED ? callError(res, raw) : gatewayError(res, raw);
+        }
+        if (m.kind === 'unary') runUnary(m, t, ctx, raw, res);
+        else runServerStream(m, t, ctx, raw, res);
+      },
+      (err: unknown) => opts.log.warn({ err }, 'gateway: reading a request body failed'),
+    );
+    return true;
+  };
+}
+
+/** What the gateway's call carries: the token of the Authorization header, Grpc-Metadata-* headers. */
+function callContext(grpcPath: string, req: IncomingMessage): Context {
+  const fields: [string, string][] = [];
+  const auth = req.headers.authorization;
+  if (auth !== undefined) fields.push(['token', auth], ['authorization', auth]);
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (!k.startsWith('grpc-metadata-') || v === undefined) continue;
+    for (const x of Array.isArray(v) ? v : [v]) fields.push([k.slice('grpc-metadata-'.length), x]);
+  }
+  return new Context(grpcPath, fields, undefined);
+}
+
+type BodyRefusal = 'too-large' | 'timeout';
+
+/** The whole body as text, or why it was not read (the connection is then answered and closed). */
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<string | BodyRefusal> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (v: string | BodyRefusal) => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      resolve(v);
+    };
+    const timer = setTimeout(() => finish('timeout'), timeoutMs);
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) return finish('too-large');
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.once('end', () => finish(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.once('close', () => clearTimeout(timer));
+  });
+}
+
+function refuseBody(res: ServerResponse, why: BodyRefusal): void {
+  if (why === 'too-large') {
+    gatewayError(res, { code: Code.RESOURCE_EXHAUSTED, details: 'gateway: request body too large' }, true);
+  } else {
+    gatewayError(res, { code: Code.CANCELLED, details: 'gateway: request body not received in time' }, true);
+  }
+  res.once('finish', () => res.socket?.destroySoon());
+}
+
+/**
+ * The request bytes of a unary or server-streaming call's body: its first JSON value (what follows
+ * is not read, as Go's json.Decoder does), or an empty request for an empty body. Errors are the
+ * gateway's InvalidArgument, or the gRPC server's RESOURCE_EXHAUSTED above the receive limit.
+ */
+function requestBytes(body: string, t: Types, max: number): Buffer | StatusError {
+  let v: JsonValue = null;
+  try {
+    const next = nextValue(body, 0, true);
+    if (typeof next === 'object') v = next.value;
+    const raw = Buffer.from(encodeRequest(v, t.req));
+    if (raw.length > max) {
+      return new StatusError(
+        Code.RESOURCE_EXHAUSTED,
+        `grpc: received message larger than max (${raw.length} vs. ${max})`,
+      );
+    }
+    return raw;
+  } catch (err) {
+    if (err instanceof JsonSyntaxError || err instanceof JsonpbError) {
+      return new StatusError(Code.INVALID_ARGUMENT, err.message);
+    }
+    throw err;
+  }
+}
+
+function statusOf(m: Method, path: string, err: unknown): GrpcStatus {
+  return err instanceof StatusError ? err : m.errors(err, path);
+}
+
+function runUnary(m: Method, t: Types, ctx: Context, raw: Buffer, res: ServerResponse): void {
+  const run = (m as { run: (raw: Buffer, ctx: Context) => unknown }).run;
+  const reply = (r: unknown) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = r instanceof Uint8Array ? r : m.encode(r as object);
+    } catch (err) {
+      return callError(res, statusOf(m, ctx.path, err));
+    }
+    callReply(res, messageJson(t.resp.decode(bytes), t.resp));
+  };
+  let out: unknown;
+  try {
+    out = run(raw, ctx);
+  } catch (err) {
+    return callError(res, statusOf(m, ctx.path, err));
+  }
+  if (out instanceof Promise) {
+    out.then(reply, (err: unknown) => callError(res, statusOf(m, ctx.path, err)));
+  } else reply(out);
+}
+
+function runServerStream(m: Method, t: Types, ctx: Context, raw: Buffer, res: ServerResponse): void {
+  const out = new JsonStreamOut(res, m, t.resp, ctx);
+  const run = (m as { run: (raw: Buffer, ctx: Context, out: JsonStreamOut) => unknown }).run;
+  let r: unknown;
+  try {
+    r = run(raw, ctx, out);
+  } catch (err) {
+    return out.fail(err);
+  }
+  if (r instanceof Promise) {
+    r.then(
+      () => out.end(),
+      (err: unknown) => out.fail(err),
+    );
+  }
+}
+
+interface StreamInLike {
+  message(raw: Buffer): void;
+  end(): void;
+  close(): void;
+}
+
+/**
+ * A bidirectional call: the body's JSON values are its requests, read as they arrive. The call opens
+ * with the first one (a first value that does not decode is answered 500, as grpc-gateway does); a
+ * later bad value ends the requests, and the answers go on.
+ */
+function serveBidi(
+  m: Method,
+  t: Types,
+  ctx: Context,
+  req: IncomingMessage,
+  res: ServerResponse,
+  max: number,
+  limit: number,
+): void {
+  const out = new JsonStreamOut(res, m, t.resp, ctx);
+  const run = (m as { run: (out: JsonStreamOut, ctx: Context) => StreamInLike }).run;
+  const decoder = new StringDecoder('utf8');
+  let input: StreamInLike | undefined;
+  let text = '';
+  let done = false;
+  const open = (): boolean => {
+    try {
+      input = run(out, ctx);
+    } catch (err) {
+      out.fail(err);
+      return false;
+    }
+    out.onClose(() => input?.close());
+    return true;
+  };
+  const stop = () => {
+    done = true;
+    req.off('data', onData);
+    req.resume();
+    if (input === undefined && !open()) return;
+    input?.end();
+  };
+  const take = (final: boolean) => {
+    let pos = 0;
+    while (!done && !out.closed) {
+      let next;
+      try {
+        next = nextValue(text, pos, final);
+      } catch (err) {
+        if (input !== undefined) return stop();
+        done = true;
+        const details = err instanceof Error ? err.message : String(err);
+        return gatewayError(res, { code: Code.UNKNOWN, details });
+      }
+      if (next === 'eof') return stop();
+      if (next === 'more') break;
+      pos = next.end;
+      let raw: Buffer;
+      try {
+        raw = Buffer.from(encodeRequest(next.value, t.req));
+      } catch (err) {
+        if (!(err instanceof JsonpbError)) throw err;
+        if (input !== undefined) return stop();
+        done = true;
+        return gatewayError(res, { code: Code.UNKNOWN, details: err.message });
+      }
+      if (input === undefined && !open()) return;
+      if (raw.length > max) {
+        const details = `grpc: received message larger than max (${raw.length} vs. ${max})`;
+        return out.fail(new StatusError(Code.RESOURCE_EXHAUSTED, details));
+      }
+      input!.message(raw);
+    }
+    text = text.slice(pos);
+    if (text.length > limit) {
+      if (input !== undefined) return stop();
+      done = true;
+      gatewayError(res, { code: Code.RESOURCE_EXHAUSTED, details: 'gateway: request body too large' }, true);
+    }
+  };
+  const onData = (c: Buffer) => {
+    text += decoder.write(c);
+    take(false);
+  };
+  req.on('data', onData);
+  req.once('end', () => {
+    if (done) return;
+    text += decoder.end();
+    take(true);
+    if (!done) stop();
+  });
+}
