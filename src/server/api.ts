@@ -81,27 +81,41 @@ export interface ResponseHeaderFields {
   raftTerm: number;
 }
 
+/** The header of the Cluster service's responses: etcd's carries no revision. */
+export type ClusterHeaderFields = Omit<ResponseHeaderFields, 'revision'>;
+
 /**
  * The membership commands (the etcdserverpb.Cluster service): checks with the cluster's validators,
  * then a conf change through raft, answered once this member applies it. Errors are the classes of
- * membership/errors.ts and server/errors.ts.
+ * membership/errors.ts and server/errors.ts. A change waits for a leader and its apply as long as the
+ * caller does: `signal` (the call's) ends the wait, as etcd bounds a conf change by the client only.
  */
 export interface Cluster {
   /**
    * MemberAdd. `peerURLs` are already checked and sorted (parsePeerURLs). Resolves with the new member
    * (its ID derived from the URLs and the time) and the member list after the add.
    */
-  addMember(peerURLs: string[], isLearner: boolean): Promise<{ member: Member; members: Member[] }>;
+  addMember(
+    peerURLs: string[],
+    isLearner: boolean,
+    signal?: AbortSignal,
+  ): Promise<{ member: Member; members: Member[] }>;
   /** MemberRemove: resolves with the member list after the removal. */
-  removeMember(id: bigint): Promise<Member[]>;
+  removeMember(id: bigint, signal?: AbortSignal): Promise<Member[]>;
   /** MemberUpdate: replaces the peer URLs; resolves with the member list after the update. */
-  updateMember(id: bigint, peerURLs: string[]): Promise<Member[]>;
+  updateMember(id: bigint, peerURLs: string[], signal?: AbortSignal): Promise<Member[]>;
   /** MemberPromote: learner to voter (the leader checks readiness); resolves with the member list after. */
-  promoteMember(id: bigint): Promise<Member[]>;
+  promoteMember(id: bigint, signal?: AbortSignal): Promise<Member[]>;
   /** MemberList: with `linearizable`, only after a ReadIndex round confirms this member is current. */
   listMembers(linearizable: boolean): Promise<Member[]>;
   /** The header to put on a response, taken when the response is built. */
-  responseHeader(): ResponseHeaderFields;
+  responseHeader(): ClusterHeaderFields;
+}
+
+/** An alarm raised on a member (etcdserverpb.AlarmMember; `alarm` is the AlarmType number). */
+export interface AlarmMember {
+  memberId: bigint;
+  alarm: number;
 }
 
 /** What Maintenance.Status reports of this member. */
@@ -113,6 +127,8 @@ export interface MemberStatus {
   raftTerm: number;
   raftAppliedIndex: number;
   isLearner: boolean;
+  /** The alarms this member's store holds (Status lists them among its errors). */
+  alarms: AlarmMember[];
 }
 
 /** The maintenance commands. */
@@ -121,6 +137,14 @@ export interface Maintenance {
   hashKV(rev: number): Promise<{ hash: number; compactRevision: number; hashRevision: number }>;
   /** Only the leader hands over, and only to a voter. */
   moveLeader(target: bigint): Promise<void>;
+  /**
+   * Maintenance.Alarm (GET, ACTIVATE, DEACTIVATE): through the log, as etcd's, so even a GET needs a
+   * quorum and is linearizable. `raw` is the AlarmRequest as it came off the wire.
+   */
+  alarm(
+    raw: Uint8Array,
+    req: { action: number; memberID: Int64; alarm: number },
+  ): Promise<{ alarms: AlarmMember[] }>;
 }
 
 /** This member's view for response headers (etcd's RaftStatusGetter and v3rpc's header). */

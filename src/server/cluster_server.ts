@@ -1,15 +1,24 @@
 // The membership commands (api.ts's Cluster, etcd's AddMember/RemoveMember/... in server.go): checks with
 // RaftCluster's validators, then a conf change through raft, answered once this member applies it.
+// As in etcd, a conf change waits for a leader to take it and then for its apply, bounded only by the
+// client: it ends when the call's signal aborts (deadline, cancel, connection gone), not at the
+// request timeout. The strict reconfiguration checks (--strict-reconfig-check) run only when enabled.
 import { encodeMemberContext, type Member } from '../membership/member.ts';
-import { ConfChangeType, type ConfChange } from '../raft/index.ts';
-import type { Cluster, ResponseHeaderFields } from './api.ts';
+import { ConfChangeType, ErrProposalDropped, type ConfChange } from '../raft/index.ts';
+import type { Cluster } from './api.ts';
 import type { Proposer } from './propose.ts';
 import type { Stores } from './stores.ts';
+import { ErrCanceled } from './errors.ts';
+
+/** How often a conf change waiting for a leader looks again (only while one waits). */
+const LEADER_POLL_MS = 20;
 
 /** What the membership commands need of the raft node. */
 export interface ClusterRaft {
   proposeConfChange(cc: ConfChange, fail: (e: unknown) => void): void;
   isLeader(): boolean;
+  /** The leader this member knows of; 0n for none. */
+  lead(): bigint;
   matchOf(id: bigint): number;
   term(): number;
 }
@@ -24,77 +33,103 @@ export interface ClusterServerDeps {
   /** The ReadIndex barrier of a linearizable member list. */
   reads: { barrier(): Promise<void> | undefined };
   memberId: bigint;
+  /** --strict-reconfig-check (default true): refuse changes that could cost the quorum. */
+  strictReconfigCheck?: boolean;
 }
 
 export function clusterServerOf(d: ClusterServerDeps): Cluster {
   const { raft, peers } = d;
   const self = d.memberId;
-  /** Proposes a conf change; resolves with the member it changed once applied here. */
-  const proposeConfChange = (cc: Omit<ConfChange, 'id'>): Promise<Member> =>
+  const strict = d.strictReconfigCheck ?? true;
+  /**
+   * Proposes a conf change once there is a leader (etcd's raft blocks it until then); resolves with
+   * the member it changed once applied here. Fails only with raft's answer or when `signal` aborts.
+   */
+  const proposeConfChange = (cc: Omit<ConfChange, 'id'>, signal?: AbortSignal): Promise<Member> =>
     d.proposer.register<Member>((id) => {
-      raft.proposeConfChange({ ...cc, id }, (err) => d.proposer.take(id)?.reject(err));
-    });
+      const fail = (err: unknown) => d.proposer.take(id)?.reject(err);
+      const onAbort = () => fail(new ErrCanceled());
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const attempt = (): void => {
+        if (signal?.aborted) return;
+        if (raft.lead() === 0n) {
+          setTimeout(attempt, LEADER_POLL_MS);
+          return;
+        }
+        raft.proposeConfChange({ ...cc, id }, (err) => {
+          // The leader went between the look and the proposal: wait for the next one.
+          if (err instanceof ErrProposalDropped && raft.lead() === 0n) attempt();
+          else fail(err);
+        });
+      };
+      attempt();
+    }, Infinity);
   return {
-    async addMember(peerURLs, isLearner) {
+    async addMember(peerURLs, isLearner, signal) {
       const cluster = d.stores.cluster;
-      cluster.mayAddMember(isLearner, self, peers.activePeers());
+      if (strict) cluster.mayAddMember(isLearner, self, peers.activePeers());
       const m = cluster.newMember(peerURLs, isLearner, Date.now());
-      await proposeConfChange({
-        type: isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
-        nodeId: m.id,
-        context: encodeMemberContext(m),
-      });
+      await proposeConfChange(
+        {
+          type: isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
+          nodeId: m.id,
+          context: encodeMemberContext(m),
+        },
+        signal,
+      );
       return { member: m, members: cluster.members() };
     },
-    async removeMember(id) {
+    async removeMember(id, signal) {
       const cluster = d.stores.cluster;
       cluster.validateRemove(id);
-      cluster.mayRemoveMember(id, self, peers.activePeers());
-      await proposeConfChange({
-        type: ConfChangeType.ConfChangeRemoveNode,
-        nodeId: id,
-        context: new Uint8Array(0),
-      });
+      if (strict) cluster.mayRemoveMember(id, self, peers.activePeers());
+      await proposeConfChange(
+        { type: ConfChangeType.ConfChangeRemoveNode, nodeId: id, context: new Uint8Array(0) },
+        signal,
+      );
       return cluster.members();
     },
-    async updateMember(id, peerURLs) {
+    async updateMember(id, peerURLs, signal) {
       const cluster = d.stores.cluster;
       const urls = cluster.validateUpdate(id, peerURLs);
       const cur = cluster.member(id)!;
-      await proposeConfChange({
-        type: ConfChangeType.ConfChangeUpdateNode,
-        nodeId: id,
-        context: encodeMemberContext({ ...cur, peerURLs: urls }),
-      });
+      await proposeConfChange(
+        {
+          type: ConfChangeType.ConfChangeUpdateNode,
+          nodeId: id,
+          context: encodeMemberContext({ ...cur, peerURLs: urls }),
+        },
+        signal,
+      );
       return cluster.members();
     },
-    async promoteMember(id) {
+    async promoteMember(id, signal) {
       const cluster = d.stores.cluster;
       // Only the leader knows how far the learner got; elsewhere the apply-time checks decide.
       const progress = raft.isLeader()
         ? { match: (x: bigint) => raft.matchOf(x), leaderMatch: raft.matchOf(self) }
         : undefined;
       cluster.validatePromote(id, progress);
-      cluster.mayPromoteMember(id);
+      if (strict) cluster.mayPromoteMember(id);
       const cur = cluster.member(id)!;
-      await proposeConfChange({
-        type: ConfChangeType.ConfChangeAddNode,
-        nodeId: id,
-        context: encodeMemberContext({ ...cur, isLearner: false }, true),
-      });
+      await proposeConfChange(
+        {
+          type: ConfChangeType.ConfChangeAddNode,
+          nodeId: id,
+          context: encodeMemberContext({ ...cur, isLearner: false }, true),
+        },
+        signal,
+      );
       return cluster.members();
     },
     async listMembers(linearizable) {
       if (linearizable) await d.reads.barrier();
       return d.stores.cluster.members();
     },
-    responseHeader(): ResponseHeaderFields {
-      return {
-        clusterId: d.stores.cluster.clusterId,
-        memberId: self,
-        revision: d.stores.revision(),
-        raftTerm: raft.term(),
-      };
+    // etcd's cluster service fills cluster, member and term only: no revision.
+    responseHeader() {
+      return { clusterId: d.stores.cluster.clusterId, memberId: self, raftTerm: raft.term() };
     },
   };
 }

@@ -43,6 +43,16 @@ export const ErrTimeoutLeaderTransfer = def(
 );
 export const ErrNotLeader = def('ErrNotLeader', 'etcdserver: not leader');
 
+/**
+ * A request that never reached the log within its time: it waited for a leader that did not come.
+ * etcd's raft blocks such a proposal until the request's context ends and passes the bare context
+ * error on, which gRPC answers as Unknown "context deadline exceeded" (so clientv3 does not retry it).
+ */
+export const ErrProposeDeadline = def('ErrProposeDeadline', 'context deadline exceeded');
+
+/** The client cancelled or gave up on a request still waiting (its answer is already out). */
+export const ErrCanceled = def('ErrCanceled', 'etcdserver: request cancelled');
+
 /** The leader answered a forwarded request with a non-OK gRPC status: passed on to the client as it is. */
 export class ForwardedStatusError extends ClientError {
   constructor(

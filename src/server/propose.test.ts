@@ -24,3 +24,50 @@ test('proposal ids keep the member bits and a time part for any clock value (bit
     p.failAll(new Error('done'));
   }
 });
+
+function proposerWithClock(): {
+  p: Proposer;
+  alive: (() => boolean)[];
+  setNow: (t: number) => void;
+} {
+  let now = 0;
+  const alive: (() => boolean)[] = [];
+  const p = new Proposer({ propose: (_d, a) => alive.push(a), pending: () => 0 }, 1n, 0, 6000, () => now);
+  return { p, alive, setNow: (t) => (now = t) };
+}
+
+test('a proposal that never reached raft (no leader all along) fails as etcd: Unknown-coded context deadline exceeded', async () => {
+  const { p, setNow } = proposerWithClock();
+  const r = p.propose(Op.Put, Buffer.from([0x0a, 0x01, 0x61]), {});
+  setNow(5999);
+  p.expire();
+  setNow(6000);
+  p.expire();
+  await assert.rejects(
+    r,
+    (e: Error) => e.name === 'ErrProposeDeadline' && e.message === 'context deadline exceeded',
+  );
+});
+
+test('a proposal handed to raft that does not apply in time fails with "request timed out"', async () => {
+  const { p, alive, setNow } = proposerWithClock();
+  const r = p.propose(Op.Put, Buffer.from([0x0a, 0x01, 0x61]), {});
+  assert.equal(alive[0]!(), true, 'still wanted when raft takes it');
+  setNow(6000);
+  p.expire();
+  await assert.rejects(
+    r,
+    (e: Error) => e.name === 'ErrTimeout' && e.message === 'etcdserver: request timed out',
+  );
+  assert.equal(alive[0]!(), false, 'not wanted after it timed out');
+});
+
+test('a registered waiter with an infinite timeout is never expired by the sweep', async () => {
+  const { p, setNow } = proposerWithClock();
+  let id = 0n;
+  const r = p.register<string>((i) => (id = i), Infinity);
+  setNow(1e12);
+  p.expire();
+  p.take(id)!.resolve('applied');
+  assert.equal(await r, 'applied');
+});

@@ -1,19 +1,26 @@
 // Proposals and their waiters: a client request gets an id, goes into the log, and its promise is
 // settled by whoever applies the entry carrying that id. A proposal that does not apply within the
-// request timeout (no leader, or its entry was lost in a leader change) fails with etcd's timeout error.
+// request timeout fails as etcd's does: one that reached raft (its entry was lost in a leader change, or
+// the cluster lost its quorum after) with "request timed out"; one that never did (no leader all along)
+// with the bare "context deadline exceeded" of etcd's blocked raft proposal.
 import type { Op } from './raft_request.ts';
 import { encodeRaftRequest } from './raft_request.ts';
-import { ErrStopped, ErrTimeout, ErrTooManyRequests } from './errors.ts';
+import { ErrProposeDeadline, ErrStopped, ErrTimeout, ErrTooManyRequests } from './errors.ts';
 
 export interface Waiter {
   decoded: unknown;
   resolve(v: unknown): void;
   reject(e: unknown): void;
   deadline: number;
+  /** Handed to raft: the log sink asked whether it was still wanted, with a leader to propose to. */
+  proposed: boolean;
 }
 
 export interface LogSink {
-  /** Queues `data` for the log; `alive` says whether anyone still waits for it. */
+  /**
+   * Queues `data` for the log; `alive` says whether anyone still waits for it. The sink asks it only
+   * when it is about to hand the proposal to raft, which needs a leader to take it.
+   */
   propose(data: Uint8Array, alive: () => boolean): void;
   pending(): number;
 }
@@ -51,7 +58,7 @@ export class Proposer {
     for (const [id, w] of this.waits) {
       if (w.deadline > now) continue;
       this.waits.delete(id);
-      w.reject(new ErrTimeout());
+      w.reject(w.proposed ? new ErrTimeout() : new ErrProposeDeadline());
     }
   }
 
@@ -65,14 +72,22 @@ export class Proposer {
         resolve: resolve as (v: unknown) => void,
         reject,
         deadline: this.clock() + this.timeoutMs,
+        proposed: false,
       };
       this.waits.set(id, w);
-      this.log.propose(encodeRaftRequest(id, op, raw), () => this.waits.get(id) === w);
+      this.log.propose(encodeRaftRequest(id, op, raw), () => {
+        if (this.waits.get(id) !== w) return false;
+        w.proposed = true;
+        return true;
+      });
     });
   }
 
-  /** A waiter for something proposed by `submit` (a conf change) under a fresh id. */
-  register<T>(submit: (id: bigint) => void): Promise<T> {
+  /**
+   * A waiter for something proposed by `submit` (a conf change) under a fresh id. It waits up to
+   * `timeoutMs` (default: the request timeout; Infinity: until taken or failed).
+   */
+  register<T>(submit: (id: bigint) => void, timeoutMs = this.timeoutMs): Promise<T> {
     if (this.stopped) return Promise.reject(new ErrStopped());
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -80,7 +95,8 @@ export class Proposer {
         decoded: undefined,
         resolve: resolve as (v: unknown) => void,
         reject,
-        deadline: this.clock() + this.timeoutMs,
+        deadline: this.clock() + timeoutMs,
+        proposed: true,
       });
       submit(id);
     });

@@ -13,6 +13,7 @@ export const enum Op {
   Compaction = 7,
   LeaseGrant = 8,
   LeaseRevoke = 9,
+  Alarm = 10,
   LeaseCheckpoint = 11,
   /** A member publishes its name and client URLs (etcd 3.5's cluster_member_attr_set field number). */
   Attributes = 1100,
@@ -56,6 +57,7 @@ interface InternalMsg {
   leaseGrant?: unknown;
   leaseRevoke?: unknown;
   leaseCheckpoint?: unknown;
+  alarm?: unknown;
 }
 
 export interface RaftRequestHead {
@@ -103,5 +105,6 @@ export function decodeRaftRequest(
   if (m.leaseGrant) return { id, op: Op.LeaseGrant, req: m.leaseGrant };
   if (m.leaseRevoke) return { id, op: Op.LeaseRevoke, req: m.leaseRevoke };
   if (m.leaseCheckpoint) return { id, op: Op.LeaseCheckpoint, req: m.leaseCheckpoint };
+  if (m.alarm) return { id, op: Op.Alarm, req: m.alarm };
   throw new Error('raft request carries no known operation');
 }

@@ -190,11 +190,13 @@ export class EtcdServer implements ClientApi {
     });
     this.maintenance = {
       status: () => this.status(),
+      strictReconfigCheck: cfg.strictReconfigCheck ?? true,
       hashKV: (rev) => this.stores.kv.hashKV(rev),
       moveLeader: (target) => this.leadership.moveLeader(target),
     };
   }
 
+      alarm: (raw, req) => this.proposer.propose(Op.Alarm, raw, req),
   static async start(cfg: ServerConfig): Promise<EtcdServer> {
     const log = cfg.logger;
     const electionMs = cfg.electionTimeoutMs ?? 1000;
@@ -349,6 +351,7 @@ export class EtcdServer implements ClientApi {
       if (performance.now() > until) throw new ErrNoLeader();
       await new Promise((r) => setTimeout(r, 20));
     }
+      alarms: this.stores.alarms.get(0),
   }
 
   async close(): Promise<void> {

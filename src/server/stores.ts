@@ -10,9 +10,11 @@ import type { Lessor } from '../lease/lessor.ts';
 import { loadLeases } from '../lease/lease_store.ts';
 import { RaftCluster } from '../membership/cluster.ts';
 import { watchSource } from './watch_source.ts';
+import { AlarmStore } from './alarm_store.ts';
 
 export class Stores {
   readonly watchable: WatchableStore;
+  readonly alarms: AlarmStore;
 
   constructor(
     readonly backend: Backend,
@@ -27,6 +29,7 @@ export class Stores {
     );
     kv.onTxnEnd((events, rev) => this.watchable.notify(events, rev));
     restoreLeases(backend, kv, lessor);
+    this.alarms = new AlarmStore(backend);
   }
 
   /** The index of the last entry applied: the store's consistent index. */
@@ -54,6 +57,7 @@ export class Stores {
     restoreLeases(backend, kv, this.lessor);
     const cluster = RaftCluster.load(backend);
     if (cluster) this.cluster = cluster;
+    this.alarms.reload();
     // Watchers learn what the snapshot skipped over as one batch read back from the key bucket.
     if (kv.rev() > oldRev && kv.compactRev() <= oldRev) {
       const src = watchSource(() => kv, backend);

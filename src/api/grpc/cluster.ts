@@ -3,7 +3,7 @@
 // does, so a bad URL is answered before anything is proposed. uint64 IDs cross the wire as Long and
 // live as bigint.
 import { fromBigInt, messageType, toBigInt, type Int64, type Long } from '../../proto/index.ts';
-import { parsePeerURLs, type Cluster, type Member, type ResponseHeaderFields } from '../../server/api.ts';
+import { parsePeerURLs, type Cluster, type ClusterHeaderFields, type Member } from '../../server/api.ts';
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
 
@@ -27,16 +27,11 @@ export function memberToProto(m: Member): MemberMsg {
   };
 }
 
-export function headerToProto(h: ResponseHeaderFields): {
-  clusterId: Long;
-  memberId: Long;
-  revision: number;
-  raftTerm: number;
-} {
+/** etcd's Cluster responses carry no revision (its JSON form has none). */
+export function headerToProto(h: ClusterHeaderFields): { clusterId: Long; memberId: Long; raftTerm: number } {
   return {
     clusterId: fromBigInt(h.clusterId, true),
     memberId: fromBigInt(h.memberId, true),
-    revision: h.revision,
     raftTerm: h.raftTerm,
   };
 }
@@ -49,10 +44,10 @@ export function clusterService(srv: Cluster, toLeader: ToLeader): ServiceImpl {
   const list = (ms: readonly Member[]) => ms.map(memberToProto);
   const header = () => headerToProto(srv.responseHeader());
   return {
-    MemberAdd: unary(async (raw) => {
+    MemberAdd: unary(async (raw, ctx) => {
       const req = decode<{ peerURLs: string[]; isLearner: boolean }>(t['MemberAdd']!, raw);
       const urls = parsePeerURLs(req.peerURLs ?? []);
-      const { member, members } = await srv.addMember(urls, !!req.isLearner);
+      const { member, members } = await srv.addMember(urls, !!req.isLearner, ctx.signal);
       // etcd answers the new member without name or client URLs: it has not started yet.
       return {
         header: header(),
@@ -60,14 +55,14 @@ export function clusterService(srv: Cluster, toLeader: ToLeader): ServiceImpl {
         members: list(members),
       };
     }),
-    MemberRemove: unary(async (raw) => {
+    MemberRemove: unary(async (raw, ctx) => {
       const req = decode<{ ID: Int64 }>(t['MemberRemove']!, raw);
-      const members = await srv.removeMember(toBigInt(req.ID, true));
+      const members = await srv.removeMember(toBigInt(req.ID, true), ctx.signal);
       return { header: header(), members: list(members) };
     }),
-    MemberUpdate: unary(async (raw) => {
+    MemberUpdate: unary(async (raw, ctx) => {
       const req = decode<{ ID: Int64; peerURLs: string[] }>(t['MemberUpdate']!, raw);
-      const members = await srv.updateMember(toBigInt(req.ID, true), [...(req.peerURLs ?? [])]);
+      const members = await srv.updateMember(toBigInt(req.ID, true), [...(req.peerURLs ?? [])], ctx.signal);
       return { header: header(), members: list(members) };
     }),
     MemberList: unary(async (raw) => {
@@ -75,12 +70,12 @@ export function clusterService(srv: Cluster, toLeader: ToLeader): ServiceImpl {
       const members = await srv.listMembers(!!req.linearizable);
       return { header: header(), members: list(members) };
     }),
-    MemberPromote: unary(async (raw) => {
+    MemberPromote: unary(async (raw, ctx) => {
       const req = decode<{ ID: Int64 }>(t['MemberPromote']!, raw);
       // Only the leader knows whether a learner has caught up: a follower forwards (as etcd does).
       const fwd = await toLeader('/etcdserverpb.Cluster/MemberPromote', raw);
       if (fwd) return PromoteResponsePb.decode(fwd);
-      const members = await srv.promoteMember(toBigInt(req.ID, true));
+      const members = await srv.promoteMember(toBigInt(req.ID, true), ctx.signal);
       return { header: header(), members: list(members) };
     }),
   };

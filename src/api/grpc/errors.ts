@@ -27,6 +27,9 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   [E.ErrNoLeader, { code: Code.UNAVAILABLE }],
   [E.ErrLeaderChanged, { code: Code.UNAVAILABLE }],
   [E.ErrTimeoutLeaderTransfer, { code: Code.UNAVAILABLE }],
+  // Outside etcd 3.4's error table: gRPC answers them as Unknown with the bare message.
+  [E.ErrProposeDeadline, { code: Code.UNKNOWN }],
+  [E.ErrCanceled, { code: Code.UNKNOWN }],
   // etcd 3.4 answers "not capable" as Unavailable (later versions moved it); "not leader" stays FailedPrecondition.
   [E.ErrNotCapable, { code: Code.UNAVAILABLE }],
   [E.ErrNotLeader, { code: Code.FAILED_PRECONDITION }],
@@ -39,7 +42,8 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   [M.ErrMemberNotLearner, { code: Code.FAILED_PRECONDITION }],
   [M.ErrLearnerNotReady, { code: Code.FAILED_PRECONDITION }],
   [M.ErrTooManyLearners, { code: Code.FAILED_PRECONDITION }],
-  [M.ErrNotEnoughStartedMembers, { code: Code.FAILED_PRECONDITION }],
+  // etcd 3.4's table maps it to a client-side error value, not a status: gRPC sends it as Unknown.
+  [M.ErrNotEnoughStartedMembers, { code: Code.UNKNOWN }],
   [M.ErrUnhealthy, { code: Code.UNAVAILABLE }],
   [
     ErrCompacted,

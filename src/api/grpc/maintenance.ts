@@ -1,9 +1,32 @@
-// etcdserverpb.Maintenance: Status (raft view of this member), HashKV, Alarm GET, MoveLeader.
-import type { Maintenance, RaftStatus } from '../../server/api.ts';
+// etcdserverpb.Maintenance: Status (raft view of this member), HashKV, Alarm, MoveLeader.
+import type { AlarmMember, Maintenance, RaftStatus } from '../../server/api.ts';
+import { ErrNoLeader } from '../../server/errors.ts';
+import { ClientError } from '../../pkg/errors.ts';
 import { SERVER_VERSION } from '../../pkg/version.ts';
 import { fromBigInt, sat, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
+import { Code, StatusError } from './status.ts';
+
+const NO_LEADER = new ErrNoLeader().message;
+const ALARM_NAMES: Readonly<Record<number, string>> = { 0: 'NONE', 1: 'NOSPACE', 2: 'CORRUPT' };
+
+/** An alarm as Status lists it: gogo's compact text form of AlarmMember (with its trailing space). */
+function alarmText(a: AlarmMember): string {
+  const parts: string[] = [];
+  if (a.memberId !== 0n) parts.push(`memberID:${a.memberId}`);
+  if (a.alarm !== 0) parts.push(`alarm:${ALARM_NAMES[a.alarm] ?? a.alarm}`);
+  return parts.map((p) => p + ' ').join('');
+}
+
+/**
+ * etcd's Status errors: "no leader" when the member knows none, then one entry per alarm raised.
+ */
+export function statusErrors(leader: bigint, alarms: readonly AlarmMember[]): string[] {
+  const errors = leader === 0n ? [NO_LEADER] : [];
+  for (const a of alarms) errors.push(alarmText(a));
+  return errors;
+}
 
 export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceImpl {
   const t = requestTypes('etcdserverpb.Maintenance');
@@ -22,7 +45,7 @@ export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceI
         raftAppliedIndex: s.raftAppliedIndex,
         dbSizeInUse: s.dbSizeInUse,
         isLearner: s.isLearner,
-        errors: [],
+        errors: statusErrors(s.leader, s.alarms),
       };
     }),
     HashKV: unary(async (raw) => {
@@ -40,9 +63,17 @@ export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceI
       await m.moveLeader(toBigInt(req.targetID, true));
       return { header: header() };
     }),
-    Alarm: unary((raw) => {
-      decode(t['Alarm']!, raw);
-      return { header: header(), alarms: [] };
+    // Through the log, answered as etcd's applier answers: no header (an empty list prints as {}).
+    // etcd passes this call's errors on without its error table: every one is Unknown.
+    Alarm: unary(async (raw) => {
+      const req = decode<{ action: number; memberID: Int64; alarm: number }>(t['Alarm']!, raw);
+      try {
+        const r = await m.alarm(raw, req);
+        return { alarms: r.alarms.map((a) => ({ memberID: fromBigInt(a.memberId, true), alarm: a.alarm })) };
+      } catch (err) {
+        if (err instanceof ClientError) throw new StatusError(Code.UNKNOWN, err.message);
+        throw err;
+      }
     }),
   };
 }

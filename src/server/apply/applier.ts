@@ -12,6 +12,7 @@ import type {
   Header,
 } from '../../proto/etcdserverpb.ts';
 import type { Int64 } from '../../proto/index.ts';
+import type { AlarmMember } from '../alarm_store.ts';
 
 export interface CompactionResult {
   resp: { header: Header };
@@ -32,6 +33,17 @@ export interface LeaseCheckpointRequest {
   checkpoints: { ID: Int64; remaining_TTL: Int64 }[];
 }
 
+export interface AlarmRequest {
+  action: number;
+  memberID: Int64;
+  alarm: number;
+}
+
+/** etcd's AlarmResponse as its applier makes it: no header. */
+export interface AlarmResult {
+  alarms: AlarmMember[];
+}
+
 export interface Applier {
   put(req: PutRequest): PutResponse;
   deleteRange(req: DeleteRangeRequest): DeleteRangeResponse;
@@ -40,6 +52,7 @@ export interface Applier {
   leaseGrant(req: LeaseGrantRequest): { header: Header; ID: bigint; TTL: number };
   leaseRevoke(req: LeaseRevokeRequest): { header: Header };
   leaseCheckpoint(req: LeaseCheckpointRequest): { header: Header };
+  alarm(req: AlarmRequest): AlarmResult;
 }
 
 /** Where an applied entry leaves its index; every write txn of the entry stores it atomically. */

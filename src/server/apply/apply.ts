@@ -10,6 +10,7 @@ import { decodeRaftRequest, Op, peekRaftRequest } from '../raft_request.ts';
 import type { Proposer } from '../propose.ts';
 import { ClientError, InvariantError } from '../../pkg/errors.ts';
 import type {
+  AlarmRequest,
   ApplyPosition,
   Applier,
   LeaseCheckpointRequest,
@@ -59,6 +60,8 @@ function applyOne(a: Applier, op: Op, req: unknown): unknown {
       return a.leaseRevoke(req as LeaseRevokeRequest);
     case Op.LeaseCheckpoint:
       return a.leaseCheckpoint(req as LeaseCheckpointRequest);
+    case Op.Alarm:
+      return a.alarm(req as AlarmRequest);
     default:
       throw new InvariantError(`apply: unsupported operation ${op}`);
   }

@@ -15,7 +15,10 @@ import type {
   PutRequest,
   TxnRequest,
 } from '../../proto/etcdserverpb.ts';
+import type { AlarmStore } from '../alarm_store.ts';
 import type {
+  AlarmRequest,
+  AlarmResult,
   Applier,
   ApplyPosition,
   CompactionResult,
@@ -28,7 +31,9 @@ export class BackendApplier implements Applier {
   /** Set by the caller before each entry is applied. */
   position: ApplyPosition = { index: 0, term: 0 };
 
-  constructor(private readonly stores: { readonly kv: KVStore; readonly lessor: Lessor }) {}
+  constructor(
+    private readonly stores: { readonly kv: KVStore; readonly lessor: Lessor; readonly alarms: AlarmStore },
+  ) {}
 
   /**
    * Runs `run(ctx, req, lessor)` in one write txn (a function reference, not a closure per command).
@@ -98,7 +103,33 @@ export class BackendApplier implements Applier {
     for (const c of req.checkpoints) this.stores.lessor.checkpoint(toBigInt(c.ID), toNumber(c.remaining_TTL));
     return { header: { revision: this.stores.kv.rev() } };
   }
+
+  /** etcd's applierV3backend.Alarm: GET lists, ACTIVATE and DEACTIVATE answer the alarm they touched. */
+  alarm(req: AlarmRequest): AlarmResult {
+    this.noKvChange();
+    const { alarms } = this.stores;
+    const id = toBigInt(req.memberID, true);
+    const type = req.alarm ?? 0;
+    switch (req.action ?? 0) {
+      case ALARM_GET:
+        return { alarms: alarms.get(type) };
+      case ALARM_ACTIVATE:
+        // As etcd: even NONE is stored (and then listed) when a client activates it.
+        return { alarms: [alarms.activate(id, type)] };
+      case ALARM_DEACTIVATE: {
+        const m = alarms.deactivate(id, type);
+        return { alarms: m ? [m] : [] };
+      }
+      default:
+        return { alarms: [] };
+    }
+  }
 }
+
+/** etcdserverpb.AlarmRequest.AlarmAction. */
+const ALARM_GET = 0;
+const ALARM_ACTIVATE = 1;
+const ALARM_DEACTIVATE = 2;
 
 /** Revokes lease `id`, deleting every attached key (in the caller's one write txn). */
 function revokeLease(ctx: WriteCtx, id: bigint, lessor: Lessor): { header: { revision: number } } {
