@@ -80,6 +80,8 @@ export interface ServerConfig {
 
 export class EtcdServer implements ClientApi {
   readonly memberId: bigint;
+  /** Read by the API on every call: learner, no leader (kept current by onSoftState and apply). */
+  readonly gate = { learner: false, noLeader: true };
   readonly kv: KVServer;
   readonly lessor: LeaseServer;
   readonly cluster: Cluster;
@@ -120,6 +122,7 @@ export class EtcdServer implements ClientApi {
       maxRequestBytes: cfg.maxRequestBytes,
       maxTxnOps: cfg.maxTxnOps,
       watchProgressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs ?? 10 * 60 * 1000,
+      electionMs: this.electionMs,
     };
     const stores = new Stores(booted.backend, booted.kv, booted.cluster, leases, fatal);
     this.stores = stores;
@@ -187,16 +190,16 @@ export class EtcdServer implements ClientApi {
       peers: this.peers,
       reads: this.reads,
       memberId,
+      strictReconfigCheck: cfg.strictReconfigCheck ?? true,
     });
     this.maintenance = {
       status: () => this.status(),
-      strictReconfigCheck: cfg.strictReconfigCheck ?? true,
       hashKV: (rev) => this.stores.kv.hashKV(rev),
       moveLeader: (target) => this.leadership.moveLeader(target),
+      alarm: (raw, req) => this.proposer.propose(Op.Alarm, raw, req),
     };
   }
 
-      alarm: (raw, req) => this.proposer.propose(Op.Alarm, raw, req),
   static async start(cfg: ServerConfig): Promise<EtcdServer> {
     const log = cfg.logger;
     const electionMs = cfg.electionTimeoutMs ?? 1000;
@@ -226,6 +229,7 @@ export class EtcdServer implements ClientApi {
     await srv.startRaft(heartbeatMs);
     srv.advanceTicks(electionTicks);
     srv.lessor.start();
+    srv.updateLearner();
     log.info(
       {
         'local-member-id': idHex(srv.memberId),
@@ -270,7 +274,10 @@ export class EtcdServer implements ClientApi {
   /** The member's side of every Ready (etcd's raftReadyHandler and apply loop). */
   private readyHandler(): ReadyHandler {
     return {
-      onSoftState: (ss, term) => this.leadership.onSoftState(ss, term),
+      onSoftState: (ss, term) => {
+        this.gate.noLeader = ss.lead === 0n;
+        this.leadership.onSoftState(ss, term);
+      },
       send: (msgs) => this.peers.send(msgs),
       onReadStates: (rs) => this.reads.onReadStates(rs),
       applySnapshot: (snap) => this.applySnapshot(snap),
@@ -281,11 +288,18 @@ export class EtcdServer implements ClientApi {
 
   private applyEntries(entries: Entry[]): void {
     if (this.applier.apply(entries) > 0) this.reads.onApplied(this.stores.appliedIndex());
+    this.updateLearner();
+  }
+
+  /** A promotion (or a snapshot) may have changed whether this member is a learner. */
+  private updateLearner(): void {
+    this.gate.learner = this.stores.cluster.member(this.memberId)?.isLearner === true;
   }
 
   private async applySnapshot(snap: Snapshot): Promise<void> {
     await this.snapshots.restore(snap);
     this.reads.onApplied(this.stores.appliedIndex());
+    this.updateLearner();
     // The snapshot may name members this one never heard of.
     this.peers.syncAll();
   }
@@ -337,6 +351,7 @@ export class EtcdServer implements ClientApi {
       raftTerm: this.node.term(),
       raftAppliedIndex: this.stores.appliedIndex(),
       isLearner: this.node.isLearner(),
+      alarms: this.stores.alarms.get(0),
     };
   }
 
@@ -351,7 +366,6 @@ export class EtcdServer implements ClientApi {
       if (performance.now() > until) throw new ErrNoLeader();
       await new Promise((r) => setTimeout(r, 20));
     }
-      alarms: this.stores.alarms.get(0),
   }
 
   async close(): Promise<void> {

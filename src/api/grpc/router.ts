@@ -66,12 +66,37 @@ type Kind = Handler['kind'];
 type Method = Handler & {
   encode(v: object): Uint8Array;
   errors: ErrorMap;
+  /** The router's guard (one per router), kept on the method so a call reaches it with no extra field. */
+  guard: CallGuard | undefined;
 };
+
+/** What a guard may do to a streamed call it lets through: end it later with a status. */
+export interface GuardedCall {
+  status(st: GrpcStatus): void;
+  readonly isOver: boolean;
+}
+
+/**
+ * Checks made before a handler runs (etcd's v3rpc unary and stream interceptors). A unary call asks
+ * `active` (a plain read, false on a healthy voter) and only when it is true `unary()`, after its one
+ * message arrived; a streamed call asks `stream()` at its opening, before any message, and `opened()`
+ * once its handler runs.
+ */
+export interface CallGuard {
+  readonly active: boolean;
+  /** A status refusing the unary call on `path` with request `raw`, or undefined to let it run. */
+  unary(path: string, raw: Buffer, ctx: CallContext): GrpcStatus | undefined;
+  /** A status refusing the streamed call on `path`, or undefined to let it run. */
+  stream(path: string, ctx: CallContext): GrpcStatus | undefined;
+  /** The streamed call runs; the guard may end it later. */
+  opened(call: GuardedCall, ctx: CallContext): void;
+}
 
 export interface RouterOptions {
   /** The largest request message accepted (etcd: --max-request-bytes plus 512 KiB). */
   maxReceiveBytes: number;
   log: Logger;
+  guard?: CallGuard;
 }
 
 export type ServiceImpl = Record<string, Handler>;
@@ -102,7 +127,8 @@ export class GrpcRouter {
       const kind: Kind = m.requestStream ? 'bidi' : m.responseStream ? 'server' : 'unary';
       if (kind !== h.kind) throw new Error(`router: ${fullName}/${name} is ${kind}, not ${h.kind}`);
       const type = m.resolvedResponseType as MessageType;
-      add.push([`/${fullName}/${name}`, { ...h, encode: (v) => type.encode(v).finish(), errors }]);
+      const encode = (v: object) => type.encode(v).finish();
+      add.push([`/${fullName}/${name}`, { ...h, encode, errors, guard: this.opts.guard }]);
     }
     // Registered only once every method checked out: a refused service leaves nothing behind.
     this.services.add(fullName);
@@ -115,7 +141,7 @@ export class GrpcRouter {
     const encode = () => {
       throw new Error(`router: ${path} answers bytes only`);
     };
-    this.methods.set(path, { ...h, encode, errors: this.errors });
+    this.methods.set(path, { ...h, encode, errors: this.errors, guard: this.opts.guard });
   }
 
   /** A registered method: its handler, response encoder and error map (the JSON gateway calls these). */
@@ -133,8 +159,19 @@ export class GrpcRouter {
     if (enc instanceof StatusError) return failed(sink, enc);
     const ctx = new Context(head.path, head.fields, head.timeout);
     const max = this.opts.maxReceiveBytes;
-    if (m.kind === 'bidi') return new BidiCall(sink, ctx, m, max, enc);
-    return new SingleRequestCall(sink, ctx, m, max, enc);
+    if (m.kind === 'unary') return new SingleRequestCall(sink, ctx, m, max, enc);
+    // A stream is checked at its opening, before any message (grpc-go's stream interceptor).
+    const guard = m.guard;
+    if (guard !== undefined) {
+      const st = guard.stream(head.path, ctx);
+      if (st !== undefined) return failed(sink, st);
+    }
+    const call =
+      m.kind === 'bidi'
+        ? new BidiCall(sink, ctx, m, max, enc)
+        : new SingleRequestCall(sink, ctx, m, max, enc);
+    if (guard !== undefined && !call.isOver) guard.opened(call, ctx);
+    return call;
   };
 
   /** Why a request route() did not take cannot be a call of ours (grpc-go's checks and texts). */
@@ -354,6 +391,17 @@ class SingleRequestCall extends CallBase {
   message(raw: Buffer): void {
     this.got = true;
     if (this.m.kind === 'server') return this.stream(raw);
+    // After the request decoded, before the handler (grpc-go's unary interceptor); one read when idle.
+    const guard = this.m.guard;
+    if (guard !== undefined && guard.active) {
+      let st: GrpcStatus | undefined;
+      try {
+        st = guard.unary(this.ctx.path, raw, this.ctx);
+      } catch (err) {
+        return this.error(err);
+      }
+      if (st !== undefined) return this.status(st);
+    }
     let out: Response | Promise<Response>;
     try {
       out = (this.m as { run: UnaryFn }).run(raw, this.ctx);

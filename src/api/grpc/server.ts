@@ -12,6 +12,7 @@ import { lockService } from './lock.ts';
 import { electionService } from './election.ts';
 import { coordErrors } from './coord_handler.ts';
 import { GrpcRouter } from './router.ts';
+import { Interceptor } from './interceptor.ts';
 import { createHttpServer } from '../http/http.ts';
 import { createGateway } from '../gateway/gateway.ts';
 import { listenClient } from '../http/listener.ts';
@@ -27,7 +28,13 @@ export interface ClientServer {
 
 /** The router with every service of the member. */
 export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter; close(): void } {
-  const router = new GrpcRouter({ maxReceiveBytes: srv.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES, log });
+  // Learners and hasleader are checked before any handler, as etcd's interceptors do.
+  const guard = new Interceptor({ gate: srv.gate, electionMs: srv.limits.electionMs ?? 1000 });
+  const router = new GrpcRouter({
+    maxReceiveBytes: srv.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    log,
+    guard,
+  });
   const toLeader = (path: string, raw: Buffer) => srv.forwardToLeader(path, raw);
   router.service('etcdserverpb.KV', kvService(srv.kv, srv.limits));
   router.service('etcdserverpb.Watch', watchService(srv.watchable, srv, srv.limits));
@@ -44,6 +51,7 @@ export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter;
   return {
     router,
     close() {
+      guard.close();
       lock.close();
       election.close();
     },
