@@ -162,3 +162,19 @@ test('restore runs the recorded remainder from now (downtime is not counted)', (
   advance(1);
   assert.deepEqual(lessor.expired(), [4n]);
 });
+
+test("timeToLive truncates to whole seconds as etcd's TimeToLive does (100 s just granted: 99)", () => {
+  const { lessor, advance } = setup();
+  lessor.promote();
+  lessor.grant(4n, 100);
+  assert.equal(lessor.timeToLive(4n), 100);
+  advance(1);
+  assert.equal(lessor.timeToLive(4n), 99);
+  assert.equal(lessor.remaining(4n), 100);
+  advance(99_998);
+  assert.equal(lessor.timeToLive(4n), 0);
+  advance(1_502);
+  // Past its deadline and not yet revoked: Go's int64(-1.501) is -1.
+  assert.equal(lessor.timeToLive(4n), -1);
+  assert.equal(lessor.timeToLive(5n), -1);
+});

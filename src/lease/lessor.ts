@@ -153,6 +153,16 @@ export class Lessor {
     return Math.max(0, Math.ceil((l.expiry - this.opts.now()) / 1000));
   }
 
+  /**
+   * Whole seconds left as etcd's TimeToLive reports them: truncated toward zero (int64 of a float), so
+   * a lease of 100 s asked right after its grant has 99; -1 if unknown.
+   */
+  timeToLive(id: bigint): number {
+    const l = this.leases.get(id);
+    if (!l) return -1;
+    return Math.trunc((l.expiry - this.opts.now()) / 1000);
+  }
+
   /** Leader only: ms until the next lease not in `skip` expires (0 if one is due); Infinity if none. */
   untilNextExpiry(skip: ReadonlySet<bigint>): number {
     if (!this.primary) return Infinity;

@@ -64,8 +64,12 @@ export class LeaseServer implements Lessor {
     const ttl = toNumber(req.TTL);
     if (ttl > MAX_LEASE_TTL) throw new ErrLeaseTTLTooLarge();
     let id = toBigInt(req.ID);
-    // The ID is chosen before proposing so that every member applies the same one.
-    while (id === 0n || this.lessor.lookup(id)) id = randomBytes(8).readBigUInt64BE() >> 1n;
+    // The ID is chosen before proposing so that every member applies the same one. A chosen ID that
+    // is taken fails when applied (ErrLeaseExist), as in etcd; a client's ID in use fails there too.
+    if (id === 0n) {
+      do id = randomBytes(8).readBigUInt64BE() >> 1n;
+      while (id === 0n || this.lessor.lookup(id));
+    }
     const raw = LeaseGrantPb.encode({ TTL: ttl, ID: fromBigInt(id) }).finish();
     return this.proposer.propose(Op.LeaseGrant, raw, { TTL: ttl, ID: fromBigInt(id) });
   }
@@ -83,7 +87,7 @@ export class LeaseServer implements Lessor {
     const l = this.lessor.lookup(id);
     if (!l) return undefined;
     return {
-      TTL: this.lessor.remaining(id),
+      TTL: this.lessor.timeToLive(id),
       grantedTTL: l.ttl,
       keys: keys ? [...l.keys].sort().map((k) => Buffer.from(k, 'latin1')) : [],
     };

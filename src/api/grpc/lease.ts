@@ -1,8 +1,11 @@
 // etcdserverpb.Lease: grant and revoke go through the log; keep-alive, time-to-live and listing are
 // answered by the leader's lessor. Lease expiry runs on the leader, so keep-alive and time-to-live that
-// arrive at a follower are forwarded to the leader (as etcd does), in the order they came.
+// arrive at a follower are forwarded to the leader (as etcd does), in the order they came. Every answer
+// carries the header of the member that serves the client (as etcd's v3rpc fills it): a keep-alive's
+// is taken before the renewal is sent, a time-to-live's once the answer is in.
 import type { Lessor, RaftStatus } from '../../server/api.ts';
 import { fromBigInt, messageType, toBigInt, type Int64 } from '../../proto/index.ts';
+import type { Header } from '../../proto/etcdserverpb.ts';
 import { decode, requestTypes } from './codec.ts';
 import type { ToLeader } from './cluster.ts';
 import { bidi, unary, type ServiceImpl, type StreamIn, type StreamOut } from './router.ts';
@@ -27,7 +30,7 @@ export function leaseService(lessor: Lessor, status: RaftStatus, toLeader: ToLea
     LeaseTimeToLive: unary(async (raw) => {
       const req = decode<{ ID: Int64; keys: boolean }>(t['LeaseTimeToLive']!, raw);
       const fwd = await toLeader('/etcdserverpb.Lease/LeaseTimeToLive', raw);
-      if (fwd) return TimeToLiveResponsePb.decode(fwd);
+      if (fwd) return { ...TimeToLiveResponsePb.decode(fwd), header: header() };
       const id = toBigInt(req.ID);
       const l = lessor.leaseTimeToLive(id, req.keys);
       if (!l) return { header: header(), ID: fromBigInt(id), TTL: -1 };
@@ -54,14 +57,23 @@ function keepAliveStream(
 ): StreamIn {
   const header = () => status.header({ revision: status.rev() });
   // Made once per stream: closures made per message cost more than the renewal (profiled).
-  const answer = (id: bigint, ttl: number | undefined) => ({
-    header: header(),
+  const answer = (h: Header, id: bigint, ttl: number | undefined) => ({
+    header: h,
     ID: fromBigInt(id),
     TTL: ttl ?? 0,
   });
   const renew = (id: bigint): object | Promise<object> => {
+    // The header before the renewal: its revision is never later than the renewal (etcd does the same).
+    const h = header();
     const ttl = lessor.leaseRenew(id);
-    return ttl instanceof Promise ? ttl.then((t) => answer(id, t)) : answer(id, ttl);
+    return ttl instanceof Promise ? ttl.then((t) => answer(h, id, t)) : answer(h, id, ttl);
+  };
+  const forward = async (raw: Buffer) => {
+    const h = header();
+    const fwd = await toLeader('/etcdserverpb.Lease/LeaseKeepAlive', raw);
+    if (fwd === undefined) return undefined;
+    const r = KeepAliveResponsePb.decode(fwd) as unknown as { ID: Int64; TTL: Int64 };
+    return { header: h, ID: r.ID, TTL: r.TTL };
   };
   let chain: Promise<void> = Promise.resolve();
   let waiting = 0;
@@ -98,10 +110,7 @@ function keepAliveStream(
         else out.write(resp);
         return;
       }
-      enqueue(async () => {
-        const fwd = await toLeader('/etcdserverpb.Lease/LeaseKeepAlive', raw);
-        return fwd ? KeepAliveResponsePb.decode(fwd) : renew(id);
-      });
+      enqueue(async () => (await forward(raw)) ?? renew(id));
     },
     end() {
       ended = true;
