@@ -172,11 +172,18 @@ function requestBytes(body: string, t: Types, max: number): Buffer | StatusError
     }
     return raw;
   } catch (err) {
-    if (err instanceof JsonSyntaxError || err instanceof JsonpbError) {
-      return new StatusError(Code.INVALID_ARGUMENT, err.message);
-    }
-    throw err;
+    return new StatusError(Code.INVALID_ARGUMENT, decodeFailure(err));
   }
+}
+
+/**
+ * Why a JSON value is no request: Go's text for what Go refuses. A request nested deeper than our
+ * stack allows (a Txn inside a Txn thousands of times) is refused with words of our own.
+ */
+function decodeFailure(err: unknown): string {
+  if (err instanceof JsonSyntaxError || err instanceof JsonpbError) return err.message;
+  if (err instanceof RangeError) return 'gateway: request nested too deeply';
+  throw err;
 }
 
 function statusOf(m: Method, path: string, err: unknown): GrpcStatus {
@@ -284,10 +291,9 @@ function serveBidi(
       try {
         raw = Buffer.from(encodeRequest(next.value, t.req));
       } catch (err) {
-        if (!(err instanceof JsonpbError)) throw err;
         if (input !== undefined) return stop();
         done = true;
-        return gatewayError(res, { code: Code.UNKNOWN, details: err.message });
+        return gatewayError(res, { code: Code.UNKNOWN, details: decodeFailure(err) });
       }
       if (input === undefined && !open()) return;
       if (raw.length > max) {

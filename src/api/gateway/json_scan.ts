@@ -81,15 +81,71 @@ class Parser {
     if (++this.depth > MAX_DEPTH) this.bad('exceeded max depth');
   }
 
+  /**
+   * One value. Containers are kept on an explicit stack, not the call stack: 10,000 levels are
+   * valid JSON for Go and must not overflow ours.
+   */
   value(): JsonValue {
+    const s = this.s;
+    const stack: ({ map: JsonObject; key: string } | { arr: JsonValue[] })[] = [];
+    for (;;) {
+      this.skipSpace();
+      if (this.pos >= s.length) this.more();
+      const c = s[this.pos]!;
+      let v: JsonValue;
+      if (c === '{' || c === '[') {
+        this.push();
+        this.pos++;
+        this.skipSpace();
+        if (this.pos >= s.length) this.more();
+        if (s[this.pos] === (c === '{' ? '}' : ']')) {
+          this.pos++;
+          this.depth--;
+          v = c === '{' ? new Map() : [];
+        } else {
+          stack.push(c === '{' ? { map: new Map(), key: this.key() } : { arr: [] });
+          continue;
+        }
+      } else v = this.scalar(c);
+      // Close every container this value completes.
+      for (;;) {
+        const top = stack[stack.length - 1];
+        if (top === undefined) return v;
+        if ('map' in top) top.map.set(top.key, v);
+        else top.arr.push(v);
+        this.skipSpace();
+        if (this.pos >= s.length) this.more();
+        const d = s[this.pos];
+        if (d === ',') {
+          this.pos++;
+          if ('map' in top) top.key = this.key();
+          break;
+        }
+        if (d !== ('map' in top ? '}' : ']'))
+          this.bad('map' in top ? 'after object key:value pair' : 'after array element');
+        this.pos++;
+        this.depth--;
+        stack.pop();
+        v = 'map' in top ? top.map : top.arr;
+      }
+    }
+  }
+
+  /** An object member's name and its colon. */
+  private key(): string {
     this.skipSpace();
     if (this.pos >= this.s.length) this.more();
-    const c = this.s[this.pos]!;
+    if (this.s[this.pos] !== '"') this.bad('looking for beginning of object key string');
+    const key = this.string();
+    this.skipSpace();
+    if (this.pos >= this.s.length) this.more();
+    if (this.s[this.pos] !== ':') this.bad('after object key');
+    this.pos++;
+    return key;
+  }
+
+  private scalar(c: string): JsonValue {
     switch (c) {
-      case '{':
-        return this.object();
-      case '[':
-        return this.array();
       case '"':
         return this.string();
       case 't':
@@ -102,68 +158,6 @@ class Parser {
         if (c === '-' || isDigit(c.charCodeAt(0))) return this.number();
         return this.bad('looking for beginning of value');
     }
-  }
-
-  private object(): JsonObject {
-    this.push();
-    this.pos++;
-    const out: JsonObject = new Map();
-    this.skipSpace();
-    if (this.pos >= this.s.length) this.more();
-    if (this.s[this.pos] === '}') {
-      this.pos++;
-      this.depth--;
-      return out;
-    }
-    for (;;) {
-      this.skipSpace();
-      if (this.pos >= this.s.length) this.more();
-      if (this.s[this.pos] !== '"') this.bad('looking for beginning of object key string');
-      const key = this.string();
-      this.skipSpace();
-      if (this.pos >= this.s.length) this.more();
-      if (this.s[this.pos] !== ':') this.bad('after object key');
-      this.pos++;
-      out.set(key, this.value());
-      this.skipSpace();
-      if (this.pos >= this.s.length) this.more();
-      const c = this.s[this.pos];
-      this.pos++;
-      if (c === '}') break;
-      if (c !== ',') {
-        this.pos--;
-        this.bad('after object key:value pair');
-      }
-    }
-    this.depth--;
-    return out;
-  }
-
-  private array(): JsonValue[] {
-    this.push();
-    this.pos++;
-    const out: JsonValue[] = [];
-    this.skipSpace();
-    if (this.pos >= this.s.length) this.more();
-    if (this.s[this.pos] === ']') {
-      this.pos++;
-      this.depth--;
-      return out;
-    }
-    for (;;) {
-      out.push(this.value());
-      this.skipSpace();
-      if (this.pos >= this.s.length) this.more();
-      const c = this.s[this.pos];
-      this.pos++;
-      if (c === ']') break;
-      if (c !== ',') {
-        this.pos--;
-        this.bad('after array element');
-      }
-    }
-    this.depth--;
-    return out;
   }
 
   private literal<T>(word: string, v: T): T {
@@ -211,13 +205,14 @@ class Parser {
     const s = this.s;
     let out = '';
     let from = this.pos;
+    let escaped = false;
     for (;;) {
       if (this.pos >= s.length) this.more();
       const c = s.charCodeAt(this.pos);
       if (c === 0x22) {
         out += s.slice(from, this.pos);
         this.pos++;
-        return out;
+        return escaped ? wellFormed(out) : out;
       }
       if (c < 0x20) this.bad('in string literal');
       if (c !== 0x5c) {
@@ -242,6 +237,7 @@ class Parser {
         out += simple[e];
         this.pos++;
       } else if (e === 'u') {
+        escaped = true;
         this.pos++;
         for (let i = 0; i < 4; i++) {
           if (this.pos + i >= s.length) {
@@ -280,22 +276,11 @@ export function nextValue(s: string, start: number, final: boolean): Next {
   if (i >= s.length) return final ? 'eof' : 'more';
   try {
     const value = p.value();
-    return { value: fixStrings(value), end: p.pos };
+    return { value, end: p.pos };
   } catch (err) {
     if (err === INCOMPLETE) return 'more';
     throw err;
   }
-}
-
-function fixStrings(v: JsonValue): JsonValue {
-  if (typeof v === 'string') return wellFormed(v);
-  if (Array.isArray(v)) return v.map(fixStrings);
-  if (v instanceof Map) {
-    const out: JsonObject = new Map();
-    for (const [k, x] of v) out.set(wellFormed(k), fixStrings(x));
-    return out;
-  }
-  return v;
 }
 
 /**

@@ -218,7 +218,7 @@ function isZero(v: unknown): boolean {
   if (typeof v === 'number') return v === 0;
   if (typeof v === 'boolean') return !v;
   if (typeof v === 'string') return v.length === 0;
-  if (v instanceof Uint8Array) return v.length === 0;
+  if (v instanceof Uint8Array || Array.isArray(v)) return v.length === 0;
   if (Long.isLong(v)) return (v as Long).isZero();
   return false;
 }
@@ -232,6 +232,7 @@ function scalarJson(v: unknown, f: protobuf.Field): string {
   }
   if (typeof v === 'string') return goString(v);
   if (v instanceof Uint8Array) return `"${Buffer.from(v.buffer, v.byteOffset, v.length).toString('base64')}"`;
+  if (Array.isArray(v)) return `"${Buffer.from(v as number[]).toString('base64')}"`;
   if (Long.isLong(v)) return `"${(v as Long).toString()}"`;
   if (typeof v === 'number') return INT_TYPES[f.type]?.long ? `"${v}"` : String(v);
   return String(v);

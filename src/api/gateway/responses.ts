@@ -5,7 +5,10 @@ import type { ServerResponse } from 'node:http';
 import { Code, type GrpcStatus } from '../grpc/status.ts';
 import { goString } from './jsonpb.ts';
 
-/** grpc-gateway v1's HTTPStatusFromCode. */
+/**
+ * grpc-gateway's HTTPStatusFromCode as a live etcd 3.4.23 answers: FailedPrecondition is 412, as
+ * grpc-gateway v1.9.0 maps it (later versions answer 400).
+ */
 export function httpStatus(code: Code): number {
   switch (code) {
     case Code.OK:
@@ -13,9 +16,10 @@ export function httpStatus(code: Code): number {
     case Code.CANCELLED:
       return 408;
     case Code.INVALID_ARGUMENT:
-    case Code.FAILED_PRECONDITION:
     case Code.OUT_OF_RANGE:
       return 400;
+    case Code.FAILED_PRECONDITION:
+      return 412;
     case Code.DEADLINE_EXCEEDED:
       return 504;
     case Code.NOT_FOUND:
@@ -46,6 +50,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Not Found',
   408: 'Request Timeout',
   409: 'Conflict',
+  412: 'Precondition Failed',
   429: 'Too Many Requests',
   500: 'Internal Server Error',
   501: 'Not Implemented',

@@ -1,0 +1,239 @@
+// The same curl-like session over the JSON gateway against tetcd and etcd 3.4 must get the same
+// answers: status, content type and body, once IDs, terms and figures that legitimately differ
+// between two servers are masked. Every route of 3.4's gateway is called (auth aside: tetcd answers
+// Unimplemented until issue 13, checked separately), streams included.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
+import { httpCall, type HttpAnswer } from './helpers/http_json.ts';
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** Per server: values a step learns from an earlier answer (a member ID chosen by the server). */
+type Vars = Record<string, string>;
+
+interface Step {
+  path: string;
+  body?: string | ((v: Vars) => string);
+  method?: string;
+  /** Fields whose values differ between two servers for a good reason. */
+  mask?: string[];
+  /** A stream: read until this holds, then hang up. */
+  until?: (body: string) => boolean;
+  /** Runs while the stream is open (after `until` of its first part): e.g. a put the watch must see. */
+  during?: (port: number) => Promise<unknown>;
+  /** Keep a value of the answer for later steps. */
+  keep?: (a: HttpAnswer, v: Vars) => void;
+  /** A known difference of a handler (not of the gateway), removed from tetcd's answer. */
+  fix?: (body: string) => string;
+  /** Compare the first line only (a snapshot's blob is each server's own database). */
+  firstLine?: true;
+  /** etcd itself answers this with an error (so a pass is never vacuous). */
+  fails?: true;
+}
+
+const lines = (n: number) => (body: string) => body.split('\n').filter((l) => l !== '').length >= n;
+
+const SESSION: Step[] = [
+  { path: '/v3/kv/put', body: `{"key":"${b64('foo')}","value":"${b64('bar')}"}` },
+  { path: '/v3/kv/range', body: `{"key":"${b64('foo')}"}` },
+  // Unknown fields are ignored by etcd 3.4's gateway (grpc-gateway v1 allows them by default).
+  { path: '/v3/kv/range', body: `{"key":"${b64('foo')}","bogus":{"x":[1,2]}}` },
+  { path: '/v3beta/kv/range', body: `{"key":"${b64('foo')}","keysOnly":true,"limit":"5"}` },
+  { path: '/v3/kv/range', body: '{bad', fails: true },
+  { path: '/v3/kv/range', body: '{"key":', fails: true },
+  { path: '/v3/kv/range', body: `{"key":""}`, fails: true },
+  { path: '/v3/kv/range', body: '', fails: true },
+  { path: '/v3/kv/range', body: '{"key":123}', fails: true },
+  { path: '/v3/kv/range', body: '{"key":"Zm9"}', fails: true },
+  { path: '/v3/kv/range', body: `{"key":"${b64('foo')}","limit":"x"}`, fails: true },
+  { path: '/v3/kv/range', body: `{"key":"${b64('foo')}","sort_order":"SIDEWAYS"}`, fails: true },
+  { path: '/v3/kv/range', body: '[1]', fails: true },
+  {
+    path: '/v3/kv/range',
+    body: `{"key":"${b64('foo')}","x":${'['.repeat(10_000)}${']'.repeat(10_000)}}`,
+    fails: true,
+  },
+  { path: '/v3/kv/range', method: 'GET', fails: true },
+  { path: '/v3/kv/nothing', body: '{}', fails: true },
+  { path: '/v3/kv/deleterange', body: `{"key":"${b64('none')}","prev_kv":true}` },
+  {
+    path: '/v3/kv/txn',
+    body: JSON.stringify({
+      compare: [{ key: b64('foo'), target: 'VALUE', result: 'EQUAL', value: b64('bar') }],
+      success: [{ request_range: { key: b64('foo') } }, { request_put: { key: b64('t'), value: b64('1') } }],
+      failure: [{ request_put: { key: b64('foo'), value: b64('x') } }],
+    }),
+  },
+  { path: '/v3/kv/put', body: `{"key":"${b64('foo')}","value":"${b64('baz')}","prev_kv":true}` },
+  { path: '/v3/kv/put', body: `{"key":"${b64('foo')}","value":"${b64('qux')}"}` },
+  { path: '/v3/kv/compaction', body: '{"revision":"3","physical":true}' },
+  { path: '/v3/kv/range', body: `{"key":"${b64('foo')}","revision":"2"}`, fails: true },
+  { path: '/v3/kv/put', body: `{"key":"${b64('foo')}","value":"${b64('x')}","lease":"999"}`, fails: true },
+  { path: '/v3/lease/grant', body: '{"TTL":"60","ID":"7777"}' },
+  { path: '/v3/lease/timetolive', body: '{"ID":"7777","keys":true}', mask: ['TTL'] },
+  { path: '/v3/kv/lease/timetolive', body: '{"ID":"12345"}' },
+  { path: '/v3/lease/leases', body: '{}' },
+  { path: '/v3/kv/lease/leases', body: '{}' },
+  { path: '/v3/lease/revoke', body: '{"ID":"12345"}', fails: true },
+  { path: '/v3/kv/lease/revoke', body: '{"ID":"12346"}', fails: true },
+  { path: '/v3/lease/keepalive', body: '{"ID":"7777"}\n{"ID":"12345"}', until: lines(2) },
+  { path: '/v3/lease/keepalive', body: '{"ID":"7777"} {bad', until: lines(1) },
+  // A watch from the current revision receives a put made while it is open.
+  {
+    path: '/v3/watch',
+    body: `{"create_request":{"key":"${b64('w')}","range_end":"${b64('x')}"}}`,
+    until: lines(2),
+    during: (port) => httpCall(port, '/v3/kv/put', `{"key":"${b64('w1')}","value":"${b64('v')}"}`),
+  },
+  // etcd's cancel of a compacted watch carries a header without revision; tetcd's Watch handler
+  // (api/grpc/watch.ts, the gRPC answer too) fills it in: masked here, reported.
+  {
+    path: '/v3/watch',
+    body: `{"create_request":{"key":"${b64('foo')}","start_revision":"1"}}`,
+    until: lines(2),
+    fix: (s) => s.replace(/"revision":"\d+",("raft_term":"X"\},"canceled")/g, '$1'),
+  },
+  { path: '/v3/watch', body: '{bad', fails: true },
+  { path: '/v3/lock/lock', body: `{"name":"${b64('lk')}","lease":"7777"}`, keep: keepKey('lockKey') },
+  { path: '/v3/lock/unlock', body: (v) => `{"key":"${v['lockKey']}"}` },
+  {
+    path: '/v3/election/campaign',
+    body: `{"name":"${b64('el')}","lease":"7777","value":"${b64('v1')}"}`,
+    keep: (a, v) => {
+      v['leader'] = JSON.stringify((JSON.parse(a.body) as { leader: unknown }).leader);
+    },
+  },
+  { path: '/v3/election/leader', body: `{"name":"${b64('el')}"}` },
+  { path: '/v3/election/proclaim', body: (v) => `{"leader":${v['leader']},"value":"${b64('v2')}"}` },
+  { path: '/v3/election/observe', body: `{"name":"${b64('el')}"}`, until: lines(1) },
+  { path: '/v3/election/resign', body: (v) => `{"leader":${v['leader']}}` },
+  { path: '/v3/election/leader', body: `{"name":"${b64('el')}"}`, fails: true },
+  {
+    path: '/v3/election/campaign',
+    body: `{"name":"${b64('el')}","lease":"1","value":"${b64('v')}"}`,
+    fails: true,
+  },
+  { path: '/v3/cluster/member/list', body: '{}', mask: ['ID', 'peerURLs', 'clientURLs'] },
+  {
+    path: '/v3/cluster/member/add',
+    body: '{"peerURLs":["http://127.0.0.1:9"],"isLearner":true}',
+    mask: ['ID', 'peerURLs', 'clientURLs'],
+    keep: (a, v) => {
+      v['newId'] = (JSON.parse(a.body) as { member: { ID: string } }).member.ID;
+    },
+  },
+  // etcd 3.4's MemberUpdate rewrites a learner's raft attributes without its learner flag (fixed in
+  // 3.5); tetcd keeps the flag: a handler's difference, removed from tetcd's answer here, reported.
+  {
+    path: '/v3/cluster/member/update',
+    body: (v) => `{"ID":"${v['newId']}","peerURLs":["http://127.0.0.1:10"]}`,
+    mask: ['ID', 'peerURLs', 'clientURLs'],
+    fix: (s) => s.replace(/("peerURLs":"X"),"isLearner":true/, '$1'),
+  },
+  { path: '/v3/cluster/member/promote', body: (v) => `{"ID":"${v['newId']}"}`, fails: true },
+  {
+    path: '/v3/cluster/member/remove',
+    body: (v) => `{"ID":"${v['newId']}"}`,
+    mask: ['ID', 'peerURLs', 'clientURLs'],
+  },
+  { path: '/v3/cluster/member/remove', body: '{"ID":"1"}', fails: true },
+  { path: '/v3/maintenance/alarm', body: '{}' },
+  {
+    path: '/v3/maintenance/status',
+    body: '{}',
+    mask: ['dbSize', 'dbSizeInUse', 'leader', 'raftIndex', 'raftTerm', 'raftAppliedIndex'],
+  },
+  { path: '/v3/maintenance/transfer-leadership', body: '{"targetID":"1"}', fails: true },
+];
+
+function keepKey(name: string) {
+  return (a: HttpAnswer, v: Vars) => {
+    v[name] = (JSON.parse(a.body) as { key: string }).key;
+  };
+}
+
+/** Masks what legitimately differs: IDs and terms always, and the step's own fields. */
+function normalise(body: string, mask: string[] = []): string {
+  let s = body.replace(/"(cluster_id|member_id|raft_term)":"\d+"/g, '"$1":"X"');
+  for (const f of mask) {
+    s = s.replace(new RegExp(`"${f}":("[^"]*"|\\d+|\\[[^\\]]*\\])`, 'g'), `"${f}":"X"`);
+  }
+  // Members come ordered by ID, and a new member's ID is random: compare them as a set.
+  if (mask.includes('peerURLs')) {
+    const o = JSON.parse(s) as { members?: unknown[] };
+    o.members?.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    s = JSON.stringify(o);
+  }
+  return s;
+}
+
+async function run(port: number, step: Step, vars: Vars): Promise<HttpAnswer> {
+  const body = typeof step.body === 'function' ? step.body(vars) : step.body;
+  const o = { method: step.method ?? 'POST', timeoutMs: 10_000 };
+  if (step.until === undefined) return httpCall(port, step.path, body, o);
+  let first = true;
+  const until = step.until;
+  const a = await httpCall(port, step.path, body, {
+    ...o,
+    until: (text) => {
+      // A step with `during` reads its first line, makes its change, then reads the rest.
+      if (first && step.during !== undefined && lines(1)(text)) {
+        first = false;
+        void step.during(port);
+      }
+      return until(text);
+    },
+  });
+  return a;
+}
+
+describe('JSON gateway session: tetcd answers what etcd 3.4 answers', { skip: !haveEtcd() }, () => {
+  let tetcd: ServerHandle;
+  let etcd: ServerHandle;
+  before(async () => {
+    [tetcd, etcd] = await Promise.all([startServer('tetcd'), startServer('etcd')]);
+  });
+  after(async () => {
+    await Promise.all([tetcd?.destroy(), etcd?.destroy()]);
+  });
+
+  test('every route: same status, content type and body', async () => {
+    const vt: Vars = {};
+    const ve: Vars = {};
+    for (const step of SESSION) {
+      const what = `${step.method ?? 'POST'} ${step.path} ${typeof step.body === 'string' ? step.body.slice(0, 80) : ''}`;
+      const want = await run(etcd.port, step, ve);
+      const got = await run(tetcd.port, step, vt);
+      step.keep?.(want, ve);
+      step.keep?.(got, vt);
+      assert.equal(
+        want.status >= 400,
+        step.fails === true,
+        `${what}: etcd answered ${want.status} ${want.body}`,
+      );
+      assert.equal(got.status, want.status, `${what}: status (tetcd ${got.body})`);
+      assert.equal(got.contentType, want.contentType, `${what}: content type`);
+      const cut = (s: string) => (step.firstLine ? s.split('\n')[0]! : s);
+      const mine = normalise(cut(got.body), step.mask);
+      assert.equal(step.fix ? step.fix(mine) : mine, normalise(cut(want.body), step.mask), `${what}: body`);
+    }
+  });
+
+  test('routes whose gRPC method tetcd lacks exist on both; tetcd answers what gRPC answers (Unimplemented)', async () => {
+    // Auth until issue 13; Maintenance's Hash, Defragment and Snapshot (no gRPC handler yet).
+    const routes = ['/v3/auth/user/list', '/v3/auth/role/list', '/v3/auth/enable', '/v3/auth/user/get'];
+    for (const p of [
+      ...routes,
+      '/v3/maintenance/hash',
+      '/v3/maintenance/defragment',
+      '/v3/maintenance/snapshot',
+    ]) {
+      const want = await httpCall(etcd.port, p, '{}');
+      const got = await httpCall(tetcd.port, p, '{}');
+      assert.notEqual(want.status, 404, `${p}: etcd serves it`);
+      assert.equal(got.status, 501, `${p}: ${got.body}`);
+      assert.match(got.body, /"code":12/);
+    }
+  });
+});
