@@ -116,7 +116,7 @@ function callContext(grpcPath: string, req: IncomingMessage): Context {
   return new Context(grpcPath, fields, undefined);
 }
 
-type BodyRefusal = 'too-large' | 'timeout';
+type BodyRefusal = { refused: 'too-large' | 'timeout' };
 
 /** The whole body as text, or why it was not read (the connection is then answered and closed). */
 function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<string | BodyRefusal> {
@@ -128,10 +128,10 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
       req.off('data', onData);
       resolve(v);
     };
-    const timer = setTimeout(() => finish('timeout'), timeoutMs);
+    const timer = setTimeout(() => finish({ refused: 'timeout' }), timeoutMs);
     const onData = (c: Buffer) => {
       size += c.length;
-      if (size > limit) return finish('too-large');
+      if (size > limit) return finish({ refused: 'too-large' });
       chunks.push(c);
     };
     req.on('data', onData);
@@ -145,7 +145,7 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
 }
 
 function refuseBody(res: ServerResponse, why: BodyRefusal): void {
-  if (why === 'too-large') {
+  if (why.refused === 'too-large') {
     gatewayError(res, { code: Code.RESOURCE_EXHAUSTED, details: 'gateway: request body too large' }, true);
   } else {
     gatewayError(res, { code: Code.CANCELLED, details: 'gateway: request body not received in time' }, true);
