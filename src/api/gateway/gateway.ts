@@ -190,7 +190,30 @@ function statusOf(m: Method, path: string, err: unknown): GrpcStatus {
   return err instanceof StatusError ? err : m.errors(err, path);
 }
 
+/**
+ * The router's call guard (etcd's interceptors: learner, leader checks), when it has one: the
+ * gateway's calls pass the same checks as gRPC's, as etcd's gateway calls go through its gRPC server.
+ */
+interface GuardLike {
+  readonly active: boolean;
+  unary(path: string, raw: Buffer, ctx: Context): GrpcStatus | undefined;
+  stream(path: string, ctx: Context): GrpcStatus | undefined;
+  opened(call: JsonStreamOut, ctx: Context): void;
+}
+
+const guardOf = (m: Method) => (m as { guard?: GuardLike }).guard;
+
 function runUnary(m: Method, t: Types, ctx: Context, raw: Buffer, res: ServerResponse): void {
+  const guard = guardOf(m);
+  if (guard?.active) {
+    let st: GrpcStatus | undefined;
+    try {
+      st = guard.unary(ctx.path, raw, ctx);
+    } catch (err) {
+      st = statusOf(m, ctx.path, err);
+    }
+    if (st !== undefined) return callError(res, st);
+  }
   const run = (m as { run: (raw: Buffer, ctx: Context) => unknown }).run;
   const reply = (r: unknown) => {
     let bytes: Uint8Array;
@@ -212,8 +235,25 @@ function runUnary(m: Method, t: Types, ctx: Context, raw: Buffer, res: ServerRes
   } else reply(out);
 }
 
+/** A streamed call passes the guard at its opening (false: refused and answered). */
+function streamAllowed(m: Method, ctx: Context, res: ServerResponse, out: JsonStreamOut): boolean {
+  const guard = guardOf(m);
+  if (guard === undefined) return true;
+  let st: GrpcStatus | undefined;
+  try {
+    st = guard.stream(ctx.path, ctx);
+    if (st === undefined) guard.opened(out, ctx);
+  } catch (err) {
+    st = statusOf(m, ctx.path, err);
+  }
+  if (st === undefined) return true;
+  callError(res, st);
+  return false;
+}
+
 function runServerStream(m: Method, t: Types, ctx: Context, raw: Buffer, res: ServerResponse): void {
   const out = new JsonStreamOut(res, m, t.resp, ctx);
+  if (!streamAllowed(m, ctx, res, out)) return;
   const run = (m as { run: (raw: Buffer, ctx: Context, out: JsonStreamOut) => unknown }).run;
   let r: unknown;
   try {
@@ -257,6 +297,10 @@ function serveBidi(
   let done = false;
   const open = (): boolean => {
     try {
+      if (!streamAllowed(m, ctx, res, out)) {
+        done = true;
+        return false;
+      }
       input = run(out, ctx);
     } catch (err) {
       out.fail(err);
