@@ -30,6 +30,11 @@ const INCOMPLETE = new Incomplete();
 
 /** Go's quoteChar: how its scanner names a character in an error. */
 export function quoteChar(c: string): string {
+  // Go's scanner reads bytes: a character beyond ASCII is named by its first UTF-8 byte, as a rune.
+  if (c.charCodeAt(0) >= 0x80) {
+    const b = Buffer.from(String.fromCodePoint(c.codePointAt(0)!))[0]!;
+    return b < 0xa0 || b === 0xad ? `'\\u00${b.toString(16)}'` : `'${String.fromCharCode(b)}'`;
+  }
   if (c === "'") return `'\\''`;
   if (c === '"') return `'"'`;
   const code = c.charCodeAt(0);
@@ -60,12 +65,15 @@ class Parser {
     start: number,
     /** No more input will come: running out is "unexpected EOF". */
     private readonly final: boolean,
+    /** json.Unmarshal's reading: the end of input is a space to its scanner (it cuts numbers so). */
+    private readonly whole = false,
   ) {
     this.pos = start;
   }
 
   private bad(what: string): never {
-    throw new JsonSyntaxError(`invalid character ${quoteChar(this.s[this.pos]!)} ${what}`);
+    const c = String.fromCodePoint(this.s.codePointAt(this.pos)!);
+    throw new JsonSyntaxError(`invalid character ${quoteChar(c)} ${what}`);
   }
 
   private more(): never {
@@ -168,6 +176,12 @@ class Parser {
     return v;
   }
 
+  /** A number cut by the end of input: Unmarshal's scanner sees a space there. */
+  private cut(what: string): never {
+    if (this.whole) throw new JsonSyntaxError(`invalid character ' ' ${what}`);
+    this.more();
+  }
+
   /** A number ends at the first character that cannot continue it (more input could, when not final). */
   private number(): JsonNumber {
     const start = this.pos;
@@ -178,21 +192,21 @@ class Parser {
     };
     if (at() === 0x2d) {
       this.pos++;
-      if (at() < 0) this.more();
+      if (at() < 0) this.cut('in numeric literal');
       if (!isDigit(at())) this.bad('in numeric literal');
     }
     if (at() === 0x30) this.pos++;
     else while (isDigit(at())) this.pos++;
     if (at() === 0x2e) {
       this.pos++;
-      if (at() < 0) this.more();
+      if (at() < 0) this.cut('after decimal point in numeric literal');
       if (!isDigit(at())) this.bad('after decimal point in numeric literal');
       while (isDigit(at())) this.pos++;
     }
     if (at() === 0x65 || at() === 0x45) {
       this.pos++;
       if (at() === 0x2b || at() === 0x2d) this.pos++;
-      if (at() < 0) this.more();
+      if (at() < 0) this.cut('in exponent of numeric literal');
       if (!isDigit(at())) this.bad('in exponent of numeric literal');
       while (isDigit(at())) this.pos++;
     }
@@ -288,7 +302,7 @@ export function nextValue(s: string, start: number, final: boolean): Next {
  * trailing text is "invalid character 'x' after top-level value".
  */
 export function parseWhole(s: string): JsonValue {
-  const p = new Parser(s, 0, true);
+  const p = new Parser(s, 0, true, true);
   let v: JsonValue;
   try {
     v = p.value();
@@ -300,6 +314,9 @@ export function parseWhole(s: string): JsonValue {
   }
   let i = p.pos;
   while (i < s.length && isSpace(s.charCodeAt(i))) i++;
-  if (i < s.length) throw new JsonSyntaxError(`invalid character ${quoteChar(s[i]!)} after top-level value`);
+  if (i < s.length)
+    throw new JsonSyntaxError(
+      `invalid character ${quoteChar(String.fromCodePoint(s.codePointAt(i)!))} after top-level value`,
+    );
   return v;
 }

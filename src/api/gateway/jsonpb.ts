@@ -144,7 +144,8 @@ function scalar(v: JsonValue, f: protobuf.Field): unknown {
     const e = f.resolvedType;
     const goType = goEnumName(e);
     if (typeof v === 'string') {
-      const n = e.values[v];
+      // Enum.values falls back to valuesById through its prototype: only own names count.
+      const n = Object.prototype.hasOwnProperty.call(e.values, v) ? e.values[v] : undefined;
       if (n === undefined) throw new JsonpbError(`unknown value ${JSON.stringify(v)} for enum ${goType}`);
       return n;
     }
