@@ -72,6 +72,8 @@ function normalize(out: string): string {
 interface Transcript {
   steps: string[];
   watch: string;
+  /** After the learner's promotion (through the voter), etcdctl put against it. */
+  afterPromotion: string;
 }
 
 async function waitFor(what: string, fn: () => Promise<boolean>, ms = 20_000): Promise<void> {
@@ -136,7 +138,20 @@ async function learnerSession(kind: Kind): Promise<{ t: Transcript; c: DiffClust
       `$ etcdctl ${args.join(' ')}\n${normalize(r.stdout)}\n--- stderr\n${normalize(r.stderr)}\n--- exit ${r.code}`,
     );
   }
-  return { t: { steps, watch: await watchOutcome(l.endpoint) }, c };
+  const watch = await watchOutcome(l.endpoint);
+  const id = /Member ([0-9a-f]+) added/.exec(add.stdout)![1]!;
+  await waitFor(
+    `${kind} promotion`,
+    async () => (await etcdctl(m1.endpoint, ['member', 'promote', id])).code === 0,
+  );
+  // The promoted member serves writes: its gate follows the applied conf change.
+  let afterPromotion = '';
+  await waitFor(`${kind} put on the promoted member`, async () => {
+    const r = await etcdctl(l.endpoint, ['put', 'c', '3']);
+    afterPromotion = `${r.stdout}--- exit ${r.code}`;
+    return r.code === 0;
+  });
+  return { t: { steps, watch, afterPromotion }, c };
 }
 
 describe('a learner, etcdctl 3.4 against etcd 3.4 and tetcd', { skip: !haveEtcd() }, () => {
@@ -166,6 +181,11 @@ describe('a learner, etcdctl 3.4 against etcd 3.4 and tetcd', { skip: !haveEtcd(
       assert.equal(got.get('tetcd')!.steps[i], got.get('etcd')!.steps[i]);
     });
   }
+
+  test('once promoted, the member serves writes', () => {
+    assert.equal(got.get('etcd')!.afterPromotion, 'OK\n--- exit 0');
+    assert.equal(got.get('tetcd')!.afterPromotion, got.get('etcd')!.afterPromotion);
+  });
 
   test('a Watch stream is refused at its opening with the learner error (Unavailable)', () => {
     assert.equal(got.get('etcd')!.watch, '14 etcdserver: rpc not supported for learner');
