@@ -150,8 +150,8 @@ const SESSION: Step[] = [
 
 /**
  * Bodies Go's decoder and jsonpb refuse (or take) in their own ways: the gateway must answer each as
- * etcd 3.4.23 does (checked one by one on the live binary; `{"compare":[null]}` is left out: it
- * drops etcd's connection).
+ * etcd 3.4.23 does (checked one by one on the live binary). Left out: `{"compare":[null]}` drops
+ * etcd's connection, and two members of one oneof are chosen in Go's map order (either, at random).
  */
 const MALFORMED: [string, string][] = [
   ['range', '{"key":"YQ==","x":"\u0080"} \u00e9'],
@@ -228,7 +228,6 @@ const MALFORMED: [string, string][] = [
   ['range', '{"key":"YQ==","limit":-1}'],
   ['txn', '{"compare":{}}'],
   ['txn', '{"compare":[1]}'],
-  ['txn', '{"success":[{"request_put":{"key":"YQ=="},"request_range":{"key":"Yg=="}}]}'],
   ['txn', '{"compare":[{"key":"YQ==","target":"NOPE"}]}'],
   ['txn', '{"compare":[{"key":"YQ==","result":"EQUAL","target":"VERSION","version":"x"}]}'],
   ['put', '{"key":"YQ==","value":"YQ==","lease":"-1"}'],

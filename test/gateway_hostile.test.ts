@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createLogger } from '../src/pkg/logger.ts';
-import { GrpcRouter, bidi, unary } from '../src/api/grpc/router.ts';
+import { GrpcRouter, bidi, serverStream, unary } from '../src/api/grpc/router.ts';
 import { createHttpServer } from '../src/api/http/http.ts';
 import { createGateway } from '../src/api/gateway/gateway.ts';
 import { httpCall } from './helpers/http_json.ts';
@@ -63,6 +63,10 @@ function drained(s: Socket): Promise<void> {
   });
 }
 
+let watchesClosed = 0;
+let snapshotChunks = 0;
+let snapshotAborted = false;
+
 describe('JSON gateway under hostile bodies', () => {
   let http: Server;
   let port: number;
@@ -74,7 +78,34 @@ describe('JSON gateway under hostile bodies', () => {
       Txn: unary(() => ({ header: { revision: 7 }, succeeded: true })),
     });
     router.service('etcdserverpb.Watch', {
-      Watch: bidi((out) => ({ message: () => out.write({ created: true }), end() {}, close() {} })),
+      Watch: bidi((out) => ({
+        message: () => out.write({ created: true }),
+        end() {},
+        close() {
+          watchesClosed++;
+        },
+      })),
+    });
+    // A snapshot that writes its next 64 KiB only once the last one reached the socket (as the Watch
+    // stream paces itself on `done`), until its signal says the call is over.
+    router.service('etcdserverpb.Maintenance', {
+      Snapshot: serverStream(
+        (_raw, ctx, out) =>
+          new Promise<void>((resolve) => {
+            const blob = Buffer.alloc(64 * 1024, 1);
+            // `done` never runs once the call is gone (as with gRPC): the signal says it is over.
+            ctx.signal.addEventListener('abort', () => {
+              snapshotAborted = out.closed;
+              resolve();
+            });
+            const next = () => {
+              if (out.closed) return;
+              snapshotChunks++;
+              out.write({ blob }, next);
+            };
+            next();
+          }),
+      ),
     });
     http = createHttpServer(
       createGateway(router, { maxReceiveBytes: MAX, log, bodyTimeoutMs: BODY_TIMEOUT_MS }),
@@ -191,5 +222,36 @@ describe('JSON gateway under hostile bodies', () => {
     const bad = await httpCall(port, '/v3/watch', '{"create_request":{"key":5}}');
     assert.equal(bad.status, 500);
     assert.match(bad.body, /cannot unmarshal number into Go value of type \[\]uint8","code":2/);
+  });
+
+  test('a stream stops at the socket when its client does not read, and ends when the client goes', async () => {
+    const s = connect(port, '127.0.0.1');
+    await new Promise((r) => s.once('connect', r));
+    s.write('POST /v3/maintenance/snapshot HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}');
+    s.pause();
+    await sleep(1000);
+    const written = snapshotChunks;
+    assert.ok(written > 0, 'the stream started');
+    // Base64 makes each 64 KiB chunk ~87 KiB of JSON: what waits is the sockets' buffers, not more.
+    assert.ok(
+      written * 87 * 1024 < 32 * 1024 * 1024,
+      `${written} chunks written to a client that reads nothing`,
+    );
+    await sleep(300);
+    assert.ok(snapshotChunks - written <= 2, 'no more writes while the client reads nothing');
+    s.destroy();
+    const until = Date.now() + 2000;
+    while (!snapshotAborted && Date.now() < until) await sleep(20);
+    assert.ok(snapshotAborted, 'the handler saw the call end (its signal aborted, the out closed)');
+
+    const w = connect(port, '127.0.0.1');
+    await new Promise((r) => w.once('connect', r));
+    w.write('POST /v3/watch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n');
+    await new Promise((r) => w.once('data', r));
+    const before = watchesClosed;
+    w.destroy();
+    const until2 = Date.now() + 2000;
+    while (watchesClosed === before && Date.now() < until2) await sleep(20);
+    assert.equal(watchesClosed, before + 1, 'the watch handler was closed when its client went');
   });
 });

@@ -75,7 +75,6 @@ export function createGateway(router: GrpcRouter, opts: GatewayOptions): HttpHoo
     const t = types.get(grpcPath)!;
     const m = router.lookup(grpcPath);
     const ctx = callContext(grpcPath, req);
-    res.once('close', () => ctx.abort());
     if (m === undefined) {
       // A service registered without this method (Auth today): what gRPC answers.
       const service = grpcPath.slice(1, grpcPath.lastIndexOf('/'));
@@ -204,6 +203,8 @@ interface GuardLike {
 const guardOf = (m: Method) => (m as { guard?: GuardLike }).guard;
 
 function runUnary(m: Method, t: Types, ctx: Context, raw: Buffer, res: ServerResponse): void {
+  // A stream's call ends through its JsonStreamOut (over first, then the abort, as the router does).
+  res.once('close', () => ctx.abort());
   const guard = guardOf(m);
   if (guard?.active) {
     let st: GrpcStatus | undefined;
