@@ -1,13 +1,18 @@
-// Server configuration from flags, ETCD_* environment variables or a YAML --config-file, with etcd's
-// flag names and defaults. Flags win over the environment; a config file replaces both (as in etcd).
+// Server configuration from flags, ETCD_* environment variables or a YAML --config-file, read as etcd
+// 3.4 reads them: Go's flag syntax (-flag, --flag, --flag=value, bools only with "="), an environment
+// variable for every flag not given on the command line (both at once is refused), a warning for an
+// ETCD_* variable that names no flag, and a config file that replaces flags and environment. Which flags
+// exist and what tetcd does with each is flag_table.ts.
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
-import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../pkg/logger.ts';
+import { FLAG_BY_NAME, asksForRefused, envName, parseBool, type FlagInfo } from './flag_table.ts';
 
 export interface TetcdConfig {
   name: string;
   dataDir: string;
+  /** --wal-dir; undefined: <data-dir>/member/wal. */
+  walDir: string | undefined;
   listenClientUrls: string[];
   advertiseClientUrls: string[];
   listenPeerUrls: string[];
@@ -25,6 +30,15 @@ export interface TetcdConfig {
   snapshotCount: number;
   snapshotCatchupEntries: number;
   preVote: boolean;
+  /** Snapshot files kept (0: unlimited). */
+  maxSnapshots: number;
+  /** WAL files kept (0: unlimited). */
+  maxWals: number;
+  forceNewCluster: boolean;
+  initialElectionTickAdvance: boolean;
+  strictReconfigCheck: boolean;
+  /** ms between watch progress notifications. */
+  watchProgressNotifyInterval: number;
   /** Whether --listen-peer-urls was given (a lone member without it opens no peer port). */
   listenPeerUrlsGiven: boolean;
   /** SETTINGS_MAX_CONCURRENT_STREAMS of each client connection (0 given: unlimited, as in etcd). */
@@ -39,155 +53,244 @@ export interface TetcdConfig {
   maxClientConnections: number;
 }
 
-export class ConfigError extends Error {}
-
-interface FlagSpec {
-  flag: string;
-  key: keyof TetcdConfig;
-  help: string;
-  def: string;
-  /** A Go duration ("5s", "2h"); in the YAML file a bare number is nanoseconds, as etcd reads it. */
-  duration?: true;
+/** A configuration the user must fix. exitCode 2 for flag syntax (as Go's flag package), 1 otherwise. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+  }
 }
 
 const MAX_UINT32 = 2 ** 32 - 1;
+const MAX_REPR_UINT = Number.MAX_SAFE_INTEGER;
+const TLS_ISSUE = 13;
 
-const FLAGS: FlagSpec[] = [
-  { flag: 'name', key: 'name', help: 'human-readable name for this member', def: 'default' },
-  { flag: 'data-dir', key: 'dataDir', help: 'path to the data directory (default "<name>.tetcd")', def: '' },
-  {
-    flag: 'listen-client-urls',
-    key: 'listenClientUrls',
-    help: 'list of URLs to listen on for client traffic',
-    def: 'http://localhost:2379',
-  },
-  {
-    flag: 'advertise-client-urls',
-    key: 'advertiseClientUrls',
-    help: "list of this member's client URLs to advertise to the public",
-    def: 'http://localhost:2379',
-  },
-  {
-    flag: 'listen-peer-urls',
-    key: 'listenPeerUrls',
-    help: 'list of URLs to listen on for peer traffic',
-    def: 'http://localhost:2380',
-  },
-  {
-    flag: 'initial-advertise-peer-urls',
-    key: 'initialAdvertisePeerUrls',
-    help: "list of this member's peer URLs to advertise to the rest of the cluster",
-    def: 'http://localhost:2380',
-  },
-  {
-    flag: 'initial-cluster',
-    key: 'initialCluster',
-    help: 'initial cluster configuration for bootstrapping',
-    def: '',
-  },
-  {
-    flag: 'initial-cluster-state',
-    key: 'initialClusterState',
-    help: 'initial cluster state ("new" or "existing")',
-    def: 'new',
-  },
-  {
-    flag: 'initial-cluster-token',
-    key: 'initialClusterToken',
-    help: 'initial cluster token for the cluster during bootstrap',
-    def: 'etcd-cluster',
-  },
-  {
-    flag: 'max-txn-ops',
-    key: 'maxTxnOps',
-    help: 'maximum number of operations permitted in a transaction',
-    def: '128',
-  },
-  {
-    flag: 'max-request-bytes',
-    key: 'maxRequestBytes',
-    help: 'maximum client request size in bytes the server will accept',
-    def: '1572864',
-  },
-  { flag: 'log-level', key: 'logLevel', help: `log level (${LOG_LEVELS.join(', ')})`, def: 'info' },
-  {
-    flag: 'heartbeat-interval',
-    key: 'heartbeatInterval',
-    help: 'time (in milliseconds) of a heartbeat interval',
-    def: '100',
-  },
-  {
-    flag: 'election-timeout',
-    key: 'electionTimeout',
-    help: 'time (in milliseconds) for an election to timeout',
-    def: '1000',
-  },
-  {
-    flag: 'snapshot-count',
-    key: 'snapshotCount',
-    help: 'number of committed transactions to trigger a snapshot to disk',
-    def: '100000',
-  },
-  {
-    flag: 'snapshot-catchup-entries',
-    key: 'snapshotCatchupEntries',
-    help: 'number of entries for a slow follower to catch-up after compacting the raft storage entries',
-    def: '5000',
-  },
-  {
-    flag: 'pre-vote',
-    key: 'preVote',
-    help: 'enable the raft Pre-Vote algorithm to prevent disruption when a node rejoins the cluster',
-    def: 'true',
-  },
-  {
-    flag: 'max-concurrent-streams',
-    key: 'maxConcurrentStreams',
-    help: 'maximum concurrent streams that each client can open at a time',
-    def: String(MAX_UINT32),
-  },
-  {
-    flag: 'grpc-keepalive-min-time',
-    key: 'grpcKeepAliveMinTime',
-    help: "minimum interval duration that a client should wait before pinging server (0: grpc-go's 5m, as in etcd 3.4)",
-    def: '5s',
-    duration: true,
-  },
-  {
-    flag: 'grpc-keepalive-interval',
-    key: 'grpcKeepAliveInterval',
-    help: "frequency duration of server-to-client ping to check if a connection is alive (0: grpc-go's 2h, as in etcd 3.4)",
-    def: '2h',
-    duration: true,
-  },
-  {
-    flag: 'grpc-keepalive-timeout',
-    key: 'grpcKeepAliveTimeout',
-    help: "additional duration of wait before closing a non-responsive connection (0: grpc-go's 20s, as in etcd 3.4)",
-    def: '20s',
-    duration: true,
-  },
-  {
-    flag: 'max-client-connections',
-    key: 'maxClientConnections',
-    help: 'maximum client connections (gRPC and HTTP) open at a time; more are closed as they are accepted (tetcd only)',
-    def: '4096',
-  },
+export interface Parsed {
+  config: TetcdConfig;
+  /** Flags given that have no meaning here (flag_table's 'ignored'). */
+  ignored: string[];
+  /** Flags given that take effect once another issue lands: flag -> issue. */
+  pending: { flag: string; issue: number }[];
+  /** Warnings for the log, as etcd words them (unrecognized ETCD_* variables). */
+  warnings: string[];
+  /** Where the configuration came from, for the log. */
+  configFile: string | undefined;
+}
+
+/** What argv asks to print instead of starting: Go's flag package takes -h/-help/--help and -version. */
+export function infoRequest(argv: string[]): 'help' | 'version' | undefined {
+  for (const a of argv) {
+    if (a === '--' || !a.startsWith('-')) return undefined;
+    const name = a.replace(/^--?/, '').split('=')[0];
+    if (name === 'h' || name === 'help') return 'help';
+    if (name === 'version' && parseBool(a.split('=')[1] ?? 'true') === true) return 'version';
+  }
+  return undefined;
+}
+
+/** Parses argv (without node and script); throws ConfigError with a message for the user. */
+export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Parsed {
+  const fromArgs = parseArgs(argv);
+  const configFile = fromArgs.get('config-file') ?? (env['ETCD_CONFIG_FILE'] || undefined);
+  let raw: Map<string, string>;
+  const warnings: string[] = [];
+  if (configFile !== undefined && configFile !== '') {
+    raw = readConfigFile(configFile);
+  } else {
+    raw = new Map(fromArgs);
+    for (const [key, value] of Object.entries(env)) {
+      if (!key.startsWith('ETCD_') || value === undefined) continue;
+      const flag = key.slice(5).toLowerCase().replace(/_/g, '-');
+      const known =
+        FLAG_BY_NAME.get(flag) ?? (flag === 'config-file' || flag === 'version' ? flag : undefined);
+      if (known === undefined || envName(flag) !== key) {
+        warnings.push(`unrecognized environment variable ${key}=${value}`);
+        continue;
+      }
+      if (fromArgs.has(flag)) {
+        throw new ConfigError(
+          `conflicting environment variable "${key}" is shadowed by corresponding command-line flag (either unset environment variable or disable flag)`,
+        );
+      }
+      if (value === '' || typeof known === 'string') continue;
+      if (!valid(known, value)) throw new ConfigError(`invalid value "${value}" for ${key}: parse error`);
+      raw.set(flag, value);
+    }
+  }
+  raw.delete('config-file');
+  raw.delete('version');
+  refuseUnsupported(raw);
+  const ignored: string[] = [];
+  const pending: Parsed['pending'] = [];
+  for (const flag of raw.keys()) {
+    const f = FLAG_BY_NAME.get(flag)!;
+    if (f.status === 'ignored' || f.status === 'refused') ignored.push(flag);
+    else if (f.status === 'pending') pending.push({ flag, issue: f.issue! });
+  }
+  return { config: build(raw), ignored, pending, warnings, configFile };
+}
+
+/** Go's flag package: -f, --f, -f=v, --f v; a bool takes a value only after "="; the last one wins. */
+function parseArgs(argv: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      if (i + 1 < argv.length) throw new ConfigError(`'${argv[i + 1]}' is not a valid flag`);
+      break;
+    }
+    if (!a.startsWith('-') || a === '-') throw new ConfigError(`'${a}' is not a valid flag`);
+    const body = a.replace(/^--?/, '');
+    if (body === '' || body.startsWith('-') || body.startsWith('=')) {
+      throw new ConfigError(`bad flag syntax: ${a}`, 2);
+    }
+    const eq = body.indexOf('=');
+    const name = eq < 0 ? body : body.slice(0, eq);
+    let value = eq < 0 ? undefined : body.slice(eq + 1);
+    const f = FLAG_BY_NAME.get(name);
+    const isBool = f?.kind === 'bool' || name === 'version';
+    if (!f && name !== 'config-file' && name !== 'version') {
+      throw new ConfigError(`flag provided but not defined: -${name}`, 2);
+    }
+    if (isBool) {
+      value ??= 'true';
+      if (parseBool(value) === undefined) {
+        throw new ConfigError(`invalid boolean value "${value}" for -${name}: parse error`, 2);
+      }
+    } else if (value === undefined) {
+      if (i + 1 >= argv.length) throw new ConfigError(`flag needs an argument: -${name}`, 2);
+      value = argv[++i]!;
+    }
+    if (f && !valid(f, value))
+      throw new ConfigError(`invalid value "${value}" for flag -${name}: parse error`, 2);
+    out.set(name, value);
+  }
+  return out;
+}
+
+/** The value parses as the flag's Go type. */
+function valid(f: FlagInfo, v: string): boolean {
+  switch (f.kind) {
+    case 'bool':
+      return parseBool(v) !== undefined;
+    case 'uint':
+      return /^\d+$/.test(v) && Number(v) <= MAX_REPR_UINT;
+    case 'uint32':
+      return /^\d+$/.test(v) && Number(v) <= MAX_UINT32;
+    case 'int':
+      return /^[-+]?\d+$/.test(v);
+    case 'duration':
+      try {
+        parseDuration(f.flag, v);
+        return true;
+      } catch {
+        return false;
+      }
+    default:
+      return true;
+  }
+}
+
+/** The YAML file as etcd 3.4 reads it: keys are the flag names; lists as sequences; durations in ns. */
+function readConfigFile(path: string): Map<string, string> {
+  let doc: unknown;
+  try {
+    doc = yaml.load(readFileSync(path, 'utf8'));
+  } catch (e) {
+    const why = (e as { code?: string }).code === 'ENOENT' ? 'no such file or directory' : String(e);
+    throw new ConfigError(`cannot read --config-file ${path}: ${why}`);
+  }
+  if (doc === undefined || doc === null) return new Map();
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError(`--config-file ${path} must hold a YAML mapping`);
+  }
+  const raw = new Map<string, string>();
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    if (k === 'client-transport-security' || k === 'peer-transport-security') {
+      checkTransportSecurity(k, v);
+      continue;
+    }
+    const f = FLAG_BY_NAME.get(k);
+    if (!f) throw new ConfigError(`--config-file ${path}: unknown key "${k}"`);
+    if (v === null || v === undefined) continue;
+    let s: string;
+    if (Array.isArray(v)) s = v.map(String).join(',');
+    else if (f.kind === 'duration' && typeof v === 'number') s = `${v}ns`;
+    else if (typeof v === 'object')
+      throw new ConfigError(`--config-file ${path}: "${k}" must not be a mapping`);
+    else s = String(v as string | number | boolean);
+    if (!valid(f, s)) throw new ConfigError(`--config-file ${path}: invalid value "${s}" for "${k}"`);
+    raw.set(k, s);
+  }
+  return raw;
+}
+
+const TRANSPORT_KEYS = [
+  'cert-file',
+  'key-file',
+  'client-cert-file',
+  'client-key-file',
+  'client-cert-auth',
+  'trusted-ca-file',
+  'auto-tls',
+  'crl-file',
+  'allowed-cn',
+  'allowed-hostname',
 ];
 
-/** Flags etcd users pass that this version accepts and ignores (cluster and tuning flags). */
-const ACCEPTED_IGNORED = [
-  'quota-backend-bytes',
-  'auto-compaction-mode',
-  'auto-compaction-retention',
-  'logger',
-  'log-outputs',
-  'enable-v2',
-  'listen-metrics-urls',
-  'max-learners',
-];
+/** etcd's YAML holds TLS in two mappings; anything that turns TLS on is refused like the flags. */
+function checkTransportSecurity(key: string, v: unknown): void {
+  if (v === null || v === undefined) return;
+  if (typeof v !== 'object' || Array.isArray(v))
+    throw new ConfigError(`--config-file: "${key}" must be a mapping`);
+  const asked: string[] = [];
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (!TRANSPORT_KEYS.includes(k)) throw new ConfigError(`--config-file: unknown key "${key}.${k}"`);
+    if (x !== null && x !== undefined && x !== false && x !== '' && x !== 'false') asked.push(`${key}.${k}`);
+  }
+  if (asked.length) {
+    throw new ConfigError(
+      `TLS is not supported yet (issue ${TLS_ISSUE}): ${asked.join(', ')} asked for it; tetcd refuses to start rather than serve plaintext`,
+    );
+  }
+}
 
-const envName = (flag: string) => `ETCD_${flag.toUpperCase().replace(/-/g, '_')}`;
+/** Flags whose value asks for what tetcd cannot do safely: one line naming them. */
+function refuseUnsupported(raw: Map<string, string>): void {
+  const tls: string[] = [];
+  for (const [flag, value] of raw) {
+    const f = FLAG_BY_NAME.get(flag)!;
+    if (!asksForRefused(f, value)) continue;
+    if (f.issue === TLS_ISSUE) tls.push(`--${flag}`);
+    else if (flag === 'proxy') {
+      throw new ConfigError(
+        `--proxy=${value} is not supported (tetcd has no v2 proxy): remove it or give --proxy=off`,
+      );
+    } else {
+      throw new ConfigError(
+        `--${flag} is not supported (no discovery bootstrap): bootstrap with --initial-cluster instead`,
+      );
+    }
+  }
+  for (const flag of [
+    'listen-client-urls',
+    'advertise-client-urls',
+    'listen-peer-urls',
+    'initial-advertise-peer-urls',
+    'listen-metrics-urls',
+  ]) {
+    const v = raw.get(flag) ?? '';
+    if (/(^|,)\s*(https|unixs):/i.test(v)) tls.push(`--${flag}=${v}`);
+  }
+  if (raw.get('initial-cluster')?.match(/=\s*https:/i)) tls.push(`--initial-cluster with https:// peer URLs`);
+  if (tls.length) {
+    throw new ConfigError(
+      `TLS is not supported yet (issue ${TLS_ISSUE}): ${tls.join(', ')} asked for it; tetcd refuses to start rather than serve plaintext`,
+    );
+  }
+}
 
 function urls(flag: string, v: string): string[] {
   const list = v
@@ -202,8 +305,7 @@ function urls(flag: string, v: string): string[] {
     } catch {
       throw new ConfigError(`--${flag}: invalid URL "${u}"`);
     }
-    if (url.protocol !== 'http:')
-      throw new ConfigError(`--${flag}: URL scheme must be http (TLS is not supported yet): "${u}"`);
+    if (url.protocol !== 'http:') throw new ConfigError(`--${flag}: URL scheme must be http, got "${u}"`);
     if (!url.port) throw new ConfigError(`--${flag}: URL "${u}" has no port`);
     if (url.pathname !== '/' && url.pathname !== '')
       throw new ConfigError(`--${flag}: URL "${u}" must not have a path`);
@@ -218,9 +320,11 @@ function positiveInt(flag: string, v: string): number {
   return Number(v);
 }
 
-function uint32(flag: string, v: string): number {
-  if (!/^\d+$/.test(v.trim()) || Number(v) > MAX_UINT32) {
-    throw new ConfigError(`--${flag} must be an unsigned 32-bit integer, got "${v}"`);
+function uint(flag: string, v: string, max = MAX_REPR_UINT): number {
+  if (!/^\d+$/.test(v.trim()) || Number(v) > max) {
+    throw new ConfigError(
+      `--${flag} must be an unsigned ${max === MAX_UINT32 ? '32-bit ' : ''}integer, got "${v}"`,
+    );
   }
   return Number(v);
 }
@@ -236,7 +340,6 @@ const DURATION_UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
-/** A Go duration (time.ParseDuration: "300ms", "1h30m", "0"), in milliseconds. */
 export function parseDuration(flag: string, v: string): number {
   const bad = () => new ConfigError(`--${flag}: invalid duration "${v}"`);
   const t = v.trim();
@@ -257,52 +360,77 @@ export function parseDuration(flag: string, v: string): number {
   return m[1] === '-' ? -ms : ms;
 }
 
-function build(raw: Record<string, string>): TetcdConfig {
-  const get = (f: string) => raw[f] ?? FLAGS.find((s) => s.flag === f)!.def;
-  const level = get('log-level');
+function build(raw: Map<string, string>): TetcdConfig {
+  const get = (f: string, def: string) => raw.get(f) ?? def;
+  const bool = (f: string, def: boolean) => {
+    const v = raw.get(f);
+    return v === undefined ? def : parseBool(v) === true;
+  };
+  const level = bool('debug', false) ? 'debug' : get('log-level', 'info');
   if (!(LOG_LEVELS as readonly string[]).includes(level)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
   }
-  const state = get('initial-cluster-state');
+  const state = get('initial-cluster-state', 'new');
   if (state !== 'new' && state !== 'existing') {
     throw new ConfigError(`--initial-cluster-state must be "new" or "existing", got "${state}"`);
   }
-  const name = get('name');
-  const heartbeat = positiveInt('heartbeat-interval', get('heartbeat-interval'));
-  const election = positiveInt('election-timeout', get('election-timeout'));
+  const name = get('name', 'default');
+  const heartbeat = positiveInt('heartbeat-interval', get('heartbeat-interval', '100'));
+  const election = positiveInt('election-timeout', get('election-timeout', '1000'));
   if (election < 5 * heartbeat) {
     throw new ConfigError(
       `--election-timeout[${election}ms] should be at least as 5 times as --heartbeat-interval[${heartbeat}ms]`,
     );
   }
-  const preVote = get('pre-vote');
-  if (!['true', 'false', ''].includes(preVote)) {
-    throw new ConfigError(`--pre-vote must be true or false, got "${preVote}"`);
-  }
+  const catchup = raw.get('snapshot-catchup-entries') ?? get('experimental-snapshot-catchup-entries', '5000');
+  const listenPeer = get('listen-peer-urls', 'http://localhost:2380');
+  const metricsUrls = raw.get('listen-metrics-urls');
+  if (metricsUrls) urls('listen-metrics-urls', metricsUrls);
   return {
     name,
-    dataDir: get('data-dir') || `${name}.tetcd`,
-    listenClientUrls: urls('listen-client-urls', get('listen-client-urls')),
-    advertiseClientUrls: urls('advertise-client-urls', get('advertise-client-urls')),
-    listenPeerUrls: urls('listen-peer-urls', get('listen-peer-urls')),
-    initialAdvertisePeerUrls: urls('initial-advertise-peer-urls', get('initial-advertise-peer-urls')),
-    initialCluster: get('initial-cluster'),
+    dataDir: get('data-dir', '') || `${name}.tetcd`,
+    walDir: get('wal-dir', '') || undefined,
+    listenClientUrls: urls('listen-client-urls', get('listen-client-urls', 'http://localhost:2379')),
+    advertiseClientUrls: urls('advertise-client-urls', get('advertise-client-urls', 'http://localhost:2379')),
+    listenPeerUrls: urls('listen-peer-urls', listenPeer),
+    initialAdvertisePeerUrls: urls(
+      'initial-advertise-peer-urls',
+      get('initial-advertise-peer-urls', 'http://localhost:2380'),
+    ),
+    initialCluster: get('initial-cluster', ''),
     initialClusterState: state,
-    initialClusterToken: get('initial-cluster-token'),
-    maxTxnOps: positiveInt('max-txn-ops', get('max-txn-ops')),
-    maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes')),
+    initialClusterToken: get('initial-cluster-token', 'etcd-cluster'),
+    maxTxnOps: positiveInt('max-txn-ops', get('max-txn-ops', '128')),
+    maxRequestBytes: positiveInt('max-request-bytes', get('max-request-bytes', '1572864')),
     logLevel: level,
     heartbeatInterval: heartbeat,
     electionTimeout: election,
-    snapshotCount: positiveInt('snapshot-count', get('snapshot-count')),
-    snapshotCatchupEntries: positiveInt('snapshot-catchup-entries', get('snapshot-catchup-entries')),
-    preVote: preVote !== 'false',
-    listenPeerUrlsGiven: raw['listen-peer-urls'] !== undefined,
+    snapshotCount: positiveInt('snapshot-count', get('snapshot-count', '100000')),
+    snapshotCatchupEntries: positiveInt('snapshot-catchup-entries', catchup),
+    preVote: bool('pre-vote', true),
+    maxSnapshots: uint('max-snapshots', get('max-snapshots', '5')),
+    maxWals: uint('max-wals', get('max-wals', '5')),
+    forceNewCluster: bool('force-new-cluster', false),
+    initialElectionTickAdvance: bool('initial-election-tick-advance', true),
+    strictReconfigCheck: bool('strict-reconfig-check', true),
+    watchProgressNotifyInterval: positiveDuration(
+      'experimental-watch-progress-notify-interval',
+      get('experimental-watch-progress-notify-interval', '10m'),
+    ),
+    listenPeerUrlsGiven: raw.has('listen-peer-urls'),
     // etcd hands 0 to grpc-go, which then has no limit (and announces none).
-    maxConcurrentStreams: uint32('max-concurrent-streams', get('max-concurrent-streams')) || MAX_UINT32,
-    ...keepalive(get),
-    maxClientConnections: positiveInt('max-client-connections', get('max-client-connections')),
+    maxConcurrentStreams:
+      uint('max-concurrent-streams', get('max-concurrent-streams', String(MAX_UINT32)), MAX_UINT32) ||
+      MAX_UINT32,
+    ...keepalive((f, d) => get(f, d)),
+    maxClientConnections: positiveInt('max-client-connections', get('max-client-connections', '4096')),
   };
+}
+
+function positiveDuration(flag: string, v: string): number {
+  const ms = parseDuration(flag, v);
+  if (ms <= 0) throw new ConfigError(`--${flag} must be a positive duration, got "${v}"`);
+  return ms;
 }
 
 /**
@@ -310,82 +438,14 @@ function build(raw: Record<string, string>): TetcdConfig {
  * enforcement policy, and grpc-go's own (5 minutes) applies; an interval or a timeout of 0 or less
  * sets no server parameters, and grpc-go's own apply (2 h, 20 s): "0 to disable" disables nothing.
  */
-function keepalive(get: (f: string) => string) {
-  const min = parseDuration('grpc-keepalive-min-time', get('grpc-keepalive-min-time'));
-  const interval = parseDuration('grpc-keepalive-interval', get('grpc-keepalive-interval'));
-  const timeout = parseDuration('grpc-keepalive-timeout', get('grpc-keepalive-timeout'));
+function keepalive(get: (f: string, def: string) => string) {
+  const min = parseDuration('grpc-keepalive-min-time', get('grpc-keepalive-min-time', '5s'));
+  const interval = parseDuration('grpc-keepalive-interval', get('grpc-keepalive-interval', '2h'));
+  const timeout = parseDuration('grpc-keepalive-timeout', get('grpc-keepalive-timeout', '20s'));
   const params = interval > 0 && timeout > 0;
   return {
     grpcKeepAliveMinTime: min > 0 ? min : 5 * 60_000,
     grpcKeepAliveInterval: params ? interval : 2 * 3_600_000,
     grpcKeepAliveTimeout: params ? timeout : 20_000,
   };
-}
-
-export interface Parsed {
-  config: TetcdConfig;
-  ignored: string[];
-}
-
-/** Parses argv (without node and script); throws ConfigError with a message for the user. */
-export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Parsed {
-  const cmd = new Command('tetcd')
-    .description('tetcd: an etcd-compatible, strictly serializable key-value store')
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} })
-    .allowExcessArguments(false);
-  for (const f of FLAGS) {
-    // Boolean flags take an optional value, as Go's flag package allows (--pre-vote, --pre-vote=false).
-    const arg = f.def === 'true' || f.def === 'false' ? '[value]' : '<value>';
-    cmd.addOption(new Option(`--${f.flag} ${arg}`, `${f.help} (env ${envName(f.flag)}, default "${f.def}")`));
-  }
-  for (const f of ACCEPTED_IGNORED) cmd.addOption(new Option(`--${f} [value]`).hideHelp());
-  cmd.addOption(
-    new Option('--config-file <path>', 'path to a YAML configuration file (replaces flags and environment)'),
-  );
-  try {
-    cmd.parse(argv, { from: 'user' });
-  } catch (e) {
-    const err = e as { code?: string; message?: string };
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') throw e;
-    throw new ConfigError((err.message ?? String(e)).replace(/^error: /, ''));
-  }
-  const opts = cmd.opts<Record<string, string | boolean | undefined>>();
-  const ignored = ACCEPTED_IGNORED.filter((f) => opts[camel(f)] !== undefined);
-  if (typeof opts['configFile'] === 'string') {
-    let doc: unknown;
-    try {
-      doc = yaml.load(readFileSync(opts['configFile'], 'utf8'));
-    } catch (e) {
-      throw new ConfigError(`cannot read --config-file: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (typeof doc !== 'object' || doc === null)
-      throw new ConfigError('--config-file must hold a YAML mapping');
-    const raw: Record<string, string> = {};
-    for (const [k, v] of Object.entries(doc)) {
-      if (!FLAGS.some((f) => f.flag === k)) {
-        if (ACCEPTED_IGNORED.includes(k)) ignored.push(k);
-        else throw new ConfigError(`--config-file: unknown key "${k}"`);
-        continue;
-      }
-      const spec = FLAGS.find((f) => f.flag === k)!;
-      // etcd's YAML holds a duration as a number of nanoseconds (a time.Duration in JSON).
-      if (spec.duration && typeof v === 'number') raw[k] = `${v}ns`;
-      else raw[k] = Array.isArray(v) ? v.join(',') : String(v);
-    }
-    return { config: build(raw), ignored };
-  }
-  const raw: Record<string, string> = {};
-  for (const f of FLAGS) {
-    const fromFlag = opts[camel(f.flag)];
-    const fromEnv = env[envName(f.flag)];
-    if (fromFlag === true) raw[f.flag] = 'true';
-    else if (typeof fromFlag === 'string') raw[f.flag] = fromFlag;
-    else if (fromEnv !== undefined) raw[f.flag] = fromEnv;
-  }
-  return { config: build(raw), ignored };
-}
-
-function camel(flag: string): string {
-  return flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 }

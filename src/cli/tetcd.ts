@@ -1,35 +1,60 @@
 // `tetcd`: the server binary. Same flags as etcd; JSON logs on stderr; clean shutdown on SIGTERM/SIGINT;
 // fail-stop (exit 1, logged at level fatal) on any durability error and on any error that is not one
 // request's (a ClientError) while applying the log or stepping raft.
-import { ConfigError, parseConfig } from './config.ts';
+import { ConfigError, infoRequest, parseConfig, type Parsed } from './config.ts';
+import { helpText, versionText } from './help.ts';
+import { PreflightError, hostPort, preflight } from './preflight.ts';
 import { createLogger } from '../pkg/logger.ts';
 import { EtcdServer } from '../server/server.ts';
 import { BootstrapError } from '../server/bootstrap.ts';
 import { startClientServer, type ClientServer } from '../api/grpc/server.ts';
 
-function hostPort(u: string): { host: string; port: number } {
-  const url = new URL(u);
-  // "localhost" binds the IPv4 loopback only, like the address etcdctl dials by default.
-  const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, '');
-  return { host, port: Number(url.port) };
+/** An operator's error: one line on stderr, exit status 1 (2 for flag syntax, as etcd), no stack. */
+function refuse(message: string, code = 1): never {
+  process.stderr.write(`tetcd: ${message}\n`);
+  process.exit(code);
 }
 
 async function main(): Promise<void> {
-  let parsed;
+  const argv = process.argv.slice(2);
+  const info = infoRequest(argv);
+  if (info !== undefined) {
+    process.stdout.write(info === 'help' ? helpText() : versionText());
+    process.exit(0);
+  }
+  let parsed: Parsed;
   try {
-    parsed = parseConfig(process.argv.slice(2), process.env);
+    parsed = parseConfig(argv, process.env);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'commander.helpDisplayed' || code === 'commander.help') process.exit(0);
-    if (e instanceof ConfigError) {
-      process.stderr.write(`tetcd: ${e.message}\nRun 'tetcd --help' for the flags.\n`);
-      process.exit(2);
-    }
+    if (e instanceof ConfigError) refuse(`${e.message}. See 'tetcd --help'.`, e.exitCode);
     throw e;
   }
-  const { config, ignored } = parsed;
+  const { config, ignored, pending, warnings } = parsed;
   const log = createLogger(config.logLevel);
-  if (ignored.length) log.warn({ flags: ignored }, 'flags accepted for compatibility but not in effect yet');
+  for (const w of warnings) log.warn({}, w);
+  if (parsed.configFile !== undefined) {
+    log.info(
+      { path: parsed.configFile },
+      'loaded the configuration file; flags and ETCD_* variables are ignored',
+    );
+  }
+  if (pending.length) {
+    const named = pending.map((p) => `--${p.flag} (issue ${p.issue})`).join(', ');
+    log.warn({ flags: pending.map((p) => p.flag) }, `flags accepted, not in effect yet: ${named}`);
+  }
+  if (ignored.length) {
+    const named = ignored.map((f) => `--${f}`).join(', ');
+    log.warn(
+      { flags: ignored },
+      `flags accepted, with no meaning in tetcd (docs/flags.md says why): ${named}`,
+    );
+  }
+  try {
+    await preflight(config);
+  } catch (e) {
+    if (e instanceof PreflightError) refuse(e.message);
+    throw e;
+  }
   const fatal = (err: unknown) => {
     log.fatal({ err }, 'fail-stop: stopping the member');
     process.exit(1);
@@ -48,6 +73,13 @@ async function main(): Promise<void> {
       initialCluster: config.initialCluster,
       initialClusterState: config.initialClusterState,
       initialClusterToken: config.initialClusterToken,
+      ...(config.walDir !== undefined ? { walDir: config.walDir } : {}),
+      maxSnapshots: config.maxSnapshots,
+      maxWals: config.maxWals,
+      forceNewCluster: config.forceNewCluster,
+      initialElectionTickAdvance: config.initialElectionTickAdvance,
+      strictReconfigCheck: config.strictReconfigCheck,
+      watchProgressNotifyIntervalMs: config.watchProgressNotifyInterval,
       heartbeatMs: config.heartbeatInterval,
       electionTimeoutMs: config.electionTimeout,
       snapshotCount: config.snapshotCount,
@@ -61,11 +93,9 @@ async function main(): Promise<void> {
       onRemoved: () => void stop('removed from the cluster'),
     });
   } catch (e) {
-    if (e instanceof BootstrapError) {
-      log.fatal({ err: e.message }, 'cannot start the member');
-      process.stderr.write(`tetcd: ${e.message}\n`);
-      process.exit(1);
-    }
+    if (e instanceof BootstrapError) refuse(e.message);
+    // A system error the checks could not foresee (a full disk, a race on a port): its line, no stack.
+    if (isSystemError(e)) refuse(e.message);
     throw e;
   }
   const servers: ClientServer[] = [];
@@ -97,7 +127,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
+function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).syscall === 'string';
+}
+
 main().catch((err: unknown) => {
+  if (isSystemError(err)) refuse(err.message);
   process.stderr.write(`tetcd: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -1,11 +1,18 @@
-// HTTP on the client port: /health, /livez, /readyz, /version (etcd's shapes).
+// HTTP on the client port: /health and /version as etcd 3.4.23 answers them (its /livez and /readyz
+// are 404: they came with 3.5).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CLUSTER_VERSION, SERVER_VERSION } from '../../pkg/version.ts';
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const b = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
-  res.end(b);
+/** etcd 3.4's client HTTP handlers answer with these (its --cors default "*"). */
+const CORS = {
+  'access-control-allow-headers': 'accept, content-type, authorization',
+  'access-control-allow-methods': 'POST, GET, OPTIONS, PUT, DELETE',
+  'access-control-allow-origin': '*',
+};
+
+function answer(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { ...CORS, 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 function text(res: ServerResponse, status: number, body: string): void {
@@ -20,22 +27,17 @@ export function createHttpServer(extra?: (req: IncomingMessage, res: ServerRespo
   return createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     switch (url.pathname) {
-      case '/health': {
-        // A single voter always has a leader (itself); alarms are not raised yet.
-        return json(res, 200, { health: 'true', reason: '' });
-      }
-      case '/livez':
-      case '/readyz':
-        return text(
+      case '/health':
+        // etcd 3.4 writes the JSON without a content type, so Go sniffs text/plain. This answer knows
+        // nothing of the member (api/http imports only the base): alarms and a lost leader are not seen.
+        return answer(res, 200, 'text/plain; charset=utf-8', JSON.stringify({ health: 'true' }));
+      case '/version':
+        return answer(
           res,
           200,
-          url.searchParams.has('verbose') ? `[+]serializable_read ok\n[+]data_corruption ok\nok\n` : 'ok\n',
+          'application/json',
+          JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }),
         );
-      case '/version':
-        return json(res, 200, {
-          etcdserver: SERVER_VERSION,
-          etcdcluster: CLUSTER_VERSION.replace(/\.\d+$/, '.0'),
-        });
       default:
         if (extra?.(req, res)) return;
         text(res, 404, '404 page not found\n');
