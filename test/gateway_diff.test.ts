@@ -96,6 +96,11 @@ const SESSION: Step[] = [
     fix: (s) => s.replace(/"revision":"\d+",("raft_term":"X"\},"canceled")/g, '$1'),
   },
   { path: '/v3/watch', body: '{bad', fails: true },
+  // A request above the receive limit on a running stream ends it with an error chunk.
+  {
+    path: '/v3/watch',
+    body: `{"create_request":{"key":"${b64('a')}"}}\n{"create_request":{"key":"${'QUFB'.repeat(733_334)}"}}`,
+  },
   { path: '/v3/lock/lock', body: `{"name":"${b64('lk')}","lease":"7777"}`, keep: keepKey('lockKey') },
   { path: '/v3/lock/unlock', body: (v) => `{"key":"${v['lockKey']}"}` },
   {
