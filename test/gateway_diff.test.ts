@@ -16,6 +16,7 @@ interface Step {
   path: string;
   body?: string | ((v: Vars) => string);
   method?: string;
+  headers?: Record<string, string>;
   /** Fields whose values differ between two servers for a good reason. */
   mask?: string[];
   /** A stream: read until this holds, then hang up. */
@@ -102,6 +103,17 @@ const SESSION: Step[] = [
     body: `{"create_request":{"key":"${b64('a')}"}}\n{"create_request":{"key":"${'QUFB'.repeat(733_334)}"}}`,
   },
   { path: '/v3/lock/lock', body: `{"name":"${b64('lk')}","lease":"7777"}`, keep: keepKey('lockKey') },
+  // Grpc-Timeout: the client's deadline ends a lock that waits (504); a malformed one is refused.
+  { path: '/v3/lease/grant', body: '{"TTL":"60","ID":"8888"}' },
+  {
+    path: '/v3/lock/lock',
+    body: `{"name":"${b64('lk')}","lease":"8888"}`,
+    headers: { 'Grpc-Timeout': '300m' },
+    fails: true,
+  },
+  { path: '/v3/lease/revoke', body: '{"ID":"8888"}' },
+  { path: '/v3/kv/range', body: `{"key":"${b64('foo')}"}`, headers: { 'Grpc-Timeout': '5S' } },
+  { path: '/v3/kv/range', body: `{"key":"${b64('foo')}"}`, headers: { 'Grpc-Timeout': '5s' }, fails: true },
   { path: '/v3/lock/unlock', body: (v) => `{"key":"${v['lockKey']}"}` },
   {
     path: '/v3/election/campaign',
@@ -274,7 +286,7 @@ function normalise(body: string, mask: string[] = []): string {
 
 async function run(port: number, step: Step, vars: Vars): Promise<HttpAnswer> {
   const body = typeof step.body === 'function' ? step.body(vars) : step.body;
-  const o = { method: step.method ?? 'POST', timeoutMs: 10_000 };
+  const o = { method: step.method ?? 'POST', timeoutMs: 10_000, headers: step.headers ?? {} };
   if (step.until === undefined) return httpCall(port, step.path, body, o);
   let first = true;
   const until = step.until;

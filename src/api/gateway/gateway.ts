@@ -18,7 +18,7 @@ import { Code, StatusError, type GrpcStatus } from '../grpc/status.ts';
 import { nextValue, JsonSyntaxError, type JsonValue } from './json_scan.ts';
 import { encodeRequest, JsonpbError, messageJson, namedType } from './jsonpb.ts';
 import { ROUTES, gatewayPath } from './routes.ts';
-import { callError, callReply, cors, gatewayError, plainError } from './responses.ts';
+import { callError, callReply, cors, gatewayError, plainError, streamErrorChunk } from './responses.ts';
 import { JsonStreamOut, type Method } from './stream_out.ts';
 
 export interface GatewayOptions {
@@ -74,7 +74,17 @@ export function createGateway(router: GrpcRouter, opts: GatewayOptions): HttpHoo
     }
     const t = types.get(grpcPath)!;
     const m = router.lookup(grpcPath);
-    const ctx = callContext(grpcPath, req);
+    // Grpc-Timeout is read before the call (grpc-gateway's AnnotateContext) and counts from here.
+    const th = req.headers['grpc-timeout'];
+    const timeout = Array.isArray(th) ? th[0] : th;
+    const ms = timeout === undefined ? undefined : grpcTimeoutMs(timeout);
+    if (ms === null) {
+      req.resume();
+      gatewayError(res, { code: Code.INVALID_ARGUMENT, details: `invalid grpc-timeout: ${timeout}` });
+      return true;
+    }
+    const ctx = callContext(grpcPath, req, timeout);
+    if (ms !== undefined) expireAt(ms, res, ctx);
     if (m === undefined) {
       // A service registered without this method (Auth today): what gRPC answers.
       const service = grpcPath.slice(1, grpcPath.lastIndexOf('/'));
@@ -104,7 +114,33 @@ export function createGateway(router: GrpcRouter, opts: GatewayOptions): HttpHoo
 }
 
 /** What the gateway's call carries: the token of the Authorization header, Grpc-Metadata-* headers. */
-function callContext(grpcPath: string, req: IncomingMessage): Context {
+const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
+
+/** grpc-gateway's reading of Grpc-Timeout (any integer, then H M S m u n) in ms; null when invalid. */
+export function grpcTimeoutMs(v: string): number | null {
+  const unit = UNIT_MS[v[v.length - 1] ?? ''];
+  if (v.length < 2 || unit === undefined || !/^[+-]?\d+$/.test(v.slice(0, -1))) return null;
+  return Number(v.slice(0, -1)) * unit;
+}
+
+/**
+ * The client's deadline: the call is answered "context deadline exceeded" (504, or the last chunk of
+ * a stream already answering) and its context aborted, as the gateway's own gRPC client would fail it.
+ */
+function expireAt(ms: number, res: ServerResponse, ctx: Context): void {
+  const timer = setTimeout(
+    () => {
+      const st = { code: Code.DEADLINE_EXCEEDED, details: 'context deadline exceeded' };
+      if (!res.headersSent) gatewayError(res, st);
+      else if (!res.writableEnded) res.end(streamErrorChunk(st));
+      ctx.abort();
+    },
+    Math.min(Math.max(0, ms), 2 ** 31 - 1),
+  );
+  res.once('close', () => clearTimeout(timer));
+}
+
+function callContext(grpcPath: string, req: IncomingMessage, timeout: string | undefined): Context {
   const fields: [string, string][] = [];
   const auth = req.headers.authorization;
   if (auth !== undefined) fields.push(['token', auth], ['authorization', auth]);
@@ -112,7 +148,7 @@ function callContext(grpcPath: string, req: IncomingMessage): Context {
     if (!k.startsWith('grpc-metadata-') || v === undefined) continue;
     for (const x of Array.isArray(v) ? v : [v]) fields.push([k.slice('grpc-metadata-'.length), x]);
   }
-  return new Context(grpcPath, fields, undefined);
+  return new Context(grpcPath, fields, timeout);
 }
 
 type BodyRefusal = { refused: 'too-large' | 'timeout' };

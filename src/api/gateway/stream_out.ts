@@ -62,14 +62,14 @@ export class JsonStreamOut implements StreamOut {
   }
 
   end(): void {
-    if (this.over) return;
+    if (this.over || this.res.writableEnded) return this.finish();
     if (!this.res.headersSent) streamHead(this.res);
     this.res.end();
     this.finish();
   }
 
   fail(err: unknown): void {
-    if (this.over) return;
+    if (this.over || this.res.writableEnded) return this.finish();
     const st: GrpcStatus = err instanceof StatusError ? err : this.m.errors(err, this.ctx.path);
     if (!this.res.headersSent) callError(this.res, st);
     else this.res.end(streamErrorChunk(st));
@@ -90,6 +90,8 @@ export class JsonStreamOut implements StreamOut {
   }
 
   private send(text: string, done?: () => void): void {
+    // Ended from outside (the client's deadline) and not yet closed: nothing more goes out.
+    if (this.res.writableEnded) return;
     if (!this.res.headersSent) streamHead(this.res);
     this.res.write(text, done === undefined ? undefined : () => done());
   }
