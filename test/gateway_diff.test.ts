@@ -33,6 +33,7 @@ interface Step {
   fails?: true;
 }
 
+const big = (n: number) => Buffer.alloc(n, 'x').toString('base64');
 const lines = (n: number) => (body: string) => body.split('\n').filter((l) => l !== '').length >= n;
 
 const SESSION: Step[] = [
@@ -57,6 +58,9 @@ const SESSION: Step[] = [
   },
   { path: '/v3/kv/range', method: 'GET', fails: true },
   { path: '/v3/kv/nothing', body: '{}', fails: true },
+  // Above --max-request-bytes: etcd's own error; above the gRPC receive limit: grpc's.
+  { path: '/v3/kv/put', body: `{"key":"${b64('big')}","value":"${big(1_700_000)}"}`, fails: true },
+  { path: '/v3/kv/put', body: `{"key":"${b64('big')}","value":"${big(3_000_000)}"}`, fails: true },
   { path: '/v3/kv/deleterange', body: `{"key":"${b64('none')}","prev_kv":true}` },
   {
     path: '/v3/kv/txn',
