@@ -100,12 +100,17 @@ export function createGateway(router: GrpcRouter, opts: GatewayOptions): HttpHoo
     readBody(req, bodyLimit, bodyTimeoutMs).then(
       (body) => {
         if (typeof body !== 'string') return refuseBody(res, body);
-        const raw = requestBytes(body, t, opts.maxReceiveBytes);
-        if (raw instanceof StatusError) {
-          return raw.code === Code.RESOURCE_EXHAUSTED ? callError(res, raw) : gatewayError(res, raw);
+        // A bug of ours met by a request is that request's failure (logged, Unknown), as in the router.
+        try {
+          const raw = requestBytes(body, t, opts.maxReceiveBytes);
+          if (raw instanceof StatusError) {
+            return raw.code === Code.RESOURCE_EXHAUSTED ? callError(res, raw) : gatewayError(res, raw);
+          }
+          if (m.kind === 'unary') runUnary(m, t, ctx, raw, res);
+          else runServerStream(m, t, ctx, raw, res);
+        } catch (err) {
+          callError(res, statusOf(m, ctx.path, err));
         }
-        if (m.kind === 'unary') runUnary(m, t, ctx, raw, res);
-        else runServerStream(m, t, ctx, raw, res);
       },
       (err: unknown) => opts.log.warn({ err }, 'gateway: reading a request body failed'),
     );
@@ -113,7 +118,6 @@ export function createGateway(router: GrpcRouter, opts: GatewayOptions): HttpHoo
   };
 }
 
-/** What the gateway's call carries: the token of the Authorization header, Grpc-Metadata-* headers. */
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 };
 
 /** grpc-gateway's reading of Grpc-Timeout (any integer, then H M S m u n) in ms; null when invalid. */
@@ -140,6 +144,7 @@ function expireAt(ms: number, res: ServerResponse, ctx: Context): void {
   res.once('close', () => clearTimeout(timer));
 }
 
+/** What the gateway's call carries: the token of the Authorization header, Grpc-Metadata-* headers. */
 function callContext(grpcPath: string, req: IncomingMessage, timeout: string | undefined): Context {
   const fields: [string, string][] = [];
   const auth = req.headers.authorization;
@@ -390,15 +395,23 @@ function serveBidi(
       gatewayError(res, { code: Code.RESOURCE_EXHAUSTED, details: 'gateway: request body too large' }, true);
     }
   };
+  const guarded = (final: boolean) => {
+    try {
+      take(final);
+    } catch (err) {
+      done = true;
+      out.fail(err);
+    }
+  };
   const onData = (c: Buffer) => {
     text += decoder.write(c);
-    take(false);
+    guarded(false);
   };
   req.on('data', onData);
   req.once('end', () => {
     if (done) return;
     text += decoder.end();
-    take(true);
+    guarded(true);
     if (!done) stop();
   });
 }
