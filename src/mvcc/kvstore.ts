@@ -114,6 +114,11 @@ export class KVStore {
     return new WriteTxn(this.state, this.currentRev, this.onWriteEnd);
   }
 
+  /** Keys in the index, deleted ones not yet compacted away included (etcd's keys gauge). */
+  keyCount(): number {
+    return this.state.index.size();
+  }
+
   /** One-shot read at the current revision. */
   range(key: Buffer, end: Buffer | undefined, o: RangeOptions = {}): RangeResult {
     return rangeAt(this.state, this.currentRev, key, end, o);

@@ -77,7 +77,6 @@ test("histograms have etcd's buckets; member state is read at scrape time", asyn
     dbSizeInUse: () => 2048,
     openReadTxns: () => 0,
     watchers: () => 2,
-    watchStreams: () => 1,
     slowWatchers: () => 0,
     pendingEvents: () => 0,
     quotaBackendBytes: () => 2 * 1024 ** 3,

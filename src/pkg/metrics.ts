@@ -38,6 +38,8 @@ export const counts = {
   clientStream: 0,
   snapshotApplyInProgress: 0,
   defragInflight: 0,
+  /** Open Watch streams (a gauge, not a counter). */
+  watchStreams: 0,
 };
 
 /** The member's state, read at each scrape (bound once by the member; zeros until then). */
@@ -56,7 +58,6 @@ export interface MemberSource {
   dbSizeInUse(): number;
   openReadTxns(): number;
   watchers(): number;
-  watchStreams(): number;
   slowWatchers(): number;
   pendingEvents(): number;
   quotaBackendBytes(): number;
@@ -452,7 +453,7 @@ gaugeOf(
 gaugeOf(
   'etcd_debugging_mvcc_watch_stream_total',
   'Total number of watch streams.',
-  m((s) => s.watchStreams(), 0),
+  () => counts.watchStreams,
 );
 gaugeOf(
   'etcd_debugging_mvcc_slow_watcher_total',

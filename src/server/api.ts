@@ -195,4 +195,6 @@ export interface ClientApi extends RaftStatus {
    * `path`. Waits up to the request timeout for a leader ("etcdserver: no leader" after that).
    */
   forwardToLeader(path: string, raw: Uint8Array): Promise<Buffer | undefined>;
+  /** The raft state as etcd's /debug/vars shows it ("raft.status"). */
+  raftStatus(): unknown;
 }

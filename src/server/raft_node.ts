@@ -22,6 +22,7 @@ import {
   type ConfChangeV2,
   type ConfState,
   type Entry,
+  type Status,
   type HardState,
   type Message,
   type ReadState,
@@ -185,6 +186,11 @@ export class RaftNode {
   /** Match index of a peer as this leader sees it (0 when unknown or not leader). */
   matchOf(id: bigint): number {
     return this.rn.progressMatch(id);
+  }
+
+  /** A copy of the raft state (for /debug/vars; not for hot paths). */
+  status(): Status {
+    return this.rn.status();
   }
 
   /** The current configuration. */

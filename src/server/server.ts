@@ -36,6 +36,9 @@ import { clusterServerOf } from './cluster_server.ts';
 import { LeaderForward } from './leader_forward.ts';
 import { advanceInitialTicks } from './tick_advance.ts';
 import { Op } from './raft_request.ts';
+import { memberSource, raftStatusJson } from './member_metrics.ts';
+import { bindMember, bindPeers, setVersion } from '../pkg/metrics.ts';
+import { SERVER_VERSION } from '../pkg/version.ts';
 import { ErrNoLeader, ErrStopped } from './errors.ts';
 
 export interface ServerConfig {
@@ -241,6 +244,7 @@ export class EtcdServer implements ClientApi {
       'member ready',
     );
     srv.publish(cfg.name, cfg.advertiseClientUrls ?? []);
+    srv.bindMetrics();
     return srv;
   }
 
@@ -353,6 +357,18 @@ export class EtcdServer implements ClientApi {
       isLearner: this.node.isLearner(),
       alarms: this.stores.alarms.get(0),
     };
+  }
+
+  /** /metrics reads this member from now on (one member per process; the last started wins). */
+  private bindMetrics(): void {
+    const peers = this.peers;
+    bindMember(memberSource(this.memberId, this.node, this.stores, () => peers.connectedPeers()));
+    bindPeers(() => peers.byteCounts());
+    setVersion(SERVER_VERSION);
+  }
+
+  raftStatus(): unknown {
+    return raftStatusJson(this.node.status());
   }
 
   async forwardToLeader(path: string, raw: Uint8Array): Promise<Buffer | undefined> {

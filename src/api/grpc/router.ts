@@ -21,6 +21,7 @@ import {
 } from './call.ts';
 import { Code, StatusError, type GrpcStatus } from './status.ts';
 import { toStatus } from './errors.ts';
+import { GRPC_CODE_NAMES, counts, type GrpcMethodCounts } from '../../pkg/metrics.ts';
 
 export type Response = object | Uint8Array;
 export type UnaryFn = (raw: Buffer, ctx: CallContext) => Response | Promise<Response>;
@@ -66,6 +67,8 @@ type Kind = Handler['kind'];
 type Method = Handler & {
   encode(v: object): Uint8Array;
   errors: ErrorMap;
+  /** grpc_prometheus's counts for this method (plain numbers, read when /metrics is scraped). */
+  stats: MethodStats;
   /** The router's guard (one per router), kept on the method so a call reaches it with no extra field. */
   guard: CallGuard | undefined;
 };
@@ -101,9 +104,30 @@ export interface RouterOptions {
 
 export type ServiceImpl = Record<string, Handler>;
 
+/** Calls of one method that reached their handler, messages in and out, and final codes. */
+class MethodStats {
+  started = 0;
+  received = 0;
+  sent = 0;
+  readonly handled: number[] = new Array<number>(GRPC_CODE_NAMES.length).fill(0);
+  constructor(
+    readonly service: string,
+    readonly method: string,
+    readonly type: GrpcMethodCounts['type'],
+  ) {}
+}
+
+const TYPE_OF: Record<Kind, GrpcMethodCounts['type']> = {
+  unary: 'unary',
+  server: 'server_stream',
+  bidi: 'bidi_stream',
+};
+
 export class GrpcRouter {
   private readonly methods = new Map<string, Method>();
   private readonly services = new Set<string>();
+  /** Every method of every served service, implemented or not (etcd lists them all in /metrics). */
+  private readonly stats = new Map<string, MethodStats>();
   readonly errors: ErrorMap;
 
   constructor(private readonly opts: RouterOptions) {
@@ -121,6 +145,11 @@ export class GrpcRouter {
   service(fullName: string, impl: ServiceImpl, errors: ErrorMap = this.errors): void {
     const svc = serviceType(fullName);
     const add: [string, Method][] = [];
+    const stats = new Map<string, MethodStats>();
+    for (const [name, m] of Object.entries(svc.methods)) {
+      const kind: Kind = m.requestStream ? 'bidi' : m.responseStream ? 'server' : 'unary';
+      stats.set(`/${fullName}/${name}`, new MethodStats(fullName, name, TYPE_OF[kind]));
+    }
     for (const [name, h] of Object.entries(impl)) {
       const m = svc.methods[name];
       if (m === undefined) throw new Error(`router: ${fullName} has no method ${name}`);
@@ -128,20 +157,38 @@ export class GrpcRouter {
       if (kind !== h.kind) throw new Error(`router: ${fullName}/${name} is ${kind}, not ${h.kind}`);
       const type = m.resolvedResponseType as MessageType;
       const encode = (v: object) => type.encode(v).finish();
-      add.push([`/${fullName}/${name}`, { ...h, encode, errors, guard: this.opts.guard }]);
+      const path = `/${fullName}/${name}`;
+      add.push([path, { ...h, encode, errors, guard: this.opts.guard, stats: stats.get(path)! }]);
     }
     // Registered only once every method checked out: a refused service leaves nothing behind.
     this.services.add(fullName);
     for (const [path, method] of add) this.methods.set(path, method);
+    for (const [path, st] of stats) this.stats.set(path, st);
   }
 
   /** A method outside the .proto files (grpc.health.v1): its responses must be bytes already. */
   method(path: string, h: Handler): void {
-    this.services.add(path.slice(1, path.lastIndexOf('/')));
+    const service = path.slice(1, path.lastIndexOf('/'));
+    this.services.add(service);
     const encode = () => {
       throw new Error(`router: ${path} answers bytes only`);
     };
-    this.methods.set(path, { ...h, encode, errors: this.errors, guard: this.opts.guard });
+    const stats = new MethodStats(service, path.slice(path.lastIndexOf('/') + 1), TYPE_OF[h.kind]);
+    this.stats.set(path, stats);
+    this.methods.set(path, { ...h, encode, errors: this.errors, guard: this.opts.guard, stats });
+  }
+
+  /** Per-method counts for /metrics (grpc_server_started/handled/msg_received/msg_sent_total). */
+  methodCounts(): GrpcMethodCounts[] {
+    return [...this.stats.values()].map((st) => ({
+      service: st.service,
+      method: st.method,
+      type: st.type,
+      started: st.started,
+      received: st.received,
+      sent: st.sent,
+      handled: new Map(st.handled.map((n, code) => [GRPC_CODE_NAMES[code]!, n])),
+    }));
   }
 
   /** A registered method: its handler, response encoder and error map (the JSON gateway calls these). */
@@ -166,10 +213,13 @@ export class GrpcRouter {
       const st = guard.stream(head.path, ctx);
       if (st !== undefined) return failed(sink, st);
     }
+    m.stats.started++;
+    counts.clientStream++;
     const call =
       m.kind === 'bidi'
         ? new BidiCall(sink, ctx, m, max, enc)
         : new SingleRequestCall(sink, ctx, m, max, enc);
+    call.counted = true;
     if (guard !== undefined && !call.isOver) guard.opened(call, ctx);
     return call;
   };
@@ -237,6 +287,8 @@ function endedEarly(pending: boolean, kind: Kind): GrpcStatus {
  */
 abstract class CallBase implements LocalCall, MessageSink {
   protected over = false;
+  /** The call reached its handler (past the guard): its end is counted in the method's stats. */
+  counted = false;
   private timer: NodeJS.Timeout | undefined;
   /** Made only when a message does not come whole in one DATA payload. */
   protected reader: MessageReader | undefined;
@@ -269,14 +321,15 @@ abstract class CallBase implements LocalCall, MessageSink {
   }
 
   cancel(): void {
-    if (this.markOver()) this.afterOver();
+    if (this.markOver(Code.CANCELLED)) this.afterOver();
   }
 
-  /** Marks the call over; false if it already was. The answer goes out before afterOver(). */
-  private markOver(): boolean {
+  /** Marks the call over with `code`; false if it already was. The answer goes out before afterOver(). */
+  private markOver(code: Code): boolean {
     if (this.over) return false;
     this.over = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.counted) this.m.stats.handled[code]!++;
     return true;
   }
 
@@ -290,7 +343,7 @@ abstract class CallBase implements LocalCall, MessageSink {
   protected closed(): void {}
 
   status(st: GrpcStatus): void {
-    if (!this.markOver()) return;
+    if (!this.markOver(st.code)) return;
     this.sink.fail(st.code, st.details);
     this.afterOver();
   }
@@ -304,7 +357,8 @@ abstract class CallBase implements LocalCall, MessageSink {
     } catch (err) {
       return this.error(err);
     }
-    if (!this.markOver()) return;
+    if (!this.markOver(Code.OK)) return;
+    this.m.stats.sent++;
     this.sink.reply(b);
     this.afterOver();
   }
@@ -322,11 +376,14 @@ abstract class CallBase implements LocalCall, MessageSink {
     } catch (err) {
       return this.error(err);
     }
+    this.m.stats.sent++;
     this.sink.send(frame(b), done);
   }
 
   writeFramed(b: Buffer, done?: () => void): void {
-    if (!this.over) this.sink.send(b, done);
+    if (this.over) return;
+    this.m.stats.sent++;
+    this.sink.send(b, done);
   }
 
   protected encode(v: Response): Uint8Array {
@@ -390,7 +447,10 @@ class SingleRequestCall extends CallBase {
 
   message(raw: Buffer): void {
     this.got = true;
-    if (this.m.kind === 'server') return this.stream(raw);
+    if (this.m.kind === 'server') {
+      this.m.stats.received++;
+      return this.stream(raw);
+    }
     // After the request decoded, before the handler (grpc-go's unary interceptor); one read when idle.
     const guard = this.m.guard;
     if (guard !== undefined && guard.active) {
@@ -402,6 +462,11 @@ class SingleRequestCall extends CallBase {
       }
       if (st !== undefined) return this.status(st);
     }
+    const stats = this.m.stats;
+    stats.started++;
+    stats.received++;
+    counts.clientUnary++;
+    this.counted = true;
     let out: Response | Promise<Response>;
     try {
       out = (this.m as { run: UnaryFn }).run(raw, this.ctx);
@@ -463,6 +528,7 @@ class BidiCall extends CallBase {
   }
 
   message(raw: Buffer): void {
+    this.m.stats.received++;
     this.input?.message(raw);
   }
 

@@ -15,6 +15,8 @@ import { GrpcRouter } from './router.ts';
 import { Interceptor } from './interceptor.ts';
 import { createHttpServer } from '../http/http.ts';
 import { createGateway } from '../gateway/gateway.ts';
+import { observeRoutes } from '../http/observe.ts';
+import { bindGrpc } from '../../pkg/metrics.ts';
 import { listenClient } from '../http/listener.ts';
 import type { H2LimitOptions } from '../http/limits.ts';
 
@@ -48,6 +50,7 @@ export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter;
   const election = electionService(srv, srv);
   router.service('v3lockpb.Lock', lock.impl, coordErrors(log));
   router.service('v3electionpb.Election', election.impl, coordErrors(log));
+  bindGrpc(() => router.methodCounts());
   return {
     router,
     close() {
@@ -58,17 +61,27 @@ export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter;
   };
 }
 
+/** What the client port serves over HTTP/1.1 besides the gateway and health. */
+export interface HttpOptions {
+  /** --enable-pprof: /debug/pprof/ (a CPU profile, a heap snapshot). */
+  pprof?: boolean;
+}
+
 export async function startClientServer(
   srv: ClientApi,
   log: Logger,
   host: string,
   port: number,
   limits?: H2LimitOptions,
+  httpOpts: HttpOptions = {},
 ): Promise<ClientServer> {
   const { router, close } = clientRouter(srv, log);
-  // HTTP/1.1 requests under /v3/ go to the JSON gateway, which calls the same handlers.
+  // HTTP/1.1 requests under /v3/ go to the JSON gateway, which calls the same handlers; /metrics and
+  // /debug/ to the observation routes.
   const maxReceiveBytes = srv.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES;
-  const http = createHttpServer(createGateway(router, { maxReceiveBytes, log }));
+  const gateway = createGateway(router, { maxReceiveBytes, log });
+  const observe = observeRoutes({ pprof: httpOpts.pprof ?? false, raftStatus: () => srv.raftStatus() });
+  const http = createHttpServer((req, res) => gateway(req, res) || observe(req, res));
   const listener = await listenClient(
     host,
     port,

@@ -11,6 +11,7 @@ import { HeaderCache, responseSize, writeResponse } from './watch_codec.ts';
 import { batchResponses, encodeUnit, type ResponseSink, type Unit } from './watch_batch.ts';
 import { GRPC_PREFIX, frame } from '../http/grpc_message.ts';
 import { bidi, type ServiceImpl, type StreamIn, type StreamOut } from './router.ts';
+import { counts } from '../../pkg/metrics.ts';
 
 interface CreateRequest {
   key: Buffer;
@@ -124,6 +125,7 @@ class WatchStream {
     private readonly respType: MessageType,
   ) {
     this.headers = new HeaderCache((revision) => status.header({ revision }));
+    counts.watchStreams++;
     this.timers.push(setInterval(() => this.progressTick(), limits.watchProgressNotifyIntervalMs).unref());
   }
 
@@ -327,6 +329,7 @@ class WatchStream {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    counts.watchStreams--;
     for (const t of this.timers.splice(0)) clearInterval(t);
     for (const sw of this.watchers.values()) this.watchable.cancel(sw.w);
     this.watchers.clear();
