@@ -2,7 +2,17 @@
 // naming the cause and the fix: listen addresses that cannot be bound (etcd binds its listeners before
 // it touches the data dir), a data or WAL dir that is a file or cannot be created or written, an etcd
 // data dir (bbolt backend, etcd WAL).
-import { accessSync, closeSync, constants, openSync, readSync, readdirSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  rmdirSync,
+  statSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { TetcdConfig } from './config.ts';
@@ -21,8 +31,10 @@ export async function preflight(cfg: TetcdConfig): Promise<void> {
   checkDir('--data-dir', cfg.dataDir);
   if (cfg.walDir !== undefined) checkDir('--wal-dir', cfg.walDir);
   checkNotEtcd(cfg);
-  // A WAL that is not where --wal-dir says is refused by the server's bootstrap (it reads the stored
-  // member ID), also before anything is created.
+  // Last, once every check passed: create the data dir, the only proof some file systems give (root
+  // passes every permission check; /proc and /sys refuse anyway). A WAL that is not where --wal-dir
+  // says is refused by the server's bootstrap, before it creates the --wal-dir or anything else.
+  createDir('--data-dir', cfg.dataDir);
 }
 
 async function checkListen(cfg: TetcdConfig): Promise<void> {
@@ -70,6 +82,9 @@ function errno(e: unknown): string {
 }
 
 const REASON: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  ENOSPC: 'no space left on device',
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
   EROFS: 'read-only file system',
@@ -188,6 +203,32 @@ function checkNotEtcd(cfg: TetcdConfig): void {
   if (found.length) {
     throw new PreflightError(
       `"${cfg.dataDir}" is an etcd data directory (${found.join(', ')}), which tetcd cannot open: convert a copy with 'tetcdutl migrate --from-etcd-data-dir ${cfg.dataDir} --data-dir <new dir>' and start tetcd on that`,
+    );
+  }
+}
+
+/** mkdir -p; on failure the directories made here are removed again and the line says why. */
+function createDir(flag: string, dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      statSync(d);
+      break;
+    } catch {
+      missing.unshift(d);
+      if (dirname(d) === d) break;
+    }
+  }
+  const made: string[] = [];
+  try {
+    for (const d of missing) {
+      mkdirSync(d, { mode: 0o700 });
+      made.push(d);
+    }
+  } catch (e) {
+    for (const d of made.reverse()) rmdirSync(d);
+    throw new PreflightError(
+      `cannot create ${flag} "${dir}": ${REASON[errno(e)] ?? errno(e)}: choose another ${flag}, or create it for this user`,
     );
   }
 }
