@@ -85,6 +85,7 @@ const SESSION: Step[] = [
   // A keep-alive stream ends once its body has ended and every request is answered.
   { path: '/v3/lease/keepalive', body: '{"ID":"7777"}\n{"ID":"12345"}' },
   { path: '/v3/lease/keepalive', body: '{"ID":"7777"} {bad' },
+  { path: '/v3/lease/keepalive', body: '' },
   // A watch from the current revision receives a put made while it is open.
   {
     path: '/v3/watch',

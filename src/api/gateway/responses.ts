@@ -127,13 +127,15 @@ export function callReply(res: ServerResponse, json: string): void {
   res.end(json);
 }
 
-/** The head of a streamed answer (written with its first result). */
-export function streamHead(res: ServerResponse): void {
-  res.writeHead(200, {
-    'Content-Type': 'application/json',
-    'Grpc-Metadata-Content-Type': 'application/grpc',
-    'Transfer-Encoding': 'chunked',
-  });
+/**
+ * The head of a streamed answer, written with its first result. A stream that ends without any had
+ * no gRPC headers to copy (a trailers-only answer): no Grpc-Metadata-Content-Type then.
+ */
+export function streamHead(res: ServerResponse, empty = false): void {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (!empty) headers['Grpc-Metadata-Content-Type'] = 'application/grpc';
+  headers['Transfer-Encoding'] = 'chunked';
+  res.writeHead(200, headers);
 }
 
 /** The last chunk of a stream that failed after its first result (runtime.StreamError). */

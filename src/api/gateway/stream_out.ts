@@ -63,7 +63,7 @@ export class JsonStreamOut implements StreamOut {
 
   end(): void {
     if (this.over || this.res.writableEnded) return this.finish();
-    if (!this.res.headersSent) streamHead(this.res);
+    if (!this.res.headersSent) streamHead(this.res, true);
     this.res.end();
     this.finish();
   }
