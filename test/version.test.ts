@@ -1,0 +1,65 @@
+// One version everywhere, and it is etcd 3.4's: /version, /health (body, status, content type, CORS
+// headers), Maintenance.Status's version and `--version` compared with a live etcd 3.4.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { etcdctl, haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
+import { httpCall } from './helpers/http_json.ts';
+import { runTetcd } from './helpers/cli_run.ts';
+
+const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+describe('versions and health as etcd 3.4 gives them', { skip: !haveEtcd() }, () => {
+  let etcd: ServerHandle;
+  let tetcd: ServerHandle;
+  before(async () => {
+    [etcd, tetcd] = await Promise.all([startServer('etcd'), startServer('tetcd')]);
+  });
+  after(async () => {
+    await Promise.all([etcd?.destroy(), tetcd?.destroy()]);
+  });
+
+  test('GET /version, /health, /health?serializable=true, /livez and /readyz answer alike', async () => {
+    for (const path of ['/version', '/health', '/health?serializable=true', '/livez', '/readyz']) {
+      const [want, got] = await Promise.all(
+        [etcd, tetcd].map((h) => httpCall(h.port, path, undefined, { method: 'GET', timeoutMs: 10_000 })),
+      );
+      const shape = (a: typeof want) => ({
+        status: a.status,
+        contentType: a.contentType,
+        body: a.body,
+        cors: a.status === 200 ? a.headers['access-control-allow-origin'] : undefined,
+      });
+      assert.deepEqual(shape(got), shape(want), path);
+    }
+    const v = await httpCall(tetcd.port, '/version', undefined, { method: 'GET' });
+    assert.deepEqual(JSON.parse(v.body), { etcdserver: '3.4.23', etcdcluster: '3.4.0' });
+  });
+
+  test("Maintenance.Status's version (etcdctl endpoint status) is etcd's", async () => {
+    const [want, got] = await Promise.all(
+      [etcd, tetcd].map((h) => etcdctl(h.endpoint, ['endpoint', 'status', '-w', 'json'])),
+    );
+    const version = (out: string) =>
+      (JSON.parse(out) as { Status: { version: string } }[])[0]!.Status.version;
+    assert.equal(version(got.stdout), version(want.stdout));
+    assert.equal(version(got.stdout), '3.4.23');
+  });
+
+  test("tetcd --version prints etcd's lines with etcd's version, then tetcd's own", async () => {
+    const want = spawnSync('etcd', ['--version'], { encoding: 'utf8' }).stdout.split('\n');
+    const r = await runTetcd(['--version']);
+    assert.equal(r.code, 0);
+    const got = r.stdout.split('\n');
+    assert.equal(got[0], want[0], 'etcd Version line');
+    assert.deepEqual(
+      got.slice(0, 4).map((l) => l.split(':')[0]),
+      want.slice(0, 4).map((l) => l.split(':')[0]),
+    );
+    assert.equal(got[3], want[3], 'Go OS/Arch');
+    assert.equal(got[4], `tetcd Version: ${PKG.version}`);
+  });
+});
