@@ -3,6 +3,7 @@
 // so they survive a leader change or a restart.
 import type { Lessor } from './lessor.ts';
 import type { Logger } from '../pkg/logger.ts';
+import { counts } from '../pkg/metrics.ts';
 
 export interface LeaseLoopDeps {
   lessor: Lessor;
@@ -54,6 +55,7 @@ export class LeaseLoop {
       this.revoking.add(id);
       this.deps
         .revoke(id)
+        .then(() => counts.leaseExpired++)
         .catch((err: unknown) => this.deps.log.debug({ err, lease: id.toString(16) }, 'lease revoke failed'))
         .finally(() => this.revoking.delete(id));
     }

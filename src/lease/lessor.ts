@@ -5,6 +5,7 @@
 // leader's; a new leader expires leases at the deadlines it already holds (no reset, no extra time).
 // Renewal and expiry run on the leader: a renewal reaches the log as a checkpoint of 0 (the full TTL),
 // and only on a lone voter, which no failover can replace, is a renewal kept in memory alone.
+import { counts, leaseTtl } from '../pkg/metrics.ts';
 
 export const MAX_LEASE_TTL = 9_000_000_000;
 
@@ -69,6 +70,8 @@ export class Lessor {
     const full = Math.max(ttl, this.opts.minTtl);
     const l = new Lease(id, full, this.opts.now() + full * 1000);
     this.leases.set(id, l);
+    counts.leaseGranted++;
+    leaseTtl.observe(full);
     this.opts.store.save({ id, ttl: l.ttl, remainingTtl: 0 });
     return l;
   }
@@ -77,6 +80,7 @@ export class Lessor {
   revoke(id: bigint): string[] | undefined {
     const l = this.leases.get(id);
     if (!l) return undefined;
+    counts.leaseRevoked++;
     this.leases.delete(id);
     this.opts.store.remove(id);
     for (const k of l.keys) this.itemMap.delete(k);
@@ -93,6 +97,7 @@ export class Lessor {
     const l = this.leases.get(id);
     if (!l) return undefined;
     l.expiry = Math.max(l.expiry, this.opts.now() + l.ttl * 1000);
+    counts.leaseRenewed++;
     return l.ttl;
   }
 
