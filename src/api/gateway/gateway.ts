@@ -18,7 +18,15 @@ import { Code, StatusError, type GrpcStatus } from '../grpc/status.ts';
 import { nextValue, JsonSyntaxError, type JsonValue } from './json_scan.ts';
 import { encodeRequest, JsonpbError, messageJson, namedType } from './jsonpb.ts';
 import { ROUTES, gatewayPath } from './routes.ts';
-import { callError, callReply, cors, gatewayError, plainError, streamErrorChunk } from './responses.ts';
+import {
+  callError,
+  callReply,
+  cors,
+  gatewayError,
+  plainError,
+  streamErrorChunk,
+  streamFailure,
+} from './responses.ts';
 import { JsonStreamOut, type Method } from './stream_out.ts';
 
 export interface GatewayOptions {
@@ -32,7 +40,7 @@ export interface GatewayOptions {
 /** An `extra` hook of api/http/http.ts: true when the request was the gateway's. */
 export type HttpHook = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-type Types = { req: ReturnType<typeof namedType>; resp: ReturnType<typeof namedType> };
+type Types = { req: ReturnType<typeof namedType>; resp: ReturnType<typeof namedType>; streaming: boolean };
 
 /** The request and response types of a gRPC method path, with the .proto's field names. */
 function methodTypes(grpcPath: string): Types {
@@ -41,6 +49,7 @@ function methodTypes(grpcPath: string): Types {
   return {
     req: namedType(m.resolvedRequestType!.fullName.slice(1)),
     resp: namedType(m.resolvedResponseType!.fullName.slice(1)),
+    streaming: m.requestStream === true || m.responseStream === true,
   };
 }
 
@@ -90,7 +99,9 @@ export function createGateway(router: GrpcRouter, opts: GatewayOptions): HttpHoo
       const service = grpcPath.slice(1, grpcPath.lastIndexOf('/'));
       const name = grpcPath.slice(grpcPath.lastIndexOf('/') + 1);
       req.resume();
-      callError(res, { code: Code.UNIMPLEMENTED, details: `unknown method ${name} for service ${service}` });
+      const st = { code: Code.UNIMPLEMENTED, details: `unknown method ${name} for service ${service}` };
+      if (t.streaming) streamFailure(res, st);
+      else callError(res, st);
       return true;
     }
     if (m.kind === 'bidi') {
@@ -289,7 +300,7 @@ function streamAllowed(m: Method, ctx: Context, res: ServerResponse, out: JsonSt
     st = statusOf(m, ctx.path, err);
   }
   if (st === undefined) return true;
-  callError(res, st);
+  streamFailure(res, st);
   return false;
 }
 

@@ -138,7 +138,18 @@ export function streamHead(res: ServerResponse, empty = false): void {
   res.writeHead(200, headers);
 }
 
-/** The last chunk of a stream that failed after its first result (runtime.StreamError). */
+/**
+ * A stream that failed before its first result: grpc-gateway had started forwarding it (a
+ * trailers-only gRPC answer gives no header error), so the error is its one chunk, under the
+ * status of its code.
+ */
+export function streamFailure(res: ServerResponse, st: GrpcStatus): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(httpStatus(st.code), { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+  res.end(streamErrorChunk(st));
+}
+
+/** The last chunk of a failed stream (runtime.StreamError). */
 export function streamErrorChunk(st: GrpcStatus): string {
   const http = httpStatus(st.code);
   const parts: string[] = [];

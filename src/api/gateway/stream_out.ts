@@ -1,7 +1,7 @@
 // The answer side of a streamed call over HTTP/1.1: each response is a `{"result":...}` line of a
 // chunked body (grpc-gateway's ForwardResponseStream with its "\n" delimiter), written with the head
 // on the first one (grpc-gateway waits for the call's headers, which come with its first message).
-// A failure before any result is an ordinary error answer; after one, a last `{"error":{...}}` chunk.
+// A failure is a last `{"error":{...}}` chunk, under the error's HTTP status when it comes first.
 // A write's `done` runs once the line is handed to the socket (Node's write callback), so handlers
 // that pace themselves on it stop when the client stops reading; the call ends when the client goes.
 import type { ServerResponse } from 'node:http';
@@ -11,7 +11,7 @@ import type { GrpcRouter, Response, StreamOut } from '../grpc/router.ts';
 import { StatusError, type GrpcStatus } from '../grpc/status.ts';
 import { GRPC_PREFIX } from '../http/grpc_message.ts';
 import { messageJson } from './jsonpb.ts';
-import { callError, streamErrorChunk, streamHead } from './responses.ts';
+import { streamErrorChunk, streamFailure, streamHead } from './responses.ts';
 
 export type Method = NonNullable<ReturnType<GrpcRouter['lookup']>>;
 
@@ -71,7 +71,7 @@ export class JsonStreamOut implements StreamOut {
   fail(err: unknown): void {
     if (this.over || this.res.writableEnded) return this.finish();
     const st: GrpcStatus = err instanceof StatusError ? err : this.m.errors(err, this.ctx.path);
-    if (!this.res.headersSent) callError(this.res, st);
+    if (!this.res.headersSent) streamFailure(this.res, st);
     else this.res.end(streamErrorChunk(st));
     this.finish();
   }
