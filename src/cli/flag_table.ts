@@ -304,7 +304,7 @@ ign(
   '*',
   BOTH,
   'CORS origins allowed',
-  'tetcd serves no JSON gateway or v2 API; /health and /version answer every origin, as the default "*" does',
+  'tetcd restricts no origin: every HTTP answer is as etcd\'s default "*" gives it',
 );
 ign(
   'host-whitelist',
@@ -312,7 +312,7 @@ ign(
   '*',
   BOTH,
   'accepted Host headers of HTTP requests',
-  "guards etcd's v2 and gateway HTTP handlers against DNS rebinding; tetcd's HTTP serves only /health and /version",
+  'tetcd checks no Host header: every HTTP request is served as with etcd\'s default "*"',
 );
 
 group = 'Auth';
@@ -562,7 +562,14 @@ ign(
   'tunes bbolt defragmentation',
 );
 ign('experimental-memory-mlock', 'bool', 'false', '3.5', 'mlock the bbolt file', "tunes bbolt's memory map");
-ign('enable-grpc-gateway', 'bool', 'true', BOTH, 'serve the JSON gateway', 'tetcd has no JSON gateway yet');
+ign(
+  'enable-grpc-gateway',
+  'bool',
+  'true',
+  BOTH,
+  'serve the JSON gateway',
+  "the JSON gateway is always served (etcd's default, true); =false does not turn it off yet",
+);
 
 group = 'Unsafe feature';
 impl('force-new-cluster', 'bool', 'false', BOTH, 'restart as a one-member cluster with this data');
