@@ -17,6 +17,7 @@ import { TestCluster, type Member } from './helpers/cluster.ts';
 import { EtcdCluster } from './helpers/etcd_cluster.ts';
 import { etcdctl, freePort, haveEtcd, type CtlResult } from './helpers/procs.ts';
 import { Client, GrpcError } from './helpers/client.ts';
+import { mask, raced } from './helpers/transcript.ts';
 
 const HEARTBEAT_MS = 50;
 const ELECTION_MS = 500;
@@ -61,16 +62,6 @@ const STEPS: Step[] = [
   { name: 'member remove (itself)', args: (i) => ['member', 'remove', i.self] },
   { name: 'member add', args: (i) => ['member', 'add', 'x', `--peer-urls=${i.freePeer}`] },
 ];
-
-/** Member IDs, ports, timestamps and client names differ between runs: masked. */
-function mask(s: string): string {
-  return s
-    .replace(/"ts":"[^"]*"/g, '"ts":"<ts>"')
-    .replace(/"target":"[^"]*"/g, '"target":"<target>"')
-    .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>')
-    .replace(/\b[0-9a-f]{10,16}\b/g, '<id>')
-    .replace(/\b\d{12,20}\b/g, '<id>');
-}
 
 interface RpcStep {
   name: string;
@@ -145,19 +136,6 @@ async function rpcs(endpoint: string): Promise<Map<string, Transcript>> {
   } finally {
     c.close();
   }
-}
-
-/**
- * At the client's deadline etcd's server gives up on the call's context at the same moment and answers
- * Unknown "context deadline exceeded"; whichever comes first wins (both forms seen on etcd 3.4.23 for
- * the same command). Where a step ends at the client's deadline both forms are one; its time is still
- * compared, so a server answer at another moment does not pass for it.
- */
-function raced(s: string): string {
-  return s
-    .replace(/code = (Unknown|DeadlineExceeded) desc = context deadline exceeded/g, 'code = <deadline>')
-    .replace(/Error: (rpc error: code = <deadline>|context deadline exceeded)/g, 'Error: <deadline>')
-    .replace(/^code (2: context deadline exceeded|4: Deadline exceeded after .*)$/, 'code <deadline>');
 }
 
 async function memberIds(endpoint: string): Promise<Map<string, string>> {
