@@ -115,11 +115,13 @@ describe('docs/flags.md and the parser agree', () => {
     for (const [flag, row] of doc) {
       const f = FLAG_BY_NAME.get(flag)!;
       const v = sample(f);
+      // etcd wants the advertised client URLs whenever the listened ones are given.
+      const with_ = flag === 'listen-client-urls' ? { ETCD_ADVERTISE_CLIENT_URLS: v } : {};
       for (const [argv, env] of [
-        [[`--${flag}=${v}`], {}],
-        [[], { [envName(flag)]: v }],
+        [[`--${flag}=${v}`], with_],
+        [[], { [envName(flag)]: v, ...with_ }],
       ] as [string[], Record<string, string>][]) {
-        const how = `${argv.join(' ')}${Object.keys(env).join('')} (${row.status})`;
+        const how = `${argv.join(' ')} ${Object.keys(env).join(' ')} (${row.status})`;
         if (row.status.startsWith('refused when set')) {
           assert.throws(() => parseConfig(argv, env), ConfigError, how);
           continue;

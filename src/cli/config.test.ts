@@ -253,3 +253,16 @@ test("the config file holds etcd's keys and types and replaces flags and environ
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--listen-client-urls without --advertise-client-urls is refused, as etcd 3.4 does', () => {
+  refused(
+    ['--listen-client-urls', 'http://127.0.0.1:2379'],
+    {},
+    /^--advertise-client-urls is required when --listen-client-urls is set explicitly/,
+  );
+  refused([], { ETCD_LISTEN_CLIENT_URLS: 'http://127.0.0.1:2379' }, /--advertise-client-urls is required/);
+  const c = parseConfig(['--listen-client-urls', 'http://127.0.0.1:2379'], {
+    ETCD_ADVERTISE_CLIENT_URLS: 'http://10.0.0.1:2379',
+  }).config;
+  assert.deepEqual(c.advertiseClientUrls, ['http://10.0.0.1:2379']);
+});

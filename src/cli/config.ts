@@ -93,10 +93,10 @@ export function infoRequest(argv: string[]): 'help' | 'version' | undefined {
 /** Parses argv (without node and script); throws ConfigError with a message for the user. */
 export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   const fromArgs = parseArgs(argv);
-  const configFile = fromArgs.get('config-file') ?? (env['ETCD_CONFIG_FILE'] || undefined);
+  const configFile = (fromArgs.get('config-file') ?? env['ETCD_CONFIG_FILE']) || undefined;
   let raw: Map<string, string>;
   const warnings: string[] = [];
-  if (configFile !== undefined && configFile !== '') {
+  if (configFile !== undefined) {
     raw = readConfigFile(configFile);
   } else {
     raw = new Map(fromArgs);
@@ -122,6 +122,12 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Parsed {
   raw.delete('config-file');
   raw.delete('version');
   refuseUnsupported(raw);
+  if (configFile === undefined && raw.has('listen-client-urls') && !raw.has('advertise-client-urls')) {
+    // etcd 3.4's check: the default would advertise localhost, which remote clients cannot reach.
+    throw new ConfigError(
+      '--advertise-client-urls is required when --listen-client-urls is set explicitly (the URLs clients are told to use)',
+    );
+  }
   const ignored: string[] = [];
   const pending: Parsed['pending'] = [];
   for (const flag of raw.keys()) {
