@@ -266,3 +266,33 @@ test('--listen-client-urls without --advertise-client-urls is refused, as etcd 3
   }).config;
   assert.deepEqual(c.advertiseClientUrls, ['http://10.0.0.1:2379']);
 });
+
+test("URL flags are checked with etcd's words; listen URLs must bind an IP or localhost", () => {
+  const adv = ['--advertise-client-urls', 'http://10.0.0.1:2379'];
+  refused(
+    ['--listen-client-urls', 'http://127.0.0.1:2379/x', ...adv],
+    {},
+    /: URL must not contain a path: /,
+    2,
+  );
+  refused(
+    ['--listen-peer-urls', 'http://127.0.0.1'],
+    {},
+    /URL address does not have the form "host:port"/,
+    2,
+  );
+  refused(
+    ['--listen-peer-urls', 'ftp://127.0.0.1:1'],
+    {},
+    /URL scheme must be http, https, unix, or unixs/,
+    2,
+  );
+  refused(
+    ['--listen-client-urls', 'http://db.example:2379', ...adv],
+    {},
+    /^expected IP in URL for binding \(http:\/\/db\.example:2379\)$/,
+  );
+  const c = parseConfig(['--listen-client-urls', 'http://localhost:2379,http://[::1]:80', ...adv], {}).config;
+  assert.deepEqual(c.listenClientUrls, ['http://localhost:2379', 'http://[::1]:80']);
+  assert.deepEqual(c.advertiseClientUrls, ['http://10.0.0.1:2379'], 'advertised URLs may name hosts');
+});

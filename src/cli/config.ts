@@ -4,6 +4,7 @@
 // ETCD_* variable that names no flag, and a config file that replaces flags and environment. Which flags
 // exist and what tetcd does with each is flag_table.ts.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import yaml from 'js-yaml';
 import { LOG_LEVELS } from '../pkg/logger.ts';
 import { FLAG_BY_NAME, asksForRefused, envName, parseBool, type FlagInfo } from './flag_table.ts';
@@ -115,7 +116,8 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Parsed {
         );
       }
       if (value === '' || typeof known === 'string') continue;
-      if (!valid(known, value)) throw new ConfigError(`invalid value "${value}" for ${key}: parse error`);
+      const why = invalid(known, value);
+      if (why !== undefined) throw new ConfigError(`invalid value "${value}" for ${key}: ${why}`);
       raw.set(flag, value);
     }
   }
@@ -169,34 +171,62 @@ function parseArgs(argv: string[]): Map<string, string> {
       if (i + 1 >= argv.length) throw new ConfigError(`flag needs an argument: -${name}`, 2);
       value = argv[++i]!;
     }
-    if (f && !valid(f, value))
-      throw new ConfigError(`invalid value "${value}" for flag -${name}: parse error`, 2);
+    const why = f && invalid(f, value);
+    if (why) throw new ConfigError(`invalid value "${value}" for flag -${name}: ${why}`, 2);
     out.set(name, value);
   }
   return out;
 }
 
-/** The value parses as the flag's Go type. */
-function valid(f: FlagInfo, v: string): boolean {
-  switch (f.kind) {
-    case 'bool':
-      return parseBool(v) !== undefined;
-    case 'uint':
-      return /^\d+$/.test(v) && Number(v) <= MAX_REPR_UINT;
-    case 'uint32':
-      return /^\d+$/.test(v) && Number(v) <= MAX_UINT32;
-    case 'int':
-      return /^[-+]?\d+$/.test(v);
-    case 'duration':
-      try {
-        parseDuration(f.flag, v);
+/** Why the value does not parse as the flag's Go type (etcd's words), or undefined if it does. */
+function invalid(f: FlagInfo, v: string): string | undefined {
+  const ok = (() => {
+    switch (f.kind) {
+      case 'bool':
+        return parseBool(v) !== undefined;
+      case 'uint':
+        return /^\d+$/.test(v) && Number(v) <= MAX_REPR_UINT;
+      case 'uint32':
+        return /^\d+$/.test(v) && Number(v) <= MAX_UINT32;
+      case 'int':
+        return /^[-+]?\d+$/.test(v);
+      case 'duration':
+        try {
+          parseDuration(f.flag, v);
+          return true;
+        } catch {
+          return false;
+        }
+      default:
         return true;
-      } catch {
-        return false;
-      }
-    default:
-      return true;
+    }
+  })();
+  if (!ok) return 'parse error';
+  return f.kind === 'urls' && v !== '' ? badUrl(v) : undefined;
+}
+
+/** A URL as etcd's flags take it: scheme://host:port with no path ("" fields when absent). */
+export function splitUrl(
+  u: string,
+): { scheme: string; host: string; port: string; path: string } | undefined {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/(\[[^\]]*\]|[^/?#:]*)(?::([^/?#]*))?(.*)$/.exec(u.trim());
+  if (!m) return undefined;
+  return { scheme: m[1]!.toLowerCase(), host: m[2]!.replace(/^\[|\]$/g, ''), port: m[3] ?? '', path: m[4]! };
+}
+
+/** etcd's URL list flags (types.NewURLs): each URL has a known scheme, a host:port and no path. */
+function badUrl(list: string): string | undefined {
+  for (const u of list.split(',')) {
+    const p = splitUrl(u);
+    if (p === undefined) return `URL address does not have the form "host:port": ${u}`;
+    if (!['http', 'https', 'unix', 'unixs'].includes(p.scheme)) {
+      return `URL scheme must be http, https, unix, or unixs: ${u}`;
+    }
+    if (p.scheme.startsWith('unix')) continue;
+    if (!/^\d+$/.test(p.port)) return `URL address does not have the form "host:port": ${u}`;
+    if (p.path !== '' && p.path !== '/') return `URL must not contain a path: ${u}`;
   }
+  return undefined;
 }
 
 /** The YAML file as etcd 3.4 reads it: keys are the flag names; lists as sequences; durations in ns. */
@@ -227,7 +257,9 @@ function readConfigFile(path: string): Map<string, string> {
     else if (typeof v === 'object')
       throw new ConfigError(`--config-file ${path}: "${k}" must not be a mapping`);
     else s = String(v as string | number | boolean);
-    if (!valid(f, s)) throw new ConfigError(`--config-file ${path}: invalid value "${s}" for "${k}"`);
+    const why = invalid(f, s);
+    if (why !== undefined)
+      throw new ConfigError(`--config-file ${path}: invalid value "${s}" for "${k}": ${why}`);
     raw.set(k, s);
   }
   return raw;
@@ -298,23 +330,22 @@ function refuseUnsupported(raw: Map<string, string>): void {
   }
 }
 
-function urls(flag: string, v: string): string[] {
+/** A URL list we can serve: http only (TLS was refused before), host:port, no path; listen URLs bind an IP. */
+function urls(flag: string, v: string, bind = false): string[] {
   const list = v
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   if (list.length === 0) throw new ConfigError(`--${flag} must not be empty`);
   for (const u of list) {
-    let url: URL;
-    try {
-      url = new URL(u);
-    } catch {
-      throw new ConfigError(`--${flag}: invalid URL "${u}"`);
+    const why = badUrl(u);
+    if (why !== undefined) throw new ConfigError(`invalid value "${v}" for --${flag}: ${why}`);
+    const p = splitUrl(u)!;
+    if (p.scheme !== 'http')
+      throw new ConfigError(`--${flag}: ${p.scheme}:// URLs are not supported yet: "${u}"`);
+    if (bind && p.host !== 'localhost' && isIP(p.host) === 0) {
+      throw new ConfigError(`expected IP in URL for binding (${u})`);
     }
-    if (url.protocol !== 'http:') throw new ConfigError(`--${flag}: URL scheme must be http, got "${u}"`);
-    if (!url.port) throw new ConfigError(`--${flag}: URL "${u}" has no port`);
-    if (url.pathname !== '/' && url.pathname !== '')
-      throw new ConfigError(`--${flag}: URL "${u}" must not have a path`);
   }
   return list;
 }
@@ -391,14 +422,14 @@ function build(raw: Map<string, string>): TetcdConfig {
   const catchup = raw.get('snapshot-catchup-entries') ?? get('experimental-snapshot-catchup-entries', '5000');
   const listenPeer = get('listen-peer-urls', 'http://localhost:2380');
   const metricsUrls = raw.get('listen-metrics-urls');
-  if (metricsUrls) urls('listen-metrics-urls', metricsUrls);
+  if (metricsUrls) urls('listen-metrics-urls', metricsUrls, true);
   return {
     name,
     dataDir: get('data-dir', '') || `${name}.tetcd`,
     walDir: get('wal-dir', '') || undefined,
-    listenClientUrls: urls('listen-client-urls', get('listen-client-urls', 'http://localhost:2379')),
+    listenClientUrls: urls('listen-client-urls', get('listen-client-urls', 'http://localhost:2379'), true),
     advertiseClientUrls: urls('advertise-client-urls', get('advertise-client-urls', 'http://localhost:2379')),
-    listenPeerUrls: urls('listen-peer-urls', listenPeer),
+    listenPeerUrls: urls('listen-peer-urls', listenPeer, true),
     initialAdvertisePeerUrls: urls(
       'initial-advertise-peer-urls',
       get('initial-advertise-peer-urls', 'http://localhost:2380'),

@@ -15,15 +15,14 @@ import {
 } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
-import type { TetcdConfig } from './config.ts';
+import { splitUrl, type TetcdConfig } from './config.ts';
 
 export class PreflightError extends Error {}
 
 /** The address a URL of ours is bound on ("localhost" is the IPv4 loopback, which etcdctl dials). */
 export function hostPort(u: string): { host: string; port: number } {
-  const url = new URL(u);
-  const host = url.hostname === 'localhost' ? '127.0.0.1' : url.hostname.replace(/^\[|\]$/g, '');
-  return { host, port: Number(url.port) };
+  const p = splitUrl(u)!;
+  return { host: p.host === 'localhost' ? '127.0.0.1' : p.host, port: Number(p.port) };
 }
 
 export async function preflight(cfg: TetcdConfig): Promise<void> {
