@@ -111,32 +111,48 @@ describe('docs/flags.md and the parser agree', () => {
     assert.equal(doc.size, FLAG_TABLE.length, 'a row of docs/flags.md names a flag the parser does not know');
   });
 
-  test('each flag is recognised as a flag and as ETCD_<FLAG> with the status the table states', () => {
-    for (const [flag, row] of doc) {
-      const f = FLAG_BY_NAME.get(flag)!;
-      const v = sample(f);
-      // etcd wants the advertised client URLs whenever the listened ones are given.
-      const with_ = flag === 'listen-client-urls' ? { ETCD_ADVERTISE_CLIENT_URLS: v } : {};
-      for (const [argv, env] of [
-        [[`--${flag}=${v}`], with_],
-        [[], { [envName(flag)]: v, ...with_ }],
-      ] as [string[], Record<string, string>][]) {
-        const how = `${argv.join(' ')} ${Object.keys(env).join(' ')} (${row.status})`;
-        if (row.status.startsWith('refused when set')) {
-          assert.throws(() => parseConfig(argv, env), ConfigError, how);
-          continue;
-        }
-        const p = parseConfig(argv, env);
-        assert.deepEqual(p.warnings, [], how);
-        if (row.status === 'implemented') {
-          assert.deepEqual([p.ignored, p.pending], [[], []], how);
-        } else if (row.status === 'accepted, no meaning here') {
-          assert.deepEqual([p.ignored, p.pending], [[flag], []], how);
-        } else {
-          const issue = Number(/\(issue (\d+)\)/.exec(row.status)![1]);
-          assert.deepEqual([p.ignored, p.pending], [[], [{ flag, issue }]], how);
+  test('each flag is recognised as a flag, as ETCD_<FLAG> and as a config-file key with the status the table states', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tetcd-flag-rows-'));
+    const file = join(dir, 'etcd.yaml');
+    try {
+      for (const [flag, row] of doc) {
+        const f = FLAG_BY_NAME.get(flag)!;
+        const refused = row.status.startsWith('refused when set');
+        // A refused flag's neutral value is accepted (and reported as having no meaning).
+        const values = refused
+          ? [sample(f), f.flag === 'proxy' ? 'off' : f.kind === 'bool' ? 'false' : '']
+          : [sample(f)];
+        for (const v of values) {
+          // etcd wants the advertised client URLs whenever the listened ones are given.
+          const adv = flag === 'listen-client-urls' ? { ETCD_ADVERTISE_CLIENT_URLS: v } : {};
+          writeFileSync(file, `${flag}: ${f.kind === 'bool' ? v || 'false' : JSON.stringify(v)}\n`);
+          const ways: [string, string[], Record<string, string>][] = [
+            ['flag', [`--${flag}=${v}`], adv],
+            ['env', [], { [envName(flag)]: v, ...adv }],
+            ['file', ['--config-file', file], {}],
+          ];
+          for (const [way, argv, env] of ways) {
+            const how = `--${flag}=${v} as ${way} (${row.status})`;
+            if (refused && v === values[0]) {
+              assert.throws(() => parseConfig(argv, env), ConfigError, how);
+              continue;
+            }
+            const p = parseConfig(argv, env);
+            assert.deepEqual(p.warnings, [], how);
+            if (row.status === 'implemented') {
+              assert.deepEqual([p.ignored, p.pending], [[], []], how);
+            } else if (row.status === 'accepted, no meaning here' || refused) {
+              // An empty environment variable counts as unset, as in etcd.
+              assert.deepEqual([p.ignored, p.pending], [way === 'env' && v === '' ? [] : [flag], []], how);
+            } else {
+              const issue = Number(/\(issue (\d+)\)/.exec(row.status)![1]);
+              assert.deepEqual([p.ignored, p.pending], [[], [{ flag, issue }]], how);
+            }
+          }
         }
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
