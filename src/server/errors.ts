@@ -42,6 +42,10 @@ export const ErrTimeoutLeaderTransfer = def(
   'etcdserver: request timed out, leader transfer took too long',
 );
 export const ErrNotLeader = def('ErrNotLeader', 'etcdserver: not leader');
+export const ErrTimeoutDueToLeaderFail = def(
+  'ErrTimeoutDueToLeaderFail',
+  'etcdserver: request timed out, possibly due to previous leader failure',
+);
 
 /**
  * A request that never reached the log within its time: it waited for a leader that did not come.

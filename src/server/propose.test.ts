@@ -32,7 +32,14 @@ function proposerWithClock(): {
 } {
   let now = 0;
   const alive: (() => boolean)[] = [];
-  const p = new Proposer({ propose: (_d, a) => alive.push(a), pending: () => 0 }, 1n, 0, 6000, () => now);
+  const p = new Proposer(
+    { propose: (_d, a) => alive.push(a), pending: () => 0 },
+    1n,
+    0,
+    6000,
+    () => now,
+    500,
+  );
   return { p, alive, setNow: (t) => (now = t) };
 }
 
@@ -70,4 +77,44 @@ test('a registered waiter with an infinite timeout is never expired by the sweep
   p.expire();
   p.take(id)!.resolve('applied');
   assert.equal(await r, 'applied');
+});
+
+test('a proposal handed to raft that began within two election timeouts before a new leader was elected fails as "possibly due to previous leader failure"', async () => {
+  const { p, alive, setNow } = proposerWithClock();
+  p.onLeader(7n);
+  setNow(1000);
+  const lost = p.propose(Op.Put, Buffer.from([0x0a, 0x01, 0x61]), {});
+  alive[0]!();
+  setNow(1500);
+  p.onLeader(0n); // the leader is gone
+  setNow(1800);
+  p.onLeader(9n); // a new one 800 ms after the request began: within 2 x 500 ms
+  setNow(1900);
+  const later = p.propose(Op.Put, Buffer.from([0x0a, 0x01, 0x62]), {});
+  alive[1]!();
+  setNow(7000);
+  p.expire();
+  await assert.rejects(
+    lost,
+    (e: Error) =>
+      e.name === 'ErrTimeoutDueToLeaderFail' &&
+      e.message === 'etcdserver: request timed out, possibly due to previous leader failure',
+  );
+  setNow(7900);
+  p.expire();
+  await assert.rejects(later, (e: Error) => e.name === 'ErrTimeout', 'began after the election');
+});
+
+test('the same leader seen again is no election', async () => {
+  const { p, alive, setNow } = proposerWithClock();
+  setNow(100);
+  p.onLeader(7n);
+  setNow(500);
+  const r = p.propose(Op.Put, Buffer.from([0x0a, 0x01, 0x61]), {});
+  alive[0]!();
+  setNow(600);
+  p.onLeader(7n);
+  setNow(6500);
+  p.expire();
+  await assert.rejects(r, (e: Error) => e.name === 'ErrTimeout');
 });

@@ -5,7 +5,13 @@
 // with the bare "context deadline exceeded" of etcd's blocked raft proposal.
 import type { Op } from './raft_request.ts';
 import { encodeRaftRequest } from './raft_request.ts';
-import { ErrProposeDeadline, ErrStopped, ErrTimeout, ErrTooManyRequests } from './errors.ts';
+import {
+  ErrProposeDeadline,
+  ErrStopped,
+  ErrTimeout,
+  ErrTimeoutDueToLeaderFail,
+  ErrTooManyRequests,
+} from './errors.ts';
 
 export interface Waiter {
   decoded: unknown;
@@ -33,6 +39,9 @@ export class Proposer {
   private nextId: bigint;
   private stopped = false;
   private sweeper: NodeJS.Timeout | undefined;
+  private lead = 0n;
+  /** When this member last learned of a new leader (etcd's leadElectedTime). */
+  private leadElectedAt = -Infinity;
 
   constructor(
     private readonly log: LogSink,
@@ -40,6 +49,7 @@ export class Proposer {
     now: number,
     private readonly timeoutMs = 7000,
     private readonly clock: () => number = () => performance.now(),
+    private readonly electionMs = 1000,
   ) {
     // Unique across restarts of this member: member bits, then time, then a counter (etcd's idutil).
     // 40 bits of the time (BigInt arithmetic: a JS `&` would cut `now` to 32 signed bits).
@@ -52,13 +62,32 @@ export class Proposer {
     this.sweeper.unref();
   }
 
+  /** The leader this member knows of (soft state); a change to another leader is an election. */
+  onLeader(lead: bigint): void {
+    if (lead !== 0n && lead !== this.lead) this.leadElectedAt = this.clock();
+    this.lead = lead;
+  }
+
+  /**
+   * etcd's parseProposeCtxErr: a request that never reached raft times out with the bare context
+   * error; one that did, and began within two election timeouts before a new leader was elected, was
+   * probably lost with the old leader; any other, "request timed out".
+   */
+  private timeoutError(w: Waiter): Error {
+    if (!w.proposed) return new ErrProposeDeadline();
+    const start = w.deadline - this.timeoutMs;
+    const elected = this.leadElectedAt;
+    if (start > elected - 2 * this.electionMs && start < elected) return new ErrTimeoutDueToLeaderFail();
+    return new ErrTimeout();
+  }
+
   /** Fails every waiter past its deadline. */
   expire(): void {
     const now = this.clock();
     for (const [id, w] of this.waits) {
       if (w.deadline > now) continue;
       this.waits.delete(id);
-      w.reject(w.proposed ? new ErrTimeout() : new ErrProposeDeadline());
+      w.reject(this.timeoutError(w));
     }
   }
 

@@ -137,7 +137,7 @@ export class EtcdServer implements ClientApi {
       booted.raftConfig,
     );
     this.node = node;
-    this.proposer = new Proposer(node, memberId, Date.now(), requestTimeoutMs);
+    this.proposer = new Proposer(node, memberId, Date.now(), requestTimeoutMs, undefined, this.electionMs);
     this.reads = new ReadIndexer({
       requestReadIndex: (ctx) => node.readIndex(ctx),
       leadsAlone: () => node.leadsAlone(),
@@ -280,6 +280,7 @@ export class EtcdServer implements ClientApi {
     return {
       onSoftState: (ss, term) => {
         this.gate.noLeader = ss.lead === 0n;
+        this.proposer.onLeader(ss.lead);
         this.leadership.onSoftState(ss, term);
       },
       send: (msgs) => this.peers.send(msgs),

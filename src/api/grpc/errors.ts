@@ -27,6 +27,7 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   [E.ErrNoLeader, { code: Code.UNAVAILABLE }],
   [E.ErrLeaderChanged, { code: Code.UNAVAILABLE }],
   [E.ErrTimeoutLeaderTransfer, { code: Code.UNAVAILABLE }],
+  [E.ErrTimeoutDueToLeaderFail, { code: Code.UNAVAILABLE }],
   // Outside etcd 3.4's error table: gRPC answers them as Unknown with the bare message.
   [E.ErrProposeDeadline, { code: Code.UNKNOWN }],
   [E.ErrCanceled, { code: Code.UNKNOWN }],
