@@ -4,7 +4,11 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../pkg/logger.ts';
-import { walExists } from '../wal/wal.ts';
+import { walExists, type Entry } from '../wal/wal.ts';
+import { META_CONSISTENT_INDEX } from '../backend/schema.ts';
+import { addMemberConfChange } from '../membership/cluster.ts';
+import { ConfChangeType, EntryType, NO_LIMIT } from '../raft/index.ts';
+import { marshalConfChange, unmarshalConfChange } from '../raft/raftpb_codec.ts';
 import { BootstrapError, openMember, type BootConfig } from './bootstrap.ts';
 
 const dirs: string[] = [];
@@ -123,4 +127,96 @@ test("a member's database without its WAL (started before with --wal-dir) is ref
   );
   assert.equal(existsSync(join(data, 'member', 'wal')), false);
   assert.deepEqual(listing(data), before);
+});
+
+/**
+ * A member of n1..n3 (n4 a learner) whose WAL holds the four conf changes and `extra` entries, with
+ * the hard state's commit at `commit`; returns its data dir.
+ */
+async function threeMembers(
+  extra: number,
+  commit: number,
+  applied?: number,
+): Promise<{ data: string; others: bigint[] }> {
+  const data = tmp();
+  const urls = [1, 2, 3].map((i) => `n${i}=http://127.0.0.1:${2380 + i}`);
+  const cfg = {
+    ...config(data),
+    advertisePeerUrls: ['http://127.0.0.1:2381'],
+    initialCluster: urls.join(','),
+  };
+  const b = await openMember(cfg);
+  const ents: Entry[] = b.cluster
+    .members()
+    .map((m, i) => ({ index: i + 1, term: 1, ...marshalConfChange(addMemberConfChange(m)) }));
+  const learner = {
+    id: 0x44n,
+    name: 'n4',
+    peerURLs: ['http://127.0.0.1:2384'],
+    clientURLs: [],
+    isLearner: true,
+  };
+  ents.push({ index: 4, term: 1, ...marshalConfChange(addMemberConfChange(learner)) });
+  for (let i = 0; i < extra; i++) ents.push({ index: 5 + i, term: 2, data: Buffer.from(`put ${5 + i}`) });
+  await b.wal.save({ term: 2, vote: 0n, commit }, ents);
+  if (applied !== undefined) {
+    const ci = Buffer.alloc(8);
+    ci.writeBigUInt64BE(BigInt(applied));
+    b.backend.put('meta', META_CONSISTENT_INDEX, ci);
+    await b.backend.commit();
+  }
+  await b.wal.close();
+  await b.backend.close();
+  const others = [...b.cluster.members().map((m) => m.id), learner.id].filter((id) => id !== b.memberId);
+  return { data, others: others.sort((x, y) => (x < y ? -1 : 1)) };
+}
+
+/** The log a forced restart hands raft after the four conf changes ("index/term what"), and its commit. */
+async function forcedLog(data: string): Promise<{ log: string[]; commit: number }> {
+  const cfg = { ...config(data), advertisePeerUrls: ['http://127.0.0.1:2381'], forceNewCluster: true };
+  const b = await openMember(cfg);
+  try {
+    const st = b.storage;
+    const log = st.entries(st.firstIndex(), st.lastIndex() + 1, NO_LIMIT).map((e) => {
+      if (e.type !== EntryType.EntryConfChange)
+        return `${e.index}/${e.term} ${Buffer.from(e.data).toString()}`;
+      const cc = unmarshalConfChange(e.type, e.data);
+      if ('transition' in cc) throw new Error('v2');
+      return `${e.index}/${e.term} ${ConfChangeType[cc.type]} ${cc.nodeId.toString(16)}`;
+    });
+    return {
+      log: log.slice(4),
+      commit: st.initialState().hardState.commit,
+    };
+  } finally {
+    await b.wal.close();
+    await b.backend.close();
+  }
+}
+
+test('--force-new-cluster drops uncommitted entries and appends the removal of every other member, learners too', async () => {
+  const { data, others } = await threeMembers(3, 6);
+  assert.equal(others.length, 3);
+  const { log, commit } = await forcedLog(data);
+  assert.deepEqual(log, [
+    '5/2 put 5',
+    '6/2 put 6',
+    ...others.map((id, i) => `${7 + i}/2 ConfChangeRemoveNode ${id.toString(16)}`),
+  ]);
+  assert.equal(commit, 6 + others.length, 'the removals count as committed');
+  // The removals were written: a later restart without the flag finds them in the WAL.
+  const again = await openMember({ ...config(data), advertisePeerUrls: ['http://127.0.0.1:2381'] });
+  assert.deepEqual(
+    again.contents.entries.map((e) => e.index),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
+  await again.wal.close();
+  await again.backend.close();
+});
+
+test('--force-new-cluster keeps entries the backend applied even when the WAL commit index lags', async () => {
+  // Commit 4 in the WAL, but the backend applied up to 6: entries 5 and 6 were committed.
+  const { log } = await forcedLog((await threeMembers(3, 4, 6)).data);
+  assert.deepEqual(log.slice(0, 2), ['5/2 put 5', '6/2 put 6']);
+  assert.match(log[2]!, /^7\/2 ConfChangeRemoveNode/);
 });
