@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Backend } from '../backend/backend.ts';
 import { KVStore } from '../mvcc/kvstore.ts';
-import { bindGrpc, bindMember, scrape, walFsync, type MemberSource } from './metrics.ts';
+import { bindGrpc, bindMember, goFloat, scrape, walFsync, type MemberSource } from './metrics.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -139,4 +139,20 @@ test("histograms have etcd's buckets; member state is read at scrape time", asyn
     bindMember(undefined);
     bindGrpc(() => []);
   }
+});
+
+test('bucket bounds are written as Go writes floats', () => {
+  const cases: [number, string][] = [
+    [0.0001, '0.0001'],
+    [0.00001, '1e-05'],
+    [0.5, '0.5'],
+    [524288, '524288'],
+    [1048576, '1.048576e+06'],
+    [8388608, '8.388608e+06'],
+    [1e6, '1e+06'],
+    [819200, '819200'],
+    [2 ** 64, '1.8446744073709552e+19'],
+    [Infinity, '+Inf'],
+  ];
+  for (const [v, want] of cases) assert.equal(goFloat(v), want, String(v));
 });

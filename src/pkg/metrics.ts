@@ -641,6 +641,27 @@ gaugeOf(
   () => scrapesInFlight,
 );
 
+/**
+ * A float as Go's strconv.FormatFloat(v, 'g', -1, 64) writes it (how Prometheus' Go client writes
+ * bucket bounds): the shortest digits, in exponent form from 1e+06 up and below 1e-04.
+ */
+export function goFloat(v: number): string {
+  if (!Number.isFinite(v) || v === 0) return v === Infinity ? '+Inf' : v === -Infinity ? '-Inf' : String(v);
+  const exp = Math.floor(Math.log10(Math.abs(Number(v.toPrecision(17)))));
+  if (exp < -4 || exp >= 6) {
+    const [mant, e] = v.toExponential().split('e') as [string, string];
+    const sign = e.startsWith('-') ? '-' : '+';
+    const digits = e.replace(/^[-+]/, '');
+    return `${mant}e${sign}${digits.padStart(2, '0')}`;
+  }
+  return String(v);
+}
+
+/** Bucket bounds (le="...") rewritten as Go writes them, so that queries naming one match etcd's. */
+function goBounds(text: string): string {
+  return text.replace(/le="([^"+][^"]*)"/g, (_m, b: string) => `le="${goFloat(Number(b))}"`);
+}
+
 /** The exposition text of every family, and its content type. */
 export async function scrape(): Promise<{ body: string; contentType: string }> {
   // prom-client's process_* and nodejs_* families start with the first scrape, so that a process
@@ -651,7 +672,7 @@ export async function scrape(): Promise<{ body: string; contentType: string }> {
   }
   scrapesInFlight++;
   try {
-    const body = await registry.metrics();
+    const body = goBounds(await registry.metrics());
     scrapes.inc({ code: '200' });
     return { body, contentType: registry.contentType };
   } finally {

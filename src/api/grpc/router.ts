@@ -117,6 +117,14 @@ class MethodStats {
   ) {}
 }
 
+/** Services and methods etcd 3.4's /metrics lists only after a call (see methodCounts). */
+const LISTED_WHEN_CALLED = new Set([
+  'v3lockpb.Lock',
+  'v3electionpb.Election',
+  'etcdserverpb.Auth/AuthStatus',
+  'etcdserverpb.Maintenance/Downgrade',
+]);
+
 const TYPE_OF: Record<Kind, GrpcMethodCounts['type']> = {
   unary: 'unary',
   server: 'server_stream',
@@ -178,9 +186,19 @@ export class GrpcRouter {
     this.methods.set(path, { ...h, encode, errors: this.errors, guard: this.opts.guard, stats });
   }
 
-  /** Per-method counts for /metrics (grpc_server_started/handled/msg_received/msg_sent_total). */
+  /**
+   * Per-method counts for /metrics (grpc_server_started/handled/msg_received/msg_sent_total). As in
+   * etcd 3.4, every method of its services is listed from the start except Lock and Election (their
+   * server registers them after grpc_prometheus' pass) and the methods etcd 3.5 added: those appear
+   * once called.
+   */
   methodCounts(): GrpcMethodCounts[] {
-    return [...this.stats.values()].map((st) => ({
+    const shown = [...this.stats.values()].filter(
+      (st) =>
+        st.started > 0 ||
+        !(LISTED_WHEN_CALLED.has(st.service) || LISTED_WHEN_CALLED.has(`${st.service}/${st.method}`)),
+    );
+    return shown.map((st) => ({
       service: st.service,
       method: st.method,
       type: st.type,
