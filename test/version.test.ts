@@ -22,7 +22,7 @@ describe('versions and health as etcd 3.4 gives them', { skip: !haveEtcd() }, ()
     await Promise.all([etcd?.destroy(), tetcd?.destroy()]);
   });
 
-  test('GET /version, /health, /health?serializable=true, /livez and /readyz answer alike', async () => {
+  test('GET /version, /health, /health?serializable=true, /livez and /readyz answer alike; POST gets 405', async () => {
     for (const path of ['/version', '/health', '/health?serializable=true', '/livez', '/readyz']) {
       const [want, got] = await Promise.all(
         [etcd, tetcd].map((h) => httpCall(h.port, path, undefined, { method: 'GET', timeoutMs: 10_000 })),
@@ -34,6 +34,19 @@ describe('versions and health as etcd 3.4 gives them', { skip: !haveEtcd() }, ()
         cors: a.status === 200 ? a.headers['access-control-allow-origin'] : undefined,
       });
       assert.deepEqual(shape(got), shape(want), path);
+    }
+    for (const path of ['/version', '/health']) {
+      const [want, got] = await Promise.all(
+        [etcd, tetcd].map((h) => httpCall(h.port, path, undefined, { method: 'POST', timeoutMs: 10_000 })),
+      );
+      const shape = (a: typeof want) => [
+        a.status,
+        a.contentType,
+        a.body,
+        a.headers['allow'],
+        a.headers['x-content-type-options'],
+      ];
+      assert.deepEqual(shape(got), shape(want), `POST ${path}`);
     }
     const v = await httpCall(tetcd.port, '/version', undefined, { method: 'GET' });
     assert.deepEqual(JSON.parse(v.body), { etcdserver: '3.4.23', etcdcluster: '3.4.0' });
