@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { etcdctl, haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
-import { httpCall } from './helpers/http_json.ts';
+import { httpCall, type HttpAnswer } from './helpers/http_json.ts';
 import { runTetcd } from './helpers/cli_run.ts';
 
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -27,7 +27,7 @@ describe('versions and health as etcd 3.4 gives them', { skip: !haveEtcd() }, ()
       const [want, got] = await Promise.all(
         [etcd, tetcd].map((h) => httpCall(h.port, path, undefined, { method: 'GET', timeoutMs: 10_000 })),
       );
-      const shape = (a: typeof want) => ({
+      const shape = (a: HttpAnswer) => ({
         status: a.status,
         contentType: a.contentType,
         body: a.body,
@@ -39,7 +39,7 @@ describe('versions and health as etcd 3.4 gives them', { skip: !haveEtcd() }, ()
       const [want, got] = await Promise.all(
         [etcd, tetcd].map((h) => httpCall(h.port, path, undefined, { method: 'POST', timeoutMs: 10_000 })),
       );
-      const shape = (a: typeof want) => [
+      const shape = (a: HttpAnswer) => [
         a.status,
         a.contentType,
         a.body,

@@ -172,6 +172,8 @@ test('storage and reconfiguration flags take etcd defaults and reach the config'
   assert.equal(c.watchProgressNotifyInterval, 2000);
   assert.equal(c.snapshotCatchupEntries, 17);
   assert.equal(c.logLevel, 'debug', '--debug is --log-level=debug, as in etcd 3.4');
+  assert.equal(d.enablePprof, false);
+  assert.equal(parseConfig(['--enable-pprof'], {}).config.enablePprof, true);
 });
 
 test('flags waiting for another issue and flags with no meaning here are accepted and reported', () => {

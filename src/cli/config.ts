@@ -38,6 +38,8 @@ export interface TetcdConfig {
   forceNewCluster: boolean;
   initialElectionTickAdvance: boolean;
   strictReconfigCheck: boolean;
+  /** --enable-pprof: profiles under /debug/pprof/ on the client port. */
+  enablePprof: boolean;
   /** ms between watch progress notifications. */
   watchProgressNotifyInterval: number;
   /** Whether --listen-peer-urls was given (a lone member without it opens no peer port). */
@@ -450,6 +452,7 @@ function build(raw: Map<string, string>): TetcdConfig {
     forceNewCluster: bool('force-new-cluster', false),
     initialElectionTickAdvance: bool('initial-election-tick-advance', true),
     strictReconfigCheck: bool('strict-reconfig-check', true),
+    enablePprof: bool('enable-pprof', false),
     watchProgressNotifyInterval: positiveDuration(
       'experimental-watch-progress-notify-interval',
       get('experimental-watch-progress-notify-interval', '10m'),

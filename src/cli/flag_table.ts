@@ -321,7 +321,14 @@ pend('bcrypt-cost', 'uint', '10', BOTH, TLS, 'bcrypt cost of auth password hashe
 pend('auth-token-ttl', 'uint', '300', BOTH, TLS, 'lifetime in seconds of an auth token');
 
 group = 'Profiling and Monitoring';
-pend('enable-pprof', 'bool', 'false', BOTH, METRICS, 'serve profiling data under /debug/pprof/');
+impl(
+  'enable-pprof',
+  'bool',
+  'false',
+  BOTH,
+  'serve profiling data under /debug/pprof/',
+  "Node's equivalents of Go's profiles (a CPU profile, a heap snapshot)",
+);
 pend('metrics', 'string', 'basic', BOTH, METRICS, "detail of exported metrics ('basic' or 'extensive')");
 pend('listen-metrics-urls', 'urls', '', BOTH, METRICS, 'URLs to listen on for /metrics and /health');
 

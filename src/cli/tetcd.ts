@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   };
   for (const u of config.listenClientUrls) {
     const { host, port } = hostPort(u);
-    servers.push(await startClientServer(srv, log, host, port, limits));
+    servers.push(await startClientServer(srv, log, host, port, limits, { pprof: config.enablePprof }));
     log.info({ address: u }, 'serving client traffic');
   }
   let stopping = false;
