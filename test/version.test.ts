@@ -55,9 +55,10 @@ describe('versions and health as etcd 3.4 gives them', { skip: !haveEtcd() }, ()
   });
 
   test("Maintenance.Status's version (etcdctl endpoint status) is etcd's", async () => {
-    const [want, got] = await Promise.all(
-      [etcd, tetcd].map((h) => etcdctl(h.endpoint, ['endpoint', 'status', '-w', 'json'])),
-    );
+    const [want, got] = await Promise.all([
+      etcdctl(etcd.endpoint, ['endpoint', 'status', '-w', 'json']),
+      etcdctl(tetcd.endpoint, ['endpoint', 'status', '-w', 'json']),
+    ]);
     const version = (out: string) =>
       (JSON.parse(out) as { Status: { version: string } }[])[0]!.Status.version;
     assert.equal(version(got.stdout), version(want.stdout));
