@@ -12,6 +12,7 @@ import type { SnapshotMarker, Wal } from '../wal/wal.ts';
 import { exportBackend, importBackend } from '../snap/backend_snapshot.ts';
 import type { Snapshotter } from '../snap/snapshotter.ts';
 import { idHex } from '../pkg/ids.ts';
+import { backendSnapshot, counts, snapSaveTotal } from '../pkg/metrics.ts';
 
 /** What snapshots need of the raft node. */
 export interface SnapshotRaft {
@@ -61,6 +62,7 @@ export class SnapshotPolicy {
     if (this.busy || applied - this.lastIndex < deps.snapshotCount) return;
     if (applied > deps.storage.lastIndex()) return;
     this.busy = true;
+    const started = performance.now();
     const cs = deps.raft.confState();
     const term = deps.storage.term(applied);
     deps.storage.createSnapshot(applied, cs, new Uint8Array(0));
@@ -77,6 +79,7 @@ export class SnapshotPolicy {
       .then(() =>
         deps.raft.walTask(async () => {
           await deps.raft.saveSnapshotMarker({ index: applied, term, confState: cs });
+          snapSaveTotal.observe((performance.now() - started) / 1000);
           const released = deps.wal.releaseTo(applied);
           deps.log.info({ 'snapshot-index': applied, 'released-segments': released }, 'saved snapshot');
         }),
@@ -102,7 +105,9 @@ export class SnapshotPolicy {
         try {
           do await backend.commit();
           while (backend.pendingWrites() > 0);
+          const started = performance.now();
           const data = exportBackend(backend);
+          backendSnapshot.observe((performance.now() - started) / 1000);
           const index = deps.stores.appliedIndex();
           const term = deps.storage.term(index);
           deps.log.info(
@@ -122,10 +127,15 @@ export class SnapshotPolicy {
     const { deps } = this;
     const index = snap.metadata.index;
     deps.log.info({ 'snapshot-index': index, bytes: snap.data.length }, 'applying snapshot from the leader');
-    deps.stores.beforeRestore();
-    importBackend(deps.stores.backend, snap.data);
-    await deps.stores.backend.sync();
-    await deps.stores.reload();
+    counts.snapshotApplyInProgress = 1;
+    try {
+      deps.stores.beforeRestore();
+      importBackend(deps.stores.backend, snap.data);
+      await deps.stores.backend.sync();
+      await deps.stores.reload();
+    } finally {
+      counts.snapshotApplyInProgress = 0;
+    }
     deps.snapshotter.release(index);
     this.lastIndex = index;
     deps.log.info({ 'snapshot-index': index, revision: deps.stores.revision() }, 'applied snapshot');

@@ -12,6 +12,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { snapDbFsync, snapDbSaveTotal } from '../pkg/metrics.ts';
 
 /** The snapshot directory of a data directory. */
 export const snapDir = (dataDir: string): string => join(dataDir, 'member', 'snap');
@@ -24,12 +25,15 @@ export class Snapshotter {
   /** Writes a received snapshot's data durably before the WAL records the snapshot. */
   save(index: number, data: Uint8Array): void {
     const { dir } = this;
+    const started = performance.now();
     mkdirSync(dir, { recursive: true });
     const fd = openSync(join(dir, snapName(index)), 'w');
     try {
       let off = 0;
       while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+      const syncing = performance.now();
       fsyncSync(fd);
+      snapDbFsync.observe((performance.now() - syncing) / 1000);
     } finally {
       closeSync(fd);
     }
@@ -39,6 +43,7 @@ export class Snapshotter {
     } finally {
       closeSync(dfd);
     }
+    snapDbSaveTotal.observe((performance.now() - started) / 1000);
   }
 
   /** The data of the snapshot file at `index`, if it is still there. */
