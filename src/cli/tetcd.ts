@@ -99,6 +99,19 @@ async function main(): Promise<void> {
     throw e;
   }
   const servers: ClientServer[] = [];
+  // Before the client port opens: whoever sees it open may send SIGTERM at once.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'received signal; shutting down');
+    await Promise.all(servers.map((s) => s.close()));
+    await srv.close();
+    log.info({}, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
   const limits = {
     maxConcurrentStreams: config.maxConcurrentStreams,
     maxConnections: config.maxClientConnections,
@@ -113,18 +126,6 @@ async function main(): Promise<void> {
     servers.push(await startClientServer(srv, log, host, port, limits, { pprof: config.enablePprof }));
     log.info({ address: u }, 'serving client traffic');
   }
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'received signal; shutting down');
-    await Promise.all(servers.map((s) => s.close()));
-    await srv.close();
-    log.info({}, 'stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
 }
 
 function isSystemError(e: unknown): e is NodeJS.ErrnoException {
