@@ -11,6 +11,7 @@ import { ErrKeyNotFound } from '../../server/errors.ts';
 import { GrpcRouter, bidi, serverStream, unary, type StreamIn, type StreamOut } from './router.ts';
 import type { CallContext } from './call.ts';
 import { Code, StatusError } from './status.ts';
+import { enableExtensive, scrape } from '../../pkg/metrics.ts';
 
 // One router on one listener (node:http2 as the client): etcdserverpb.Maintenance with Status (its
 // behaviour chosen by the request bytes) and Snapshot, etcdserverpb.KV with a custom error map, and
@@ -810,4 +811,33 @@ test('bidi: an opener that throws ends the call with the mapped status instead o
   } finally {
     onOpen = undefined;
   }
+});
+
+test('methodCounts: calls that reached a handler, messages and final codes, per method; handling time when extensive', async () => {
+  const count = (path: string) => {
+    const [service, method] = path.slice(1).split('/') as [string, string];
+    return router.methodCounts().find((c) => c.service === service && c.method === method)!;
+  };
+  const before = count(STATUS);
+  const ok0 = before.handled.get('OK')!;
+  const pre0 = before.handled.get('FailedPrecondition')!;
+  enableExtensive();
+  await okMessage(rpc(STATUS, framed('sync-bytes')));
+  await rpc(STATUS, framed('status'));
+  const after = count(STATUS);
+  assert.equal(after.type, 'unary');
+  assert.equal(after.started - before.started, 2);
+  assert.equal(after.received - before.received, 2);
+  assert.equal(after.sent - before.sent, 1, 'only the answered call sent a message');
+  assert.equal(after.handled.get('OK')! - ok0, 1);
+  assert.equal(after.handled.get('FailedPrecondition')! - pre0, 1);
+  // A method of a served service that has no handler is still listed (etcd pre-registers them).
+  assert.ok(
+    router.methodCounts().some((c) => c.service === 'etcdserverpb.Maintenance' && c.method === 'Defragment'),
+  );
+  const text = (await scrape()).body;
+  assert.match(
+    text,
+    /^grpc_server_handling_seconds_count\{grpc_method="Status",grpc_service="etcdserverpb.Maintenance",grpc_type="unary"\} 2$/m,
+  );
 });

@@ -21,7 +21,7 @@ import {
 } from './call.ts';
 import { Code, StatusError, type GrpcStatus } from './status.ts';
 import { toStatus } from './errors.ts';
-import { GRPC_CODE_NAMES, counts, type GrpcMethodCounts } from '../../pkg/metrics.ts';
+import { GRPC_CODE_NAMES, counts, handlingSeconds, type GrpcMethodCounts } from '../../pkg/metrics.ts';
 
 export type Response = object | Uint8Array;
 export type UnaryFn = (raw: Buffer, ctx: CallContext) => Response | Promise<Response>;
@@ -307,6 +307,8 @@ abstract class CallBase implements LocalCall, MessageSink {
   protected over = false;
   /** The call reached its handler (past the guard): its end is counted in the method's stats. */
   counted = false;
+  /** When the call began, with --metrics extensive only (0 otherwise: no clock read per call). */
+  private readonly began = handlingSeconds === undefined ? 0 : performance.now();
   private timer: NodeJS.Timeout | undefined;
   /** Made only when a message does not come whole in one DATA payload. */
   protected reader: MessageReader | undefined;
@@ -347,7 +349,14 @@ abstract class CallBase implements LocalCall, MessageSink {
     if (this.over) return false;
     this.over = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.counted) this.m.stats.handled[code]!++;
+    if (this.counted) {
+      const st = this.m.stats;
+      st.handled[code]!++;
+      if (this.began !== 0) {
+        const labels = { grpc_method: st.method, grpc_service: st.service, grpc_type: st.type };
+        handlingSeconds?.observe(labels, (performance.now() - this.began) / 1000);
+      }
+    }
     return true;
   }
 
