@@ -8,6 +8,7 @@
 //   which has no deadline of its own, ends there too);
 // - get: the ReadIndex fails at 6 s with Unavailable "etcdserver: request timed out", clientv3 retries
 //   and the command ends at its own deadline;
+// - endpoint health: its linearizable get fails at the command's deadline;
 // - endpoint status answers at once, with "etcdserver: no leader" in its errors;
 // - member remove of a dead member waits for the client's deadline; of the survivor itself, and member
 //   add, are refused at once with "etcdserver: unhealthy cluster" (strict reconfiguration check).
@@ -53,6 +54,7 @@ const STEPS: Step[] = [
   { name: 'get', args: () => ['--command-timeout=8s', 'get', 'foo'], atDeadline: true },
   { name: 'serializable get', args: () => ['get', 'foo', '--consistency=s'] },
   { name: 'lock', args: () => ['lock', 'mylock'] },
+  { name: 'endpoint health', args: () => ['endpoint', 'health'], atDeadline: true },
   { name: 'alarm list', args: () => ['--command-timeout=8s', 'alarm', 'list'] },
   {
     name: 'member remove (dead member)',
