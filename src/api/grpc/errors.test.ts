@@ -5,6 +5,7 @@ import { Code } from './status.ts';
 import { toStatus } from './errors.ts';
 import * as E from '../../server/errors.ts';
 import { ErrCompacted } from '../../mvcc/errors.ts';
+import { ErrNotEnoughStartedMembers } from '../../membership/errors.ts';
 
 test('a subclass keeps its own code: not leader is FailedPrecondition, not capable is Unavailable', () => {
   assert.deepEqual(toStatus(new E.ErrNotLeader()), {
@@ -33,4 +34,23 @@ test('store errors get the message etcd puts on the wire; unknown errors are Unk
   assert.equal(s.details, 'etcdserver: mvcc: required revision has been compacted');
   assert.equal(toStatus(new Error('boom')).unknown, true);
   assert.equal(toStatus(new Error('boom')).code, Code.UNKNOWN);
+});
+
+test('errors etcd 3.4 sends as Unknown: its table maps them to client-side values, or they are outside it', () => {
+  for (const [e, details] of [
+    [
+      new ErrNotEnoughStartedMembers(),
+      'etcdserver: re-configuration failed due to not enough started members',
+    ],
+    [new E.ErrTooManyRequests(), 'etcdserver: too many requests'],
+    [new E.ErrProposeDeadline(), 'context deadline exceeded'],
+    [new E.ErrCanceled(), 'etcdserver: request cancelled'],
+  ] as const) {
+    assert.deepEqual(toStatus(e), { code: Code.UNKNOWN, details, unknown: false });
+  }
+  assert.deepEqual(toStatus(new E.ErrTimeoutDueToLeaderFail()), {
+    code: Code.UNAVAILABLE,
+    details: 'etcdserver: request timed out, possibly due to previous leader failure',
+    unknown: false,
+  });
 });

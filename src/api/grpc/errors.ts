@@ -17,7 +17,8 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   [E.ErrDuplicateKey, { code: Code.INVALID_ARGUMENT }],
   [E.ErrInvalidSortOption, { code: Code.INVALID_ARGUMENT }],
   [E.ErrRequestTooLarge, { code: Code.INVALID_ARGUMENT }],
-  [E.ErrTooManyRequests, { code: Code.RESOURCE_EXHAUSTED }],
+  // etcd 3.4's table maps it to a client-side error value, not a status: gRPC sends it as Unknown.
+  [E.ErrTooManyRequests, { code: Code.UNKNOWN }],
   [E.ErrNoSpace, { code: Code.RESOURCE_EXHAUSTED }],
   [E.ErrLeaseNotFound, { code: Code.NOT_FOUND }],
   [E.ErrLeaseExist, { code: Code.FAILED_PRECONDITION }],
