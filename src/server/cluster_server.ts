@@ -52,9 +52,10 @@ export function clusterServerOf(d: ClusterServerDeps): Cluster {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       const attempt = (): void => {
-        if (signal?.aborted) return;
+        // Nobody waits any more: the call ended, or the member stopped (failAll).
+        if (signal?.aborted || !d.proposer.isWaiting(id)) return;
         if (raft.lead() === 0n) {
-          setTimeout(attempt, LEADER_POLL_MS);
+          setTimeout(attempt, LEADER_POLL_MS).unref();
           return;
         }
         raft.proposeConfChange({ ...cc, id }, (err) => {

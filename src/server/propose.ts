@@ -131,6 +131,11 @@ export class Proposer {
     });
   }
 
+  /** Someone still waits for `id`. */
+  isWaiting(id: bigint): boolean {
+    return this.waits.has(id);
+  }
+
   /** The waiter of `id` if this member proposed it and still waits (removed on return). */
   take(id: bigint): Waiter | undefined {
     const w = this.waits.get(id);
