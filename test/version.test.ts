@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { etcdctl, haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
 import { httpCall, type HttpAnswer } from './helpers/http_json.ts';
 import { runTetcd } from './helpers/cli_run.ts';
+import { DiffCluster, type Member } from './helpers/diff_cluster.ts';
 
 const PKG = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -77,5 +78,39 @@ describe('versions and health as etcd 3.4 gives them', { skip: !haveEtcd() }, ()
     );
     assert.equal(got[3], want[3], 'Go OS/Arch');
     assert.equal(got[4], `tetcd Version: ${PKG.version}`);
+  });
+});
+
+describe('/health on a member that lost its quorum answers as etcd 3.4', { skip: !haveEtcd() }, () => {
+  const clusters: DiffCluster[] = [];
+  after(async () => {
+    await Promise.all(clusters.map((c) => c.close()));
+  });
+
+  /** The survivor's /health answers before and once two of three members are gone (polled, bounded). */
+  async function scenario(kind: 'etcd' | 'tetcd') {
+    const c = await DiffCluster.start(kind, 3);
+    clusters.push(c);
+    await c.waitLeader();
+    const [m1, m2, m3] = c.members as [Member, Member, Member];
+    const get = () => httpCall(m1.clientPort, '/health', undefined, { method: 'GET', timeoutMs: 5000 });
+    const before = await get();
+    await Promise.all([c.kill9(m2), c.kill9(m3)]);
+    const until = Date.now() + 20_000;
+    let after_ = await get().catch(() => undefined);
+    while ((after_ === undefined || after_.status === 200) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 200));
+      after_ = await get().catch(() => undefined);
+    }
+    assert.ok(after_, `${kind}: /health never answered`);
+    const shape = (a: HttpAnswer) => [a.status, a.contentType, a.body];
+    return { before: shape(before), after: shape(after_) };
+  }
+
+  test('200 {"health":"true"} while it has a leader, then 503 {"health":"false"}', async () => {
+    const want = await scenario('etcd');
+    const got = await scenario('tetcd');
+    assert.deepEqual(got, want);
+    assert.deepEqual(want.after, [503, 'text/plain; charset=utf-8', '{"health":"false"}\n']);
   });
 });

@@ -14,6 +14,7 @@ import { coordErrors } from './coord_handler.ts';
 import { GrpcRouter } from './router.ts';
 import { Interceptor } from './interceptor.ts';
 import { createHttpServer } from '../http/http.ts';
+import { healthCheck } from './health_http.ts';
 import { createGateway } from '../gateway/gateway.ts';
 import { observeRoutes } from '../http/observe.ts';
 import { bindGrpc } from '../../pkg/metrics.ts';
@@ -81,7 +82,7 @@ export async function startClientServer(
   const maxReceiveBytes = srv.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES;
   const gateway = createGateway(router, { maxReceiveBytes, log });
   const observe = observeRoutes({ pprof: httpOpts.pprof ?? false, raftStatus: () => srv.raftStatus() });
-  const http = createHttpServer((req, res) => gateway(req, res) || observe(req, res));
+  const http = createHttpServer((req, res) => gateway(req, res) || observe(req, res), healthCheck(srv));
   const listener = await listenClient(
     host,
     port,
