@@ -444,7 +444,8 @@ function build(raw: Map<string, string>): TetcdConfig {
     logLevel: level,
     heartbeatInterval: heartbeat,
     electionTimeout: election,
-    snapshotCount: positiveInt('snapshot-count', get('snapshot-count', '100000')),
+    // etcd 3.4 takes 0 as its default.
+    snapshotCount: uint('snapshot-count', get('snapshot-count', '100000')) || 100_000,
     snapshotCatchupEntries: positiveInt('snapshot-catchup-entries', catchup),
     preVote: bool('pre-vote', true),
     maxSnapshots: uint('max-snapshots', get('max-snapshots', '5')),
