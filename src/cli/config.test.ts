@@ -174,6 +174,10 @@ test('storage and reconfiguration flags take etcd defaults and reach the config'
   assert.equal(c.logLevel, 'debug', '--debug is --log-level=debug, as in etcd 3.4');
   assert.equal(d.enablePprof, false);
   assert.equal(parseConfig(['--snapshot-count=0'], {}).config.snapshotCount, 100_000, "0 is etcd's default");
+  assert.equal(
+    parseConfig(['--experimental-snapshot-catchup-entries=0'], {}).config.snapshotCatchupEntries,
+    5000,
+  );
   assert.equal(parseConfig(['--enable-pprof'], {}).config.enablePprof, true);
 });
 

@@ -446,7 +446,7 @@ function build(raw: Map<string, string>): TetcdConfig {
     electionTimeout: election,
     // etcd 3.4 takes 0 as its default.
     snapshotCount: uint('snapshot-count', get('snapshot-count', '100000')) || 100_000,
-    snapshotCatchupEntries: positiveInt('snapshot-catchup-entries', catchup),
+    snapshotCatchupEntries: uint('snapshot-catchup-entries', catchup) || 5000,
     preVote: bool('pre-vote', true),
     maxSnapshots: uint('max-snapshots', get('max-snapshots', '5')),
     maxWals: uint('max-wals', get('max-wals', '5')),
