@@ -18,6 +18,8 @@ interface Step {
   name: string;
   args: (self: string) => string[];
   atDeadline?: boolean;
+  /** Lines ordered by random member IDs: sorted. */
+  sortLines?: boolean;
 }
 
 /** The order of ETCD_INITIAL_CLUSTER's members follows a Go map in etcd: sorted here. */
@@ -67,7 +69,8 @@ async function run(
       .map((a) => a.replace(/^PEER(\d)$/, (_m, i: string) => `--peer-urls=${peers[+i]}`));
     const r = await etcdctl(h.endpoint, args);
     const ms = performance.now() - t0;
-    const text = sortInitialCluster(mask(`exit ${r.code}\n--stdout\n${r.stdout}--stderr\n${r.stderr}`));
+    const stdout = s.sortLines ? mask(r.stdout).split('\n').sort().join('\n') : r.stdout;
+    const text = sortInitialCluster(mask(`exit ${r.code}\n--stdout\n${stdout}--stderr\n${r.stderr}`));
     out.set(s.name, { out: s.atDeadline ? raced(text) : text, ms });
   }
   return out;
@@ -117,7 +120,7 @@ describe(
         { name: 'add m3', args: () => ['member', 'add', 'm3', 'PEER1'] },
         { name: 'remove the started member', args: (self) => ['member', 'remove', self] },
         { name: 'add a learner', args: () => ['member', 'add', 'l1', 'PEER2', '--learner'] },
-        { name: 'member list', args: () => ['member', 'list'] },
+        { name: 'member list', args: () => ['member', 'list'], sortLines: true },
       ];
       const peers = await Promise.all([0, 1, 2, 3].map(async () => `http://127.0.0.1:${await freePort()}`));
       const [t, e] = await Promise.all([start('tetcd', true), start('etcd', true)]);
