@@ -24,11 +24,8 @@ export function mask(s: string): string {
  */
 export function raced(s: string): string {
   return s
-    .replace(/code = (Unknown|DeadlineExceeded) desc = context deadline exceeded/g, 'code = <deadline>')
-    .replace(/code = Unavailable desc = etcdserver: request timed out/g, 'code = <deadline>')
-    .replace(
-      /Error: (rpc error: code = <deadline>|context deadline exceeded|etcdserver: request timed out)/g,
-      'Error: <deadline>',
-    )
-    .replace(/^code (2: context deadline exceeded|4: Deadline exceeded after .*)$/, 'code <deadline>');
+    .replace(/rpc error: code = (Unknown|DeadlineExceeded) desc = context deadline exceeded/g, '<deadline>')
+    .replace(/rpc error: code = Unavailable desc = etcdserver: request timed out/g, '<deadline>')
+    .replace(/context deadline exceeded|etcdserver: request timed out/g, '<deadline>')
+    .replace(/^code (2: <deadline>|4: Deadline exceeded after .*)$/, 'code <deadline>');
 }
