@@ -165,7 +165,7 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Sensible values for every flag of etcd 3.4's help, TLS ones neutral (as manifests pass them). */
-  function values(client: number, peer: number, name: string): Map<string, string> {
+  function values(client: number, peer: number, name: string, metricsPort = client + 1): Map<string, string> {
     const c = `http://127.0.0.1:${client}`;
     const p = `http://127.0.0.1:${peer}`;
     const v: Record<string, string> = {
@@ -227,7 +227,7 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
       'auth-token-ttl': '300',
       'enable-pprof': 'true',
       metrics: 'extensive',
-      'listen-metrics-urls': `http://127.0.0.1:${client + 1}`,
+      'listen-metrics-urls': `http://127.0.0.1:${metricsPort}`,
       logger: 'zap',
       'log-outputs': 'stderr',
       'log-level': 'warn',
@@ -259,7 +259,7 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
     const warns = logMessages(stderr, 'warn');
     const pending = warns.find((m) => m.startsWith('flags accepted, not in effect yet: '));
     assert.ok(pending, stderr);
-    for (const f of ['--quota-backend-bytes (issue 14)', '--metrics (issue 15)', '--auth-token (issue 13)'])
+    for (const f of ['--quota-backend-bytes (issue 14)', '--auth-token (issue 13)'])
       assert.ok(pending.includes(f), `${f} in ${pending}`);
     const ignored = warns.find((m) => m.startsWith('flags accepted, with no meaning in tetcd'));
     assert.ok(ignored?.includes('--enable-v2') && ignored.includes('--log-package-levels'), ignored);
@@ -269,7 +269,8 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
 
   test('as flags', async () => {
     const client = await freePort();
-    const v = values(client, await freePort(), 'asflags');
+    const metricsPort = await freePort();
+    const v = values(client, await freePort(), 'asflags', metricsPort);
     const h = await startTetcd(
       [...v].map(([f, x]) => `--${f}=${x}`),
       {},
@@ -277,6 +278,17 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
     );
     try {
       checkWarnings(h.stderr());
+      // --listen-metrics-urls serves /metrics (with --metrics extensive's histogram) and /health.
+      const m = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await m.text();
+      assert.match(text, /^etcd_server_has_leader 1$/m);
+      assert.match(text, /^# TYPE grpc_server_handling_seconds histogram$/m);
+      const health = await fetch(`http://127.0.0.1:${metricsPort}/health`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      assert.deepEqual(await health.json(), { health: 'true' });
     } finally {
       assert.equal(await h.stop(), 0);
     }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { EtcdServer } from '../src/server/server.ts';
-import { startClientServer } from '../src/api/grpc/server.ts';
+import { startClientServer } from '../src/cli/client_port.ts';
 import { createLogger } from '../src/pkg/logger.ts';
 import { Client } from './helpers/client.ts';
 

@@ -195,9 +195,9 @@ test('flags waiting for another issue and flags with no meaning here are accepte
   );
   assert.deepEqual(p.pending, [
     { flag: 'quota-backend-bytes', issue: 14 },
-    { flag: 'metrics', issue: 15 },
     { flag: 'auto-compaction-retention', issue: 14 },
   ]);
+  assert.equal(p.config.metrics, 'extensive');
   assert.deepEqual(p.ignored, ['enable-v2', 'logger', 'proxy']);
 });
 

@@ -40,6 +40,10 @@ export interface TetcdConfig {
   strictReconfigCheck: boolean;
   /** --enable-pprof: profiles under /debug/pprof/ on the client port. */
   enablePprof: boolean;
+  /** --metrics: 'extensive' adds the gRPC handling-time histogram (any other value is etcd's basic). */
+  metrics: string;
+  /** --listen-metrics-urls: more ports serving /metrics and /health. */
+  listenMetricsUrls: string[];
   /** ms between watch progress notifications. */
   watchProgressNotifyInterval: number;
   /** Whether --listen-peer-urls was given (a lone member without it opens no peer port). */
@@ -424,7 +428,6 @@ function build(raw: Map<string, string>): TetcdConfig {
   const catchup = raw.get('snapshot-catchup-entries') ?? get('experimental-snapshot-catchup-entries', '5000');
   const listenPeer = get('listen-peer-urls', 'http://localhost:2380');
   const metricsUrls = raw.get('listen-metrics-urls');
-  if (metricsUrls) urls('listen-metrics-urls', metricsUrls, true);
   return {
     name,
     dataDir: get('data-dir', '') || `${name}.tetcd`,
@@ -454,6 +457,8 @@ function build(raw: Map<string, string>): TetcdConfig {
     initialElectionTickAdvance: bool('initial-election-tick-advance', true),
     strictReconfigCheck: bool('strict-reconfig-check', true),
     enablePprof: bool('enable-pprof', false),
+    metrics: get('metrics', 'basic'),
+    listenMetricsUrls: metricsUrls ? urls('listen-metrics-urls', metricsUrls, true) : [],
     watchProgressNotifyInterval: positiveDuration(
       'experimental-watch-progress-notify-interval',
       get('experimental-watch-progress-notify-interval', '10m'),

@@ -47,7 +47,6 @@ export interface FlagInfo {
 
 const TLS = 13;
 const QUOTA = 14;
-const METRICS = 15;
 
 type Spec = Omit<FlagInfo, 'group' | 'flag' | 'kind' | 'def' | 'etcd' | 'status' | 'help'>;
 
@@ -329,8 +328,15 @@ impl(
   'serve profiling data under /debug/pprof/',
   "Node's equivalents of Go's profiles (a CPU profile, a heap snapshot)",
 );
-pend('metrics', 'string', 'basic', BOTH, METRICS, "detail of exported metrics ('basic' or 'extensive')");
-pend('listen-metrics-urls', 'urls', '', BOTH, METRICS, 'URLs to listen on for /metrics and /health');
+impl(
+  'metrics',
+  'string',
+  'basic',
+  BOTH,
+  "detail of exported metrics ('basic' or 'extensive')",
+  "'extensive' adds grpc_server_handling_seconds; any other value is 'basic', as etcd takes it",
+);
+impl('listen-metrics-urls', 'urls', '', BOTH, 'URLs to listen on for /metrics and /health');
 
 group = 'Logging';
 ign(

@@ -44,6 +44,7 @@ async function checkListen(cfg: TetcdConfig): Promise<void> {
   if (cfg.listenPeerUrlsGiven) {
     for (const url of cfg.listenPeerUrls) wanted.push({ flag: '--listen-peer-urls', url });
   }
+  for (const url of cfg.listenMetricsUrls) wanted.push({ flag: '--listen-metrics-urls', url });
   const bound: Server[] = [];
   try {
     for (const { flag, url } of wanted) {

@@ -7,7 +7,8 @@ import { PreflightError, hostPort, preflight } from './preflight.ts';
 import { createLogger } from '../pkg/logger.ts';
 import { EtcdServer } from '../server/server.ts';
 import { BootstrapError } from '../server/bootstrap.ts';
-import { startClientServer, type ClientServer } from '../api/grpc/server.ts';
+import { startClientServer, startMetricsServer, type ClientServer } from './client_port.ts';
+import { enableExtensive } from '../pkg/metrics.ts';
 
 /** An operator's error: one line on stderr, exit status 1 (2 for flag syntax, as etcd), no stack. */
 function refuse(message: string, code = 1): never {
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
       'loaded the configuration file; flags and ETCD_* variables are ignored',
     );
   }
+  if (config.metrics === 'extensive') enableExtensive();
   if (pending.length) {
     const named = pending.map((p) => `--${p.flag} (issue ${p.issue})`).join(', ');
     log.warn({ flags: pending.map((p) => p.flag) }, `flags accepted, not in effect yet: ${named}`);
@@ -125,6 +127,11 @@ async function main(): Promise<void> {
     const { host, port } = hostPort(u);
     servers.push(await startClientServer(srv, log, host, port, limits, { pprof: config.enablePprof }));
     log.info({ address: u }, 'serving client traffic');
+  }
+  for (const u of config.listenMetricsUrls) {
+    const { host, port } = hostPort(u);
+    servers.push(await startMetricsServer(srv, host, port));
+    log.info({ address: u }, 'serving /metrics and /health');
   }
 }
 

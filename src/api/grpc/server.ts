@@ -1,5 +1,5 @@
-// The client-facing server: every gRPC service, served by the one router (router.ts) on the HTTP/2
-// front, and HTTP/1.1 on the same port (listener.ts tells them apart by their first bytes).
+// Every gRPC service of the member on the one router (router.ts). The client port that serves it
+// (HTTP/2 and HTTP/1.1 side by side) is put together in cli/client_port.ts.
 import type { Logger } from 'pino';
 import type { ClientApi } from '../../server/api.ts';
 import { kvService } from './kv.ts';
@@ -13,28 +13,20 @@ import { electionService } from './election.ts';
 import { coordErrors } from './coord_handler.ts';
 import { GrpcRouter } from './router.ts';
 import { Interceptor } from './interceptor.ts';
-import { createHttpServer } from '../http/http.ts';
-import { healthCheck } from './health_http.ts';
-import { createGateway } from '../gateway/gateway.ts';
-import { observeRoutes } from '../http/observe.ts';
 import { bindGrpc } from '../../pkg/metrics.ts';
-import { listenClient } from '../http/listener.ts';
-import type { H2LimitOptions } from '../http/limits.ts';
 
 /** gRPC's receive limit sits above --max-request-bytes so that etcd's own "too large" error shows. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
-export interface ClientServer {
-  port: number;
-  close(): Promise<void>;
-}
+/** The largest request message the member takes (gRPC and the gateway alike). */
+export const maxReceiveBytes = (srv: ClientApi): number => srv.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES;
 
 /** The router with every service of the member. */
 export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter; close(): void } {
   // Learners and hasleader are checked before any handler, as etcd's interceptors do.
   const guard = new Interceptor({ gate: srv.gate, electionMs: srv.limits.electionMs ?? 1000 });
   const router = new GrpcRouter({
-    maxReceiveBytes: srv.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    maxReceiveBytes: maxReceiveBytes(srv),
     log,
     guard,
   });
@@ -58,43 +50,6 @@ export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter;
       guard.close();
       lock.close();
       election.close();
-    },
-  };
-}
-
-/** What the client port serves over HTTP/1.1 besides the gateway and health. */
-export interface HttpOptions {
-  /** --enable-pprof: /debug/pprof/ (a CPU profile, a heap snapshot). */
-  pprof?: boolean;
-}
-
-export async function startClientServer(
-  srv: ClientApi,
-  log: Logger,
-  host: string,
-  port: number,
-  limits?: H2LimitOptions,
-  httpOpts: HttpOptions = {},
-): Promise<ClientServer> {
-  const { router, close } = clientRouter(srv, log);
-  // HTTP/1.1 requests under /v3/ go to the JSON gateway, which calls the same handlers; /metrics and
-  // /debug/ to the observation routes.
-  const maxReceiveBytes = srv.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES;
-  const gateway = createGateway(router, { maxReceiveBytes, log });
-  const observe = observeRoutes({ pprof: httpOpts.pprof ?? false, raftStatus: () => srv.raftStatus() });
-  const http = createHttpServer((req, res) => gateway(req, res) || observe(req, res), healthCheck(srv));
-  const listener = await listenClient(
-    host,
-    port,
-    limits ? { route: router.route, limits } : { route: router.route },
-    http,
-  );
-  return {
-    port: listener.port,
-    async close() {
-      close();
-      await listener.close();
-      http.close();
     },
   };
 }

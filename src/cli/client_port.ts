@@ -1,0 +1,74 @@
+// The ports a member serves clients on, put together from the layers below: the client port (gRPC on
+// HTTP/2 through the one router, and HTTP/1.1 beside it: the JSON gateway, /health, /version,
+// /metrics, /debug/), and the optional --listen-metrics-urls ports (/metrics and /health, as etcd
+// serves them there).
+import type { Logger } from 'pino';
+import type { ClientApi } from '../server/api.ts';
+import { clientRouter, maxReceiveBytes } from '../api/grpc/server.ts';
+import { healthCheck } from '../api/grpc/health_http.ts';
+import { createGateway } from '../api/gateway/gateway.ts';
+import { createHttpServer } from '../api/http/http.ts';
+import { observeRoutes } from '../api/http/observe.ts';
+import { listenClient } from '../api/http/listener.ts';
+import type { H2LimitOptions } from '../api/http/limits.ts';
+
+export interface ClientServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** What the client port serves over HTTP/1.1 besides the gateway and health. */
+export interface HttpOptions {
+  /** --enable-pprof: /debug/pprof/ (a CPU profile, a heap snapshot). */
+  pprof?: boolean;
+}
+
+export async function startClientServer(
+  srv: ClientApi,
+  log: Logger,
+  host: string,
+  port: number,
+  limits?: H2LimitOptions,
+  httpOpts: HttpOptions = {},
+): Promise<ClientServer> {
+  const { router, close } = clientRouter(srv, log);
+  // HTTP/1.1 requests under /v3/ go to the JSON gateway, which calls the same handlers; /metrics and
+  // /debug/ to the observation routes.
+  const gateway = createGateway(router, { maxReceiveBytes: maxReceiveBytes(srv), log });
+  const observe = observeRoutes({ pprof: httpOpts.pprof ?? false, raftStatus: () => srv.raftStatus() });
+  const http = createHttpServer((req, res) => gateway(req, res) || observe(req, res), healthCheck(srv));
+  const listener = await listenClient(
+    host,
+    port,
+    limits ? { route: router.route, limits } : { route: router.route },
+    http,
+  );
+  return {
+    port: listener.port,
+    async close() {
+      close();
+      await listener.close();
+      http.close();
+    },
+  };
+}
+
+/** A --listen-metrics-urls port: HTTP/1.1 with /metrics and /health (and /version). */
+export function startMetricsServer(srv: ClientApi, host: string, port: number): Promise<ClientServer> {
+  const observe = observeRoutes({ pprof: false });
+  const server = createHttpServer(
+    (req, res) => (req.url ?? '/').split('?')[0] === '/metrics' && observe(req, res),
+    healthCheck(srv),
+  );
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      const a = server.address();
+      resolve({
+        port: typeof a === 'object' && a !== null ? a.port : port,
+        close: () => new Promise<void>((r) => server.close(() => r())),
+      });
+    });
+  });
+}
