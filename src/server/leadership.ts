@@ -21,7 +21,7 @@ export interface LeaderRaft {
 
 export interface LeadershipDeps {
   raft: LeaderRaft;
-  /** The read-index round in flight fails on a leader change ("leader changed"). */
+  /** The read-index round in flight fails when a new leader appears ("leader changed"). */
   reads: { onLeaderChange(): void };
   /** A member that stops leading stops expiring leases. */
   lessor: { demote(): void };
@@ -50,9 +50,10 @@ export class Leadership {
         deps.log.info({ 'local-member-id': me, leader: idHex(ss.lead), term }, 'raft.node: elected leader');
         counts.leaderChanges++;
       }
-      const hadLeader = this.lead !== NONE;
       this.lead = ss.lead;
-      if (hadLeader) deps.reads.onLeaderChange();
+      // As etcd (its leaderChanged notification): reads in flight fail when a new leader appears, not
+      // when the old one is lost; until then they keep asking, and time out if none comes.
+      if (ss.lead !== NONE) deps.reads.onLeaderChange();
     }
     const leader = ss.raftState === StateType.StateLeader;
     if (leader && !this.wasLeader) {
