@@ -10,7 +10,6 @@ export interface MetricsRaft {
   isLeader(): boolean;
   isLearner(): boolean;
   committedIndex(): number;
-  pending(): number;
 }
 
 /** etcd's default --quota-backend-bytes (2 GiB), until the quota is built (issue 14). */
@@ -20,6 +19,7 @@ export function memberSource(
   memberId: bigint,
   raft: MetricsRaft,
   stores: Stores,
+  waiting: () => number,
   connectedPeers: () => string[],
 ): MemberSource {
   const id = idHex(memberId);
@@ -30,7 +30,7 @@ export function memberSource(
     isLearner: () => raft.isLearner(),
     proposalsCommitted: () => raft.committedIndex(),
     proposalsApplied: () => stores.appliedIndex(),
-    proposalsPending: () => raft.pending(),
+    proposalsPending: waiting,
     currentRevision: () => stores.kv.rev(),
     compactRevision: () => (stores.kv.compactRev() > 0 ? stores.kv.compactRev() : -1),
     keys: () => stores.kv.keyCount(),

@@ -12,6 +12,7 @@ import {
   ErrTimeoutDueToLeaderFail,
   ErrTooManyRequests,
 } from './errors.ts';
+import { counts } from '../pkg/metrics.ts';
 
 export interface Waiter {
   decoded: unknown;
@@ -87,8 +88,14 @@ export class Proposer {
     for (const [id, w] of this.waits) {
       if (w.deadline > now) continue;
       this.waits.delete(id);
+      counts.proposalsFailed++;
       w.reject(this.timeoutError(w));
     }
+  }
+
+  /** Proposals waiting to be applied (etcd's proposals_pending). */
+  waiting(): number {
+    return this.waits.size;
   }
 
   propose<T>(op: Op, raw: Uint8Array, decoded: unknown): Promise<T> {

@@ -363,7 +363,16 @@ export class EtcdServer implements ClientApi {
   /** /metrics reads this member from now on (one member per process; the last started wins). */
   private bindMetrics(): void {
     const peers = this.peers;
-    bindMember(memberSource(this.memberId, this.node, this.stores, () => peers.connectedPeers()));
+    const proposer = this.proposer;
+    bindMember(
+      memberSource(
+        this.memberId,
+        this.node,
+        this.stores,
+        () => proposer.waiting(),
+        () => peers.connectedPeers(),
+      ),
+    );
     bindPeers(() => peers.byteCounts());
     setVersion(SERVER_VERSION);
   }
