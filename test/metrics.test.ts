@@ -130,11 +130,11 @@ test(
         .filter((s) => !s.includes('grpc.health'))
         .sort();
     const theirs = methods(etcdFams);
-  const mine = methods(ours);
-  assert.deepEqual(
-    { extra: mine.filter((m) => !theirs.includes(m)), missing: theirs.filter((m) => !mine.includes(m)) },
-    { extra: [], missing: [] },
-  );
+    const mine = methods(ours);
+    assert.deepEqual(
+      { extra: mine.filter((m) => !theirs.includes(m)), missing: theirs.filter((m) => !mine.includes(m)) },
+      { extra: [], missing: [] },
+    );
   },
 );
 
