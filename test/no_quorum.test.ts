@@ -15,7 +15,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster, type Member } from './helpers/cluster.ts';
-import { EtcdCluster } from './helpers/etcd_cluster.ts';
+import { DiffCluster } from './helpers/diff_cluster.ts';
 import { etcdctl, freePort, haveEtcd, type CtlResult } from './helpers/procs.ts';
 import { Client, GrpcError } from './helpers/client.ts';
 import { mask, raced } from './helpers/transcript.ts';
@@ -208,7 +208,7 @@ describe(
   { timeout: 90_000, skip: !haveEtcd() },
   () => {
     let tetcd: TestCluster | undefined;
-    let etcd: EtcdCluster | undefined;
+    let etcd: DiffCluster | undefined;
     let mine: Map<string, Transcript & { res: CtlResult }>;
     let theirs: Map<string, Transcript & { res: CtlResult }>;
     let myRpcs: Map<string, Transcript>;
@@ -217,7 +217,7 @@ describe(
     before(async () => {
       [tetcd, etcd] = await Promise.all([
         TestCluster.start(3, { heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS }),
-        EtcdCluster.start(3, { heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS }),
+        DiffCluster.start('etcd', 3, { heartbeatMs: HEARTBEAT_MS, electionMs: ELECTION_MS }),
       ]);
       await tetcd.waitLeader(15_000);
       const run = async (
