@@ -40,6 +40,9 @@ import { memberSource, raftStatusJson } from './member_metrics.ts';
 import { bindMember, bindPeers, setVersion } from '../pkg/metrics.ts';
 import { SERVER_VERSION } from '../pkg/version.ts';
 import { ErrNoLeader, ErrStopped } from './errors.ts';
+import { messageType } from '../proto/index.ts';
+import { newCompactor, parseCompactionRetention, type Compactor } from './compactor.ts';
+import { StateType } from '../raft/index.ts';
 
 export interface ServerConfig {
   name: string;
@@ -74,6 +77,10 @@ export interface ServerConfig {
   initialElectionTickAdvance?: boolean;
   /** --strict-reconfig-check (default true): refuse membership changes that could lose quorum. */
   strictReconfigCheck?: boolean;
+  /** --auto-compaction-mode (default periodic). */
+  autoCompactionMode?: 'periodic' | 'revision';
+  /** --auto-compaction-retention as given ("1": hours or revisions, "30m"; default "0": off); compactor.ts. */
+  autoCompactionRetention?: string;
   /** This member was removed from the cluster (MemberRemove): the process should stop. */
   onRemoved?: () => void;
   logger: Logger;
@@ -105,6 +112,8 @@ export class EtcdServer implements ClientApi {
   private readonly leadership: Leadership;
   private readonly applier: EntryApplier;
   private readonly forward = new LeaderForward();
+  /** Auto-compaction, when a retention is set; it acts only while this member leads. */
+  private readonly compactor: Compactor | undefined;
   private readTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -201,6 +210,25 @@ export class EtcdServer implements ClientApi {
       moveLeader: (target) => this.leadership.moveLeader(target),
       alarm: (raw, req) => this.proposer.propose(Op.Alarm, raw, req),
     };
+    this.compactor = this.newCompactor();
+  }
+
+  /** --auto-compaction-*: a Compact request through the log, as the RPC's (etcd's v3compactor). */
+  private newCompactor(): Compactor | undefined {
+    const mode = this.cfg.autoCompactionMode ?? 'periodic';
+    const retention = parseCompactionRetention(mode, this.cfg.autoCompactionRetention ?? '0');
+    if (retention === 0) return undefined;
+    const type = messageType('etcdserverpb.CompactionRequest');
+    return newCompactor({
+      mode,
+      retention,
+      rev: () => this.stores.kv.rev(),
+      compact: (revision) => {
+        const req = { revision, physical: false };
+        return this.kv.compact(type.encode(req).finish(), req);
+      },
+      log: this.cfg.logger,
+    });
   }
 
   static async start(cfg: ServerConfig): Promise<EtcdServer> {
@@ -208,6 +236,8 @@ export class EtcdServer implements ClientApi {
     const electionMs = cfg.electionTimeoutMs ?? 1000;
     const heartbeatMs = cfg.heartbeatMs ?? 100;
     const electionTicks = Math.max(2, Math.round(electionMs / heartbeatMs));
+    // A bad --auto-compaction-retention is refused before anything is opened.
+    parseCompactionRetention(cfg.autoCompactionMode ?? 'periodic', cfg.autoCompactionRetention ?? '0');
     const booted = await openMember({
       name: cfg.name,
       dataDir: cfg.dataDir,
@@ -233,6 +263,10 @@ export class EtcdServer implements ClientApi {
     srv.advanceTicks(electionTicks);
     srv.lessor.start();
     srv.updateLearner();
+    if (srv.compactor) {
+      if (!srv.node.isLeader()) srv.compactor.pause();
+      srv.compactor.run();
+    }
     log.info(
       {
         'local-member-id': idHex(srv.memberId),
@@ -282,6 +316,9 @@ export class EtcdServer implements ClientApi {
         this.gate.noLeader = ss.lead === 0n;
         this.proposer.onLeader(ss.lead);
         this.leadership.onSoftState(ss, term);
+        // As etcd's updateLeadership: only the leader compacts.
+        if (ss.raftState === StateType.StateLeader) this.compactor?.resume();
+        else this.compactor?.pause();
       },
       send: (msgs) => this.peers.send(msgs),
       onReadStates: (rs) => this.reads.onReadStates(rs),
@@ -399,6 +436,7 @@ export class EtcdServer implements ClientApi {
     this.closed = true;
     // The leader hands over first so the cluster does not wait an election timeout (etcd does too).
     await this.leadership.transferBeforeStop();
+    this.compactor?.close();
     this.lessor.close();
     this.committer.close();
     this.watchable.close();
