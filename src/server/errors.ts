@@ -26,6 +26,7 @@ export const ErrInvalidSortOption = def('ErrInvalidSortOption', 'etcdserver: inv
 export const ErrRequestTooLarge = def('ErrRequestTooLarge', 'etcdserver: request is too large');
 export const ErrTooManyRequests = def('ErrTooManyRequests', 'etcdserver: too many requests');
 export const ErrNoSpace = def('ErrNoSpace', 'etcdserver: mvcc: database space exceeded');
+export const ErrCorrupt = def('ErrCorrupt', 'etcdserver: corrupt cluster');
 export const ErrLeaseNotFound = def('ErrLeaseNotFound', 'etcdserver: requested lease not found');
 export const ErrLeaseExist = def('ErrLeaseExist', 'etcdserver: lease already exists');
 export const ErrLeaseTTLTooLarge = def('ErrLeaseTTLTooLarge', 'etcdserver: too large lease TTL');

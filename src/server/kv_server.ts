@@ -23,6 +23,7 @@ import { Op } from './raft_request.ts';
 import { executeRange } from './txn/range.ts';
 import { executeTxn, isTxnReadOnly } from './txn/txn.ts';
 import { NO_LEASES, type WriteCtx, type WriteView } from './txn/kv_view.ts';
+import { costPut, costTxn, type QuotaGate } from './quota.ts';
 
 /** The read barrier (server/read_index.ts): undefined when a local read is linearizable already. */
 export interface LinearizableReads {
@@ -35,6 +36,8 @@ export class KVServer implements RaftKV {
     private readonly proposer: Proposer,
     private readonly reads: LinearizableReads,
     private readonly status: Pick<RaftStatus, 'header'>,
+    /** The backend quota, checked before a put or a txn with puts is proposed (etcd's quotaKVServer). */
+    private readonly quota?: QuotaGate,
   ) {}
 
   range(req: RangeRequest): RangeResponse | Promise<RangeResponse> {
@@ -45,6 +48,8 @@ export class KVServer implements RaftKV {
   }
 
   async put(raw: Uint8Array, req: PutRequest): Promise<PutResponse> {
+    const refused = this.quota?.check(costPut(req));
+    if (refused) await refused;
     const resp = await this.proposer.propose<PutResponse>(Op.Put, raw, req);
     this.status.header(resp.header);
     return resp;
@@ -57,6 +62,8 @@ export class KVServer implements RaftKV {
   }
 
   txn(raw: Uint8Array, req: TxnRequest): TxnResponse | Promise<TxnResponse> {
+    const refused = this.quota?.check(costTxn(req));
+    if (refused) return refused;
     if (!isTxnReadOnly(req)) return this.proposeTxn(raw, req);
     const barrier = this.reads.barrier();
     if (barrier) return barrier.then(() => this.readOnlyTxn(req));

@@ -13,6 +13,7 @@ import type { LeaseTimeToLive, Lessor } from './api.ts';
 import { ErrLeaseNotFound, ErrLeaseTTLTooLarge } from './errors.ts';
 import type { Proposer } from './propose.ts';
 import { Op } from './raft_request.ts';
+import { costLeaseGrant, type QuotaGate } from './quota.ts';
 
 const LeaseGrantPb = messageType('etcdserverpb.LeaseGrantRequest');
 const LeaseRevokePb = messageType('etcdserverpb.LeaseRevokeRequest');
@@ -33,6 +34,8 @@ export class LeaseServer implements Lessor {
     private readonly proposer: Proposer,
     private readonly raft: LeaseRaft,
     log: Logger,
+    /** The backend quota, checked before a grant is proposed (etcd's quotaLeaseServer). */
+    private readonly quota?: QuotaGate,
   ) {
     this.loop = new LeaseLoop({
       lessor,
@@ -62,6 +65,9 @@ export class LeaseServer implements Lessor {
 
   async leaseGrant(req: { TTL: Int64; ID: Int64 }): Promise<{ header: Header; ID: bigint; TTL: number }> {
     const ttl = toNumber(req.TTL);
+    // The quota first: etcd's quotaLeaseServer wraps the whole call.
+    const refused = this.quota?.check(costLeaseGrant());
+    if (refused) await refused;
     if (ttl > MAX_LEASE_TTL) throw new ErrLeaseTTLTooLarge();
     let id = toBigInt(req.ID);
     // The ID is chosen before proposing so that every member applies the same one. A chosen ID that

@@ -12,15 +12,14 @@ export interface MetricsRaft {
   committedIndex(): number;
 }
 
-/** etcd's default --quota-backend-bytes (2 GiB), until the quota is built (issue 14). */
-const DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;
-
 export function memberSource(
   memberId: bigint,
   raft: MetricsRaft,
   stores: Stores,
   waiting: () => number,
   connectedPeers: () => string[],
+  /** The quota in force (server/quota.ts quotaBytes: etcd's gauge shows a negative one as given). */
+  quotaBytes: number,
 ): MemberSource {
   const id = idHex(memberId);
   return {
@@ -40,7 +39,7 @@ export function memberSource(
     watchers: () => stores.watchable.watcherCounts().watchers,
     slowWatchers: () => stores.watchable.watcherCounts().slow,
     pendingEvents: () => 0,
-    quotaBackendBytes: () => DEFAULT_QUOTA_BYTES,
+    quotaBackendBytes: () => quotaBytes,
     authRevision: () => 1,
     activePeers: connectedPeers,
   };

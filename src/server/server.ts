@@ -40,6 +40,7 @@ import { memberSource, raftStatusJson } from './member_metrics.ts';
 import { bindMember, bindPeers, setVersion } from '../pkg/metrics.ts';
 import { SERVER_VERSION } from '../pkg/version.ts';
 import { ErrNoLeader, ErrStopped } from './errors.ts';
+import { logQuota, Quota, QuotaGate, quotaBytes } from './quota.ts';
 import { messageType } from '../proto/index.ts';
 import { newCompactor, parseCompactionRetention, type Compactor } from './compactor.ts';
 import { StateType } from '../raft/index.ts';
@@ -81,6 +82,8 @@ export interface ServerConfig {
   autoCompactionMode?: 'periodic' | 'revision';
   /** --auto-compaction-retention as given ("1": hours or revisions, "30m"; default "0": off); compactor.ts. */
   autoCompactionRetention?: string;
+  /** --quota-backend-bytes: 0 or unset is etcd's default (2 GiB), < 0 no quota (server/quota.ts). */
+  quotaBackendBytes?: number;
   /** This member was removed from the cluster (MemberRemove): the process should stop. */
   onRemoved?: () => void;
   logger: Logger;
@@ -111,6 +114,7 @@ export class EtcdServer implements ClientApi {
   private readonly peers: Peers;
   private readonly leadership: Leadership;
   private readonly applier: EntryApplier;
+  private readonly quota: Quota;
   private readonly forward = new LeaderForward();
   /** Auto-compaction, when a retention is set; it acts only while this member leads. */
   private readonly compactor: Compactor | undefined;
@@ -184,6 +188,12 @@ export class EtcdServer implements ClientApi {
       electionMs: this.electionMs,
       log,
     });
+    this.quota = new Quota({
+      bytes: quotaBytes(cfg.quotaBackendBytes),
+      size: () => stores.backend.sizeInUse(),
+      now: () => performance.now(),
+    });
+    const quotaGate = new QuotaGate(this.quota, this.proposer, memberId);
     this.applier = new EntryApplier({
       stores,
       proposer: this.proposer,
@@ -192,9 +202,11 @@ export class EtcdServer implements ClientApi {
       committer: this.committer,
       memberId,
       log,
+      quota: this.quota,
+      alarmProposer: this.proposer,
     });
-    this.kv = new KVServer(stores, this.proposer, this.reads, this);
-    this.lessor = new LeaseServer(leases, this.proposer, node, log);
+    this.kv = new KVServer(stores, this.proposer, this.reads, this, quotaGate);
+    this.lessor = new LeaseServer(leases, this.proposer, node, log, quotaGate);
     this.cluster = clusterServerOf({
       stores,
       raft: node,
@@ -258,6 +270,7 @@ export class EtcdServer implements ClientApi {
       minTtl: Math.ceil((1.5 * electionMs) / 1000),
       store: backendLeaseStore(booted.backend),
     });
+    logQuota(log, cfg.quotaBackendBytes);
     const srv = new EtcdServer(cfg, booted, leases);
     await srv.startRaft(heartbeatMs);
     srv.advanceTicks(electionTicks);
@@ -408,6 +421,7 @@ export class EtcdServer implements ClientApi {
         this.stores,
         () => proposer.waiting(),
         () => peers.connectedPeers(),
+        this.quota.bytes,
       ),
     );
     bindPeers(() => peers.byteCounts());

@@ -20,6 +20,7 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   // etcd 3.4's table maps it to a client-side error value, not a status: gRPC sends it as Unknown.
   [E.ErrTooManyRequests, { code: Code.UNKNOWN }],
   [E.ErrNoSpace, { code: Code.RESOURCE_EXHAUSTED }],
+  [E.ErrCorrupt, { code: Code.DATA_LOSS }],
   [E.ErrLeaseNotFound, { code: Code.NOT_FOUND }],
   [E.ErrLeaseExist, { code: Code.FAILED_PRECONDITION }],
   [E.ErrLeaseTTLTooLarge, { code: Code.OUT_OF_RANGE }],

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { EntryType, type Entry } from '../../raft/index.ts';
 import { ClientError, InvariantError } from '../../pkg/errors.ts';
 import { ErrCompacted } from '../../mvcc/errors.ts';
-import { ErrLeaseNotFound } from '../errors.ts';
+import { ErrLeaseNotFound, ErrNoSpace } from '../errors.ts';
 import { Proposer } from '../propose.ts';
 import { Op } from '../raft_request.ts';
 import type { PutRequest } from '../../proto/etcdserverpb.ts';
@@ -51,7 +51,9 @@ function setup(keys: string[], throws: Record<string, () => Error>) {
   } as unknown as Applier & { position: ApplyPosition };
   const commits: number[] = [];
   const deps: ApplyDeps = {
-    applier,
+    applier: () => applier,
+    setPosition: (p) => (applier.position = p),
+    onNoSpace: () => undefined,
     proposer,
     appliedIndex: () => 0,
     applyConfChange: () => assert.fail('no conf change here'),
@@ -101,4 +103,25 @@ test('an InvariantError is rethrown too', () => {
   const s = setup(['a'], { a: () => new InvariantError('mvcc: tombstone on unknown key a') });
   assert.throws(() => applyEntries(s.deps, s.entries), InvariantError);
   assert.deepEqual(s.commits, []);
+});
+
+test('ErrNoSpace raises NOSPACE (once the raise settles the waiter is answered); with NOSPACE raised, at once', async () => {
+  const s = setup(['a', 'b', 'c'], { a: () => new ErrNoSpace(), c: () => new ErrNoSpace() });
+  let raised = false;
+  let release: (() => void) | undefined;
+  const raises: string[] = [];
+  s.deps.onNoSpace = () => {
+    if (raised) return undefined;
+    raised = true;
+    raises.push('raise');
+    return new Promise<void>((r) => (release = r));
+  };
+  applyEntries(s.deps, s.entries);
+  await s.settled[1];
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(raises, ['raise'], 'the alarm is raised once: c finds it raised');
+  assert.deepEqual(s.outcomes, ['b ok', 'c ErrNoSpace'], "a's answer waits for the alarm's proposal");
+  release!();
+  await Promise.all(s.settled);
+  assert.deepEqual(s.outcomes, ['b ok', 'c ErrNoSpace', 'a ErrNoSpace']);
 });

@@ -9,6 +9,7 @@ import { EntryType, type Entry } from '../../raft/index.ts';
 import { decodeRaftRequest, Op, peekRaftRequest } from '../raft_request.ts';
 import type { Proposer } from '../propose.ts';
 import { ClientError, InvariantError } from '../../pkg/errors.ts';
+import { ErrNoSpace } from '../errors.ts';
 import type {
   AlarmRequest,
   ApplyPosition,
@@ -25,7 +26,15 @@ import type {
 } from '../../proto/etcdserverpb.ts';
 
 export interface ApplyDeps {
-  applier: Applier & { position: ApplyPosition };
+  /** The applier chain for the next entry (the alarms raised choose its layers). */
+  applier(): Applier;
+  /** Where the next entry's writes record their index. */
+  setPosition(p: ApplyPosition): void;
+  /**
+   * An entry was answered ErrNoSpace (etcd's applyEntryNormal): raises NOSPACE for this member unless
+   * it is raised already (then undefined); the entry's waiter is answered once that settles.
+   */
+  onNoSpace(): Promise<void> | undefined;
   proposer: Proposer;
   /** The applied index the store already holds: entries at or below it are skipped (replay). */
   appliedIndex(): number;
@@ -103,13 +112,15 @@ export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): number
       last = e.index;
       continue;
     }
-    deps.applier.position = { index: e.index, term: e.term };
+    deps.setPosition({ index: e.index, term: e.term });
     try {
-      const result = applyOne(deps.applier, op, req);
+      const result = applyOne(deps.applier(), op, req);
       waiter?.resolve(result);
     } catch (err) {
       if (!(err instanceof ClientError)) throw err;
-      waiter?.reject(err);
+      const raising = err instanceof ErrNoSpace ? deps.onNoSpace() : undefined;
+      if (!raising) waiter?.reject(err);
+      else if (waiter) void raising.then(() => waiter.reject(err));
     }
     last = e.index;
   }

@@ -58,7 +58,8 @@ export class BackendApplier implements Applier {
     return r;
   }
 
-  private noKvChange(): void {
+  /** Records the entry's index when it changes no key (also for an entry a layer above refuses). */
+  noKvChange(): void {
     this.stores.kv.setConsistentIndex(this.position.index, this.position.term);
   }
 

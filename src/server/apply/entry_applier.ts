@@ -9,24 +9,88 @@ import { decodeAttributes } from '../../membership/member.ts';
 import { idHex } from '../../pkg/ids.ts';
 import type { Proposer } from '../propose.ts';
 import { applyEntries, type ApplyDeps } from './apply.ts';
+import type { Applier, ApplyPosition } from './applier.ts';
 import { BackendApplier } from './backend_applier.ts';
+import { AlarmChains, type QuotaCheck } from './quota_applier.ts';
+import { AlarmType, ALARM_TYPE_NAMES } from '../alarm_store.ts';
+import { raiseNoSpace, type AlarmProposer } from '../quota.ts';
 import { applyConfChange, type ConfChangeDeps, type ConfChangeRaft } from './conf_change.ts';
 
 export interface EntryApplierDeps extends ConfChangeDeps {
   raft: ConfChangeRaft & { term(): number };
   /** Schedules the backend commit of what a batch wrote. */
   committer: { schedule(): void };
+  /** The backend quota the applier checks (server/quota.ts). */
+  quota: QuotaCheck & { bytes: number };
+  /** Proposes this member's NOSPACE alarm. */
+  alarmProposer: AlarmProposer;
 }
 
 export class EntryApplier implements ApplyDeps {
-  readonly applier: BackendApplier;
+  readonly backend: BackendApplier;
   readonly proposer: Proposer;
   private readonly log: Logger;
+  private readonly chains: AlarmChains;
+  /** This member's NOSPACE proposal in flight (one at a time). */
+  private raising: Promise<void> | undefined;
+  /** The alarms raised when the last entry applied, to log a change as etcd does. */
+  private raised = { noSpace: false, corrupt: false };
 
   constructor(private readonly deps: EntryApplierDeps) {
-    this.applier = new BackendApplier(deps.stores);
+    const backend = new BackendApplier(deps.stores);
+    this.backend = backend;
     this.proposer = deps.proposer;
     this.log = deps.log;
+    this.chains = new AlarmChains(backend, deps.quota, () => backend.noKvChange());
+    const { alarms } = deps.stores;
+    this.raised = {
+      noSpace: alarms.get(AlarmType.NOSPACE).length > 0,
+      corrupt: alarms.get(AlarmType.CORRUPT).length > 0,
+    };
+  }
+
+  /** The chain for the alarms raised now: NOSPACE adds the capped layer, CORRUPT the corrupt one. */
+  applier(): Applier {
+    const { alarms } = this.deps.stores;
+    const noSpace = alarms.get(AlarmType.NOSPACE).length > 0;
+    const corrupt = alarms.get(AlarmType.CORRUPT).length > 0;
+    if (noSpace !== this.raised.noSpace || corrupt !== this.raised.corrupt) this.logAlarms(noSpace, corrupt);
+    return this.chains.chainFor(noSpace, corrupt);
+  }
+
+  private logAlarms(noSpace: boolean, corrupt: boolean): void {
+    const was = this.raised;
+    this.raised = { noSpace, corrupt };
+    const changes: [boolean, boolean, AlarmType][] = [
+      [was.noSpace, noSpace, AlarmType.NOSPACE],
+      [was.corrupt, corrupt, AlarmType.CORRUPT],
+    ];
+    for (const [before, now, type] of changes) {
+      if (before === now) continue;
+      const from = this.deps.stores.alarms.get(type)[0]?.memberId;
+      this.log.warn(
+        { alarm: ALARM_TYPE_NAMES[type], ...(from !== undefined ? { from: idHex(from) } : {}) },
+        now ? 'alarm raised' : 'alarm disarmed',
+      );
+    }
+  }
+
+  setPosition(p: ApplyPosition): void {
+    this.backend.position = p;
+  }
+
+  onNoSpace(): Promise<void> | undefined {
+    if (this.deps.stores.alarms.get(AlarmType.NOSPACE).length > 0) return undefined;
+    if (this.raising) return this.raising;
+    const bytes = this.deps.quota.bytes;
+    this.log.warn(
+      { 'quota-size-bytes': bytes, error: 'etcdserver: mvcc: database space exceeded' },
+      'message exceeded backend quota; raising alarm',
+    );
+    this.raising = raiseNoSpace(this.deps.alarmProposer, this.deps.memberId).finally(() => {
+      this.raising = undefined;
+    });
+    return this.raising;
   }
 
   /** Applies a batch of committed entries; returns the index of the last one applied (0: none). */
