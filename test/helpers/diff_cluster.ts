@@ -26,11 +26,17 @@ export class DiffCluster {
     readonly kind: Kind,
     readonly electionMs: number,
     private readonly heartbeatMs: number,
+    /** More flags, given to every member (the same for etcd and tetcd). */
+    private readonly args: string[] = [],
   ) {}
 
   /** Starts `n` members of `kind` as one new cluster. */
-  static async start(kind: Kind, n: number, opts: { electionMs?: number; heartbeatMs?: number } = {}) {
-    const c = new DiffCluster(kind, opts.electionMs ?? 1000, opts.heartbeatMs ?? 100);
+  static async start(
+    kind: Kind,
+    n: number,
+    opts: { electionMs?: number; heartbeatMs?: number; args?: string[] } = {},
+  ) {
+    const c = new DiffCluster(kind, opts.electionMs ?? 1000, opts.heartbeatMs ?? 100, opts.args);
     for (let i = 1; i <= n; i++) c.members.push(await newMember(`m${i}`));
     const initial = c.members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
     await Promise.all(c.members.map((m) => c.launch(m, initial, 'new')));
@@ -71,6 +77,7 @@ export class DiffCluster {
       '--log-level',
       'error',
       ...(this.kind === 'etcd' ? ['--logger', 'zap'] : []),
+      ...this.args,
     ];
     const cmd = this.kind === 'etcd' ? 'etcd' : join(ROOT, 'bin/tetcd');
     const proc = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
