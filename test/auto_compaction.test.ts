@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { EtcdServer } from '../src/server/server.ts';
 import { startClientServer } from '../src/cli/client_port.ts';
-import { etcdctl, haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
+import { etcdctl, freePort, haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
 
 const RETENTION = ['--auto-compaction-mode', 'periodic', '--auto-compaction-retention', '2s'];
 const PUTS = 5; // revisions 2..6
@@ -25,8 +25,18 @@ interface Member {
   close(): Promise<void>;
 }
 
-/** tetcd in this process (the CLI flags are wired to the same ServerConfig options). */
-async function startTetcd(): Promise<Member> {
+interface InProcessMember extends Member {
+  srv: EtcdServer;
+}
+
+/**
+ * tetcd in this process (the CLI flags are wired to the same ServerConfig options); `peers` makes it
+ * one of a cluster: its own peer URL first, then the initial cluster.
+ */
+async function startTetcd(
+  retention: string,
+  peers?: { name: string; peerUrl: string; initialCluster: string },
+): Promise<InProcessMember> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tetcd-autocompact-'));
   const lines: LogLine[] = [];
   const log = pino(
@@ -34,14 +44,16 @@ async function startTetcd(): Promise<Member> {
     { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) },
   );
   const srv = await EtcdServer.start({
-    name: 'n1',
+    name: peers?.name ?? 'n1',
     dataDir,
-    advertisePeerUrls: ['http://127.0.0.1:2380'],
+    advertisePeerUrls: [peers?.peerUrl ?? 'http://127.0.0.1:2380'],
+    ...(peers && { listenPeerUrls: [peers.peerUrl], initialCluster: peers.initialCluster }),
     initialClusterToken: 'etcd-cluster',
     maxTxnOps: 128,
     maxRequestBytes: 1.5 * 1024 * 1024,
+    electionTimeoutMs: 1000,
     autoCompactionMode: 'periodic',
-    autoCompactionRetention: '2s',
+    autoCompactionRetention: retention,
     logger: log,
     fatal: (err) => {
       throw err;
@@ -49,6 +61,7 @@ async function startTetcd(): Promise<Member> {
   });
   const cs = await startClientServer(srv, log, '127.0.0.1', 0);
   return {
+    srv,
     endpoint: `127.0.0.1:${cs.port}`,
     logs: () => lines,
     async close() {
@@ -118,7 +131,7 @@ describe('auto-compaction, periodic 2s', { timeout: 90_000 }, () => {
   let etcd: Member | undefined;
 
   before(async () => {
-    tetcd = await startTetcd();
+    tetcd = await startTetcd('2s');
     if (haveEtcd())
       etcd = etcdMember(await startServer('etcd', { args: [...RETENTION, '--log-level', 'info'] }));
     else console.warn('SKIP (etcd 3.4 comparison): etcd is not installed');
@@ -153,5 +166,69 @@ describe('auto-compaction, periodic 2s', { timeout: 90_000 }, () => {
         e.logs.find((l) => l.msg === 'starting auto periodic compaction')?.['revision'],
       );
     }
+  });
+});
+
+const started = (m: Member) => m.logs().filter((l) => l.msg === 'starting auto periodic compaction');
+
+async function waitFor(what: string, cond: () => boolean): Promise<void> {
+  const until = performance.now() + DEADLINE_MS;
+  while (!cond()) {
+    assert.ok(performance.now() < until, `${what}: not within ${DEADLINE_MS} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('auto-compaction in a 3-member cluster: only the leader compacts', { timeout: 90_000 }, () => {
+  const members: InProcessMember[] = [];
+
+  before(async () => {
+    const names = ['m1', 'm2', 'm3'];
+    const urls = await Promise.all(names.map(async () => `http://127.0.0.1:${await freePort()}`));
+    const initialCluster = names.map((n, i) => `${n}=${urls[i]}`).join(',');
+    members.push(
+      ...(await Promise.all(
+        names.map((name, i) => startTetcd('1s', { name, peerUrl: urls[i]!, initialCluster })),
+      )),
+    );
+  });
+
+  after(async () => {
+    await Promise.all(members.map((m) => m.close()));
+  });
+
+  test('followers never compact; after a leader transfer the new leader does and the old one stops', async () => {
+    let leader: InProcessMember | undefined;
+    await waitFor('a leader', () => (leader = members.find((m) => m.srv.lessor.isLeader())) !== undefined);
+    const put = async (m: Member, v: string) => {
+      const r = await etcdctl(m.endpoint, ['put', 'k', v]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    for (let i = 1; i <= 3; i++) await put(leader!, `v${i}`);
+    // Every 1 s the leader compacts to the revision of 1 s before (at least 1.1 s before).
+    await waitFor('a compaction past the writes', () =>
+      started(leader!).some((l) => Number(l['revision']) >= 4),
+    );
+    const followers = members.filter((m) => m !== leader);
+    for (const f of followers) assert.deepEqual(started(f), [], 'a follower does not compact');
+    // The compaction went through the log: every member refuses a read below it.
+    for (const m of members) {
+      const r = await etcdctl(m.endpoint, ['get', 'k', '--rev', '3', '--consistency', 's']);
+      assert.match(r.stderr, /Error: etcdserver: mvcc: required revision has been compacted/);
+    }
+
+    const next = followers[0]!;
+    await leader!.srv.maintenance.moveLeader(next.srv.memberId);
+    await waitFor('the transfer', () => next.srv.lessor.isLeader() && !leader!.srv.lessor.isLeader());
+    for (let i = 4; i <= 6; i++) await put(next, `v${i}`);
+    await waitFor('a compaction by the new leader past the new writes', () =>
+      started(next).some((l) => Number(l['revision']) >= 7),
+    );
+    // The old leader, now a follower, was paused at once: no round starts after it stepped down.
+    const oldLogs = leader!.logs().map((l) => l.msg);
+    const down = oldLogs.lastIndexOf('stepped down as leader');
+    assert.ok(down > 0, 'the old leader logged its step-down');
+    assert.equal(oldLogs.lastIndexOf('starting auto periodic compaction') < down, true, oldLogs.join('\n'));
+    assert.deepEqual(started(followers[1]!), [], 'the other follower never compacted');
   });
 });
