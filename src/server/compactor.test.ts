@@ -8,6 +8,7 @@ import {
   newCompactor,
   parseCompactionRetention,
   REVISION_INTERVAL_MS,
+  retentionText,
   type CompactionMode,
   type CompactorClock,
 } from './compactor.ts';
@@ -304,4 +305,7 @@ test('durations are logged as Go prints them', () => {
   assert.equal(goDuration(0.05), '50µs');
   assert.equal(goDuration(0), '0s');
   assert.equal(goDuration(-HOUR), '-1h0m0s');
+  // etcd 3.4's startup line: "auto-compaction-retention":"10ns" for 10 revisions, "1h0m0s" for periodic 1.
+  assert.equal(retentionText('revision', parseCompactionRetention('revision', '10')), '10ns');
+  assert.equal(retentionText('periodic', parseCompactionRetention('periodic', '1')), '1h0m0s');
 });

@@ -253,6 +253,15 @@ export function parseCompactionRetention(mode: CompactionMode, retention: string
   return mode === 'revision' ? ns : ns / 1e6;
 }
 
+/**
+ * The retention as etcd 3.4 logs it at startup ("auto-compaction-retention" and "-interval" of
+ * "starting an etcd server": a Go duration, so revisions show as nanoseconds: "10ns"). `value` is
+ * parseCompactionRetention's result.
+ */
+export function retentionText(mode: CompactionMode, value: number): string {
+  return goDuration(mode === 'periodic' ? value : value / 1e6);
+}
+
 const UNITS: Record<string, number> = {
   ns: 1,
   us: 1e3,
