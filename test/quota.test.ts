@@ -144,6 +144,13 @@ async function sequence(eps: string[], defrag: boolean): Promise<string[]> {
   return t;
 }
 
+/** The quota gauge's line in /metrics. */
+async function quotaMetric(ep: string): Promise<string | undefined> {
+  const res = await fetch(`http://${ep}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  return text.split('\n').find((l) => l.startsWith('etcd_server_quota_backend_bytes '));
+}
+
 describe('NOSPACE on a single member, against etcd 3.4', { timeout: 120_000 }, () => {
   let etcd: ServerHandle | undefined;
   let tetcd: Awaited<ReturnType<typeof startInProcess>> | undefined;
@@ -154,6 +161,16 @@ describe('NOSPACE on a single member, against etcd 3.4', { timeout: 120_000 }, (
   after(async () => {
     await tetcd?.close();
     await etcd?.destroy();
+  });
+
+  test('etcd_server_quota_backend_bytes shows the quota', async (t) => {
+    const mine = await quotaMetric(tetcd!.endpoints[0]!);
+    assert.equal(mine, `etcd_server_quota_backend_bytes ${QUOTA}`);
+    if (!etcd) {
+      t.diagnostic('SKIPPED the comparison: etcd 3.4 is not installed');
+      return;
+    }
+    assert.equal(mine, await quotaMetric(etcd.endpoint));
   });
 
   test('fill, refused, alarm listed, reads go on, compact, disarm, writes work', async (t) => {
