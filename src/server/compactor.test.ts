@@ -137,6 +137,18 @@ test('periodic 2h: the first compaction after 2h, then every hour (records every
   h.c.close();
 });
 
+test("periodic 2h with a revision per record (etcd's TestPeriodicHourly): compacts to 1, then 10, 20, 30", async () => {
+  let calls = 0;
+  const h = harness('periodic', parseCompactionRetention('periodic', '2'), () => ++calls);
+  h.c.run();
+  await h.clock.advanceTo(5 * HOUR + MIN);
+  assert.deepEqual(
+    h.calls.map((c) => c.rev),
+    [1, 10, 20, 30],
+  );
+  h.c.close();
+});
+
 test('revision mode: every 5 minutes to current - retention, when positive and changed', async () => {
   let cur = 5;
   const h = harness('revision', parseCompactionRetention('revision', '10'), () => cur);
@@ -292,6 +304,9 @@ test('--auto-compaction-retention is read as etcd 3.4 reads it', () => {
     });
   }
   assert.throws(() => parseCompactionRetention('periodic', '-1h'), /negative retention "-1h"/);
+  assert.throws(() => parseCompactionRetention('periodic', '9ns'), /under 10ns is not supported "9ns"/);
+  assert.equal(parseCompactionRetention('periodic', '10ns'), 1e-5, 'etcd compacts at every chance');
+  assert.equal(parseCompactionRetention('revision', '9ns'), 9);
   assert.throws(() => checkCompactionMode('foo'), { message: 'unknown auto-compaction-mode "foo"' });
   checkCompactionMode('revision');
 });

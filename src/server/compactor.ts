@@ -123,8 +123,11 @@ class Periodic extends Loop {
     super(deps);
     this.period = deps.retention;
     this.compactInterval = Math.min(this.period, HOUR_MS);
-    this.retryInterval = this.compactInterval / RETRY_DIVISOR;
-    this.retentions = Math.floor(this.period / this.retryInterval) + 1;
+    // In whole nanoseconds, as Go's Duration arithmetic.
+    const periodNs = Math.round(this.period * 1e6);
+    const retryNs = Math.floor(Math.round(this.compactInterval * 1e6) / RETRY_DIVISOR);
+    this.retryInterval = retryNs / 1e6;
+    this.retentions = Math.floor(periodNs / retryNs) + 1;
   }
 
   /** Revisions recorded so far, oldest first (for tests). */
@@ -234,8 +237,9 @@ export function checkCompactionMode(mode: string): asserts mode is CompactionMod
  * The retention as etcd reads it: a non-negative integer is hours (periodic) or revisions (revision);
  * anything else is a Go duration ("30m", "1h30m", "2.5s"). In revision mode a duration counts its
  * nanoseconds as revisions, as etcd's does. Returns ms (periodic) or revisions (revision); 0 disables.
- * Throws etcd's "error parsing CompactionRetention: ..." for a value etcd refuses, and refuses a
- * negative duration too (etcd 3.4 takes one and then compacts in a loop without pause).
+ * Throws etcd's "error parsing CompactionRetention: ..." for a value etcd refuses, and refuses two that
+ * etcd 3.4 takes and then misbehaves on: a negative duration (it compacts in a loop without pause) and
+ * a periodic one under 10ns (it panics dividing by zero).
  */
 export function parseCompactionRetention(mode: CompactionMode, retention: string): number {
   const raw = retention === '' ? '0' : retention;
@@ -248,6 +252,12 @@ export function parseCompactionRetention(mode: CompactionMode, retention: string
   if (ns < 0) {
     throw new Error(
       `error parsing CompactionRetention: negative retention ${JSON.stringify(raw)} is not supported`,
+    );
+  }
+  // etcd 3.4 divides by a tenth of the period in whole nanoseconds: under 10ns it panics (divide by zero).
+  if (mode === 'periodic' && ns > 0 && ns < 10) {
+    throw new Error(
+      `error parsing CompactionRetention: a periodic retention under 10ns is not supported ${JSON.stringify(raw)}`,
     );
   }
   return mode === 'revision' ? ns : ns / 1e6;
