@@ -130,11 +130,6 @@ class Periodic extends Loop {
     this.retentions = Math.floor(periodNs / retryNs) + 1;
   }
 
-  /** Revisions recorded so far, oldest first (for tests). */
-  recorded(): readonly number[] {
-    return this.revs;
-  }
-
   run(): void {
     this.lastSuccess = this.clock.now();
     this.baseInterval = this.period;
