@@ -82,6 +82,11 @@ export class AlarmStore {
     return m;
   }
 
+  /** Whether an alarm of this type is raised (no list built: asked for every applied entry). */
+  has(alarm: number): boolean {
+    return (this.types.get(alarm)?.size ?? 0) > 0;
+  }
+
   /** The alarms of one type, or of every type for NONE. */
   get(alarm: number): AlarmMember[] {
     if (alarm !== AlarmType.NONE) return [...(this.types.get(alarm)?.values() ?? [])];

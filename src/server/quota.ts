@@ -10,11 +10,10 @@
 // `refreshMs` (etcd's own Size() moves only when its backend commits, every 100 ms).
 import type { Logger } from 'pino';
 import type { PutRequest, RequestOp, TxnRequest } from '../proto/etcdserverpb.ts';
-import { fromBigInt } from '../proto/index.ts';
+import { fromBigInt, messageType } from '../proto/index.ts';
 import { AlarmType } from './alarm_store.ts';
 import { ErrNoSpace } from './errors.ts';
 import { Op } from './raft_request.ts';
-import { messageType } from '../proto/index.ts';
 
 /** etcd's DefaultQuotaBytes: the quota when --quota-backend-bytes is 0 or not given. */
 export const DEFAULT_QUOTA_BYTES = 2 * 1024 ** 3;

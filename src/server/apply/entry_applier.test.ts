@@ -74,22 +74,29 @@ test("ErrNoSpace raises this member's NOSPACE once while the proposal is in flig
 
 test('the alarms raised choose the chain, and each change is logged as etcd logs it', () => {
   const s = setup();
+  const alarm = (action: number, memberID: number, type: number) =>
+    s.ea.applier().alarm({ action, memberID, alarm: type });
+  const plain = s.ea.applier();
   s.ea.setPosition({ index: 7, term: 1 });
-  s.alarms.activate(0x2an, AlarmType.NOSPACE);
+  alarm(1, 0x2a, AlarmType.NOSPACE);
+  s.ea.setPosition({ index: 8, term: 1 });
   assert.throws(() => s.ea.applier().put(put), ErrNoSpace);
-  assert.deepEqual(s.skipped, [7], "the refused entry's index is recorded");
-  s.alarms.activate(0x2bn, AlarmType.CORRUPT);
+  assert.deepEqual(s.skipped, [7, 8], "a refused entry's index is recorded");
+  alarm(1, 0x2b, AlarmType.NOSPACE);
+  alarm(1, 0x2b, AlarmType.CORRUPT);
   assert.throws(() => s.ea.applier().put(put), ErrCorrupt);
-  s.alarms.deactivate(0x2an, AlarmType.NOSPACE);
-  s.alarms.deactivate(0x2bn, AlarmType.CORRUPT);
-  s.ea.applier();
+  alarm(2, 0x2a, AlarmType.NOSPACE);
+  alarm(2, 0x2b, AlarmType.NOSPACE);
+  alarm(2, 0x2b, AlarmType.CORRUPT);
+  assert.equal(s.ea.applier(), plain, 'every alarm disarmed: the quota chain again');
   assert.deepEqual(
     s.lines.map((l) => [l.msg, l['alarm'], l['from']]),
     [
       ['alarm raised', 'NOSPACE', '2a'],
       ['alarm raised', 'CORRUPT', '2b'],
-      ['alarm disarmed', 'NOSPACE', undefined],
-      ['alarm disarmed', 'CORRUPT', undefined],
+      ['alarm disarmed', 'NOSPACE', '2b'],
+      ['alarm disarmed', 'CORRUPT', '2b'],
     ],
+    'only the first alarm of a type and the last disarm are logged',
   );
 });

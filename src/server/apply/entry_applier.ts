@@ -9,7 +9,7 @@ import { decodeAttributes } from '../../membership/member.ts';
 import { idHex } from '../../pkg/ids.ts';
 import type { Proposer } from '../propose.ts';
 import { applyEntries, type ApplyDeps } from './apply.ts';
-import type { Applier, ApplyPosition } from './applier.ts';
+import type { AlarmResult, Applier, ApplyPosition } from './applier.ts';
 import { BackendApplier } from './backend_applier.ts';
 import { AlarmChains, type QuotaCheck } from './quota_applier.ts';
 import { AlarmType, ALARM_TYPE_NAMES } from '../alarm_store.ts';
@@ -41,33 +41,34 @@ export class EntryApplier implements ApplyDeps {
     this.backend = backend;
     this.proposer = deps.proposer;
     this.log = deps.log;
-    this.chains = new AlarmChains(backend, deps.quota, () => backend.noKvChange());
+    this.chains = new AlarmChains(
+      backend,
+      deps.quota,
+      () => backend.noKvChange(),
+      (r) => this.logAlarms(r),
+    );
     const { alarms } = deps.stores;
-    this.raised = {
-      noSpace: alarms.get(AlarmType.NOSPACE).length > 0,
-      corrupt: alarms.get(AlarmType.CORRUPT).length > 0,
-    };
+    this.raised = { noSpace: alarms.has(AlarmType.NOSPACE), corrupt: alarms.has(AlarmType.CORRUPT) };
   }
 
   /** The chain for the alarms raised now: NOSPACE adds the capped layer, CORRUPT the corrupt one. */
   applier(): Applier {
     const { alarms } = this.deps.stores;
-    const noSpace = alarms.get(AlarmType.NOSPACE).length > 0;
-    const corrupt = alarms.get(AlarmType.CORRUPT).length > 0;
-    if (noSpace !== this.raised.noSpace || corrupt !== this.raised.corrupt) this.logAlarms(noSpace, corrupt);
-    return this.chains.chainFor(noSpace, corrupt);
+    return this.chains.chainFor(alarms.has(AlarmType.NOSPACE), alarms.has(AlarmType.CORRUPT));
   }
 
-  private logAlarms(noSpace: boolean, corrupt: boolean): void {
+  /** After an Alarm entry: logs a type raised or disarmed (the first of its type or the last), as etcd. */
+  private logAlarms(r: AlarmResult): void {
+    const { alarms } = this.deps.stores;
     const was = this.raised;
-    this.raised = { noSpace, corrupt };
+    this.raised = { noSpace: alarms.has(AlarmType.NOSPACE), corrupt: alarms.has(AlarmType.CORRUPT) };
     const changes: [boolean, boolean, AlarmType][] = [
-      [was.noSpace, noSpace, AlarmType.NOSPACE],
-      [was.corrupt, corrupt, AlarmType.CORRUPT],
+      [was.noSpace, this.raised.noSpace, AlarmType.NOSPACE],
+      [was.corrupt, this.raised.corrupt, AlarmType.CORRUPT],
     ];
     for (const [before, now, type] of changes) {
       if (before === now) continue;
-      const from = this.deps.stores.alarms.get(type)[0]?.memberId;
+      const from = r.alarms.find((a) => a.alarm === type)?.memberId;
       this.log.warn(
         { alarm: ALARM_TYPE_NAMES[type], ...(from !== undefined ? { from: idHex(from) } : {}) },
         now ? 'alarm raised' : 'alarm disarmed',
@@ -80,7 +81,7 @@ export class EntryApplier implements ApplyDeps {
   }
 
   onNoSpace(): Promise<void> | undefined {
-    if (this.deps.stores.alarms.get(AlarmType.NOSPACE).length > 0) return undefined;
+    if (this.deps.stores.alarms.has(AlarmType.NOSPACE)) return undefined;
     if (this.raising) return this.raising;
     const bytes = this.deps.quota.bytes;
     this.log.warn(

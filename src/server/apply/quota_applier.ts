@@ -6,7 +6,7 @@ import type { PutRequest, TxnRequest } from '../../proto/etcdserverpb.ts';
 import type { ClientError } from '../../pkg/errors.ts';
 import { ErrCorrupt, ErrNoSpace } from '../errors.ts';
 import { costLeaseGrant, costPut, costTxn } from '../quota.ts';
-import type { Applier, LeaseGrantRequest } from './applier.ts';
+import type { AlarmResult, Applier, LeaseGrantRequest } from './applier.ts';
 
 /** The quota's question (server/quota.ts Quota). */
 export interface QuotaCheck {
@@ -137,14 +137,38 @@ export class CorruptApplier extends Wrapper {
   }
 }
 
+/** The outermost layer: tells `after` once an Alarm entry applied (the chain may change then). */
+class AlarmWatch extends Wrapper {
+  constructor(
+    next: Applier,
+    private readonly after: (r: AlarmResult) => void,
+  ) {
+    super(next);
+  }
+
+  override alarm(req: Parameters<Applier['alarm']>[0]) {
+    const r = this.next.alarm(req);
+    this.after(r);
+    return r;
+  }
+}
+
 /** The four chains an alarm state selects (etcd swaps its applyV3 on each activation and disarm). */
 export class AlarmChains {
   private readonly chains: Applier[];
 
-  constructor(backend: Applier, quota: QuotaCheck, skip: () => void) {
+  /** `afterAlarm`: called when an Alarm entry applied, with its result, to log what changed. */
+  constructor(
+    backend: Applier,
+    quota: QuotaCheck,
+    skip: () => void,
+    afterAlarm: (r: AlarmResult) => void = () => undefined,
+  ) {
     const base = new QuotaApplier(backend, quota);
     const capped = new CappedApplier(base, skip);
-    this.chains = [base, capped, new CorruptApplier(base, skip), new CorruptApplier(capped, skip)];
+    this.chains = [base, capped, new CorruptApplier(base, skip), new CorruptApplier(capped, skip)].map(
+      (c) => new AlarmWatch(c, afterAlarm),
+    );
   }
 
   chainFor(noSpace: boolean, corrupt: boolean): Applier {
