@@ -107,10 +107,16 @@ async function sequence(eps: string[], defrag: boolean): Promise<string[]> {
 
   const list = await etcdctl(ep, ['alarm', 'list']);
   t.push(`alarm list: code ${list.code}\n${alarmLines(list.stdout)}`);
-  const st = await etcdctl(all, ['endpoint', 'status', '-w', 'json']);
-  const errors = (JSON.parse(st.stdout) as { Status: { errors?: string[] } }[]).map((s) =>
-    [...new Set((s.Status.errors ?? []).map(mask))].join(';'),
-  );
+  // Each member's Status lists the alarm once it applied the entry (a follower may be a little behind).
+  let errors: string[] = [];
+  for (const until = Date.now() + 3000; ;) {
+    const st = await etcdctl(all, ['endpoint', 'status', '-w', 'json']);
+    errors = (JSON.parse(st.stdout) as { Status: { errors?: string[] } }[]).map((s) =>
+      [...new Set((s.Status.errors ?? []).map(mask))].join(';'),
+    );
+    if (errors.every((e) => e !== '') || Date.now() > until) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   t.push(`status errors: ${[...new Set(errors)].join(' | ')}`);
 
   for (const e of eps) {
