@@ -6,7 +6,8 @@
 // high-water mark); tetcd counts LMDB's bytes in use, which the compaction lowers, and has no
 // Defragment RPC yet, so only etcd is defragmented.
 // A CORRUPT alarm (raised through the Alarm RPC) is compared too: every write refused, reads go on.
-// tetcd runs in this process (EtcdServer.start with `quotaBackendBytes`) until bin/tetcd takes the flag.
+// tetcd runs as bin/tetcd processes once the flag table marks --quota-backend-bytes implemented, and in
+// this process (EtcdServer.start with `quotaBackendBytes`) until then.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -19,13 +20,30 @@ import { newMember, type Member } from './helpers/cluster.ts';
 import { mask } from './helpers/transcript.ts';
 import { Client } from './helpers/client.ts';
 import { toBigInt } from '../src/proto/index.ts';
+import { FLAG_BY_NAME } from '../src/cli/flag_table.ts';
 
 const QUOTA = 300_000;
 const VALUE = 'v'.repeat(20_000);
 const MAX_FILL = 100;
 
+const VIA_BIN = FLAG_BY_NAME.get('quota-backend-bytes')?.status === 'implemented';
+
+/** `n` tetcd members with the quota: bin/tetcd processes when it takes the flag, else in this process. */
+async function startTetcd(n: number, args: string[] = [`--quota-backend-bytes=${QUOTA}`]) {
+  if (!VIA_BIN) return startInProcess(n, args.length > 0 ? QUOTA : undefined);
+  if (n === 1) {
+    const h = await startServer('tetcd', { args });
+    return { endpoints: [h.endpoint], close: () => h.destroy() };
+  }
+  const c = await DiffCluster.start('tetcd', n, { args });
+  return { endpoints: c.members.map((m) => m.endpoint), close: () => c.close() };
+}
+
 /** tetcd members in this process, each with its client port. */
-async function startInProcess(n: number): Promise<{ endpoints: string[]; close(): Promise<void> }> {
+async function startInProcess(
+  n: number,
+  quota: number | undefined,
+): Promise<{ endpoints: string[]; close(): Promise<void> }> {
   const members: Member[] = [];
   for (let i = 1; i <= n; i++) members.push(await newMember(`m${i}`));
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
@@ -44,7 +62,7 @@ async function startInProcess(n: number): Promise<{ endpoints: string[]; close()
         electionTimeoutMs: 1000,
         maxTxnOps: 128,
         maxRequestBytes: 1.5 * 1024 * 1024,
-        quotaBackendBytes: QUOTA,
+        ...(quota !== undefined ? { quotaBackendBytes: quota } : {}),
         logger: log,
         fatal: (err) => {
           throw err;
@@ -159,9 +177,9 @@ async function quotaMetric(ep: string): Promise<string | undefined> {
 
 describe('NOSPACE on a single member, against etcd 3.4', { timeout: 120_000 }, () => {
   let etcd: ServerHandle | undefined;
-  let tetcd: Awaited<ReturnType<typeof startInProcess>> | undefined;
+  let tetcd: Awaited<ReturnType<typeof startTetcd>> | undefined;
   before(async () => {
-    tetcd = await startInProcess(1);
+    tetcd = await startTetcd(1);
     if (haveEtcd()) etcd = await startServer('etcd', { args: [`--quota-backend-bytes=${QUOTA}`] });
   });
   after(async () => {
@@ -194,9 +212,9 @@ describe('NOSPACE on a single member, against etcd 3.4', { timeout: 120_000 }, (
 
 describe('NOSPACE on a 3-member cluster, against etcd 3.4', { timeout: 180_000 }, () => {
   let etcd: DiffCluster | undefined;
-  let tetcd: Awaited<ReturnType<typeof startInProcess>> | undefined;
+  let tetcd: Awaited<ReturnType<typeof startTetcd>> | undefined;
   before(async () => {
-    tetcd = await startInProcess(3);
+    tetcd = await startTetcd(3);
     await waitWritable(tetcd.endpoints);
     if (haveEtcd()) {
       etcd = await DiffCluster.start('etcd', 3, { args: [`--quota-backend-bytes=${QUOTA}`] });
@@ -268,9 +286,9 @@ async function corruptSequence(ep: string): Promise<string[]> {
 
 describe('CORRUPT refuses writes, against etcd 3.4', { timeout: 60_000 }, () => {
   let etcd: ServerHandle | undefined;
-  let tetcd: Awaited<ReturnType<typeof startInProcess>> | undefined;
+  let tetcd: Awaited<ReturnType<typeof startTetcd>> | undefined;
   before(async () => {
-    tetcd = await startInProcess(1);
+    tetcd = await startTetcd(1, []);
     if (haveEtcd()) etcd = await startServer('etcd');
   });
   after(async () => {
