@@ -9,7 +9,7 @@ import { healthCheck } from '../api/grpc/health_http.ts';
 import { createGateway } from '../api/gateway/gateway.ts';
 import { createHttpServer } from '../api/http/http.ts';
 import { observeRoutes } from '../api/http/observe.ts';
-import { listenClient } from '../api/http/listener.ts';
+import { HeldListener, listenClient } from '../api/http/listener.ts';
 import type { H2LimitOptions } from '../api/http/limits.ts';
 
 export interface ClientServer {
@@ -30,6 +30,7 @@ export async function startClientServer(
   port: number,
   limits?: H2LimitOptions,
   httpOpts: HttpOptions = {},
+  bound?: HeldListener,
 ): Promise<ClientServer> {
   const { router, close } = clientRouter(srv, log);
   // HTTP/1.1 requests under /v3/ go to the JSON gateway, which calls the same handlers; /metrics and
@@ -42,6 +43,7 @@ export async function startClientServer(
     port,
     limits ? { route: router.route, limits } : { route: router.route },
     http,
+    bound,
   );
   return {
     port: listener.port,
@@ -54,21 +56,24 @@ export async function startClientServer(
 }
 
 /** A --listen-metrics-urls port: HTTP/1.1 with /metrics and /health (and /version). */
-export function startMetricsServer(srv: ClientApi, host: string, port: number): Promise<ClientServer> {
+export async function startMetricsServer(
+  srv: ClientApi,
+  host: string,
+  port: number,
+  bound?: HeldListener,
+): Promise<ClientServer> {
   const observe = observeRoutes({ pprof: false });
-  const server = createHttpServer(
+  const http = createHttpServer(
     (req, res) => (req.url ?? '/').split('?')[0] === '/metrics' && observe(req, res),
     healthCheck(srv),
   );
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      const a = server.address();
-      resolve({
-        port: typeof a === 'object' && a !== null ? a.port : port,
-        close: () => new Promise<void>((r) => server.close(() => r())),
-      });
-    });
-  });
+  const held = bound ?? (await HeldListener.bind(host, port));
+  held.serve((socket) => http.emit('connection', socket));
+  return {
+    port: held.port,
+    async close() {
+      await held.close();
+      http.close();
+    },
+  };
 }

@@ -13,7 +13,7 @@ import {
   rmdirSync,
   statSync,
 } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { HeldListener } from '../api/http/listener.ts';
 import { dirname, join, resolve } from 'node:path';
 import { splitUrl, type TetcdConfig } from './config.ts';
 
@@ -25,8 +25,8 @@ export function hostPort(u: string): { host: string; port: number } {
   return { host: p.host === 'localhost' ? '127.0.0.1' : p.host, port: Number(p.port) };
 }
 
-export async function preflight(cfg: TetcdConfig): Promise<void> {
-  await checkListen(cfg);
+export async function preflight(cfg: TetcdConfig): Promise<BoundPorts> {
+  const ports = await checkListen(cfg);
   checkDir('--data-dir', cfg.dataDir);
   if (cfg.walDir !== undefined) checkDir('--wal-dir', cfg.walDir);
   checkNotEtcd(cfg);
@@ -34,47 +34,63 @@ export async function preflight(cfg: TetcdConfig): Promise<void> {
   // passes every permission check; /proc and /sys refuse anyway). A WAL that is not where --wal-dir
   // says is refused by the server's bootstrap, before it creates the --wal-dir or anything else.
   createDir('--data-dir', cfg.dataDir);
+  return ports;
 }
 
-async function checkListen(cfg: TetcdConfig): Promise<void> {
-  const wanted: { flag: string; url: string }[] = cfg.listenClientUrls.map((url) => ({
+/** Client and metrics ports bound by the preflight, by URL, held until the member serves them. */
+export type BoundPorts = Map<string, HeldListener>;
+
+/**
+ * Binds every listen address once. The client and metrics ports stay bound (their connections wait
+ * until the member serves them: a port seen open is never refused afterwards); the peer ports are
+ * released for the transport to bind (peers retry).
+ */
+async function checkListen(cfg: TetcdConfig): Promise<BoundPorts> {
+  const wanted: { flag: string; url: string; keep: boolean }[] = cfg.listenClientUrls.map((url) => ({
     flag: '--listen-client-urls',
     url,
+    keep: true,
   }));
   if (cfg.listenPeerUrlsGiven) {
-    for (const url of cfg.listenPeerUrls) wanted.push({ flag: '--listen-peer-urls', url });
+    for (const url of cfg.listenPeerUrls) wanted.push({ flag: '--listen-peer-urls', url, keep: false });
   }
-  for (const url of cfg.listenMetricsUrls) wanted.push({ flag: '--listen-metrics-urls', url });
-  const bound: Server[] = [];
+  for (const url of cfg.listenMetricsUrls) wanted.push({ flag: '--listen-metrics-urls', url, keep: true });
+  const kept: BoundPorts = new Map();
+  const released: HeldListener[] = [];
   try {
-    for (const { flag, url } of wanted) {
+    for (const { flag, url, keep } of wanted) {
       const { host, port } = hostPort(url);
-      const srv = createServer();
-      await new Promise<void>((ok, fail) => {
-        srv.once('error', (e: NodeJS.ErrnoException) => {
-          const why =
-            e.code === 'EADDRINUSE'
-              ? 'address already in use'
-              : e.code === 'EADDRNOTAVAIL'
-                ? 'cannot assign requested address'
-                : e.code === 'EACCES'
-                  ? 'permission denied'
-                  : (e.code ?? e.message);
-          const fix =
-            e.code === 'EADDRINUSE'
-              ? 'stop the process listening there or choose another port'
-              : e.code === 'EADDRNOTAVAIL'
-                ? `${host} is not an address of this host: choose one that is`
-                : 'choose another address or port';
-          fail(new PreflightError(`listen tcp ${host}:${port}: bind: ${why} (${flag} ${url}): ${fix}`));
-        });
-        srv.listen({ host, port, exclusive: true }, () => ok());
-      });
-      bound.push(srv);
+      let l: HeldListener;
+      try {
+        l = await HeldListener.bind(host, port);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        const why =
+          e.code === 'EADDRINUSE'
+            ? 'address already in use'
+            : e.code === 'EADDRNOTAVAIL'
+              ? 'cannot assign requested address'
+              : e.code === 'EACCES'
+                ? 'permission denied'
+                : (e.code ?? e.message);
+        const fix =
+          e.code === 'EADDRINUSE'
+            ? 'stop the process listening there or choose another port'
+            : e.code === 'EADDRNOTAVAIL'
+              ? `${host} is not an address of this host: choose one that is`
+              : 'choose another address or port';
+        throw new PreflightError(`listen tcp ${host}:${port}: bind: ${why} (${flag} ${url}): ${fix}`);
+      }
+      if (keep) kept.set(url, l);
+      else released.push(l);
     }
+  } catch (e) {
+    await Promise.all([...kept.values()].map((l) => l.close()));
+    throw e;
   } finally {
-    await Promise.all(bound.map((s) => new Promise((r) => s.close(r))));
+    await Promise.all(released.map((l) => l.close()));
   }
+  return kept;
 }
 
 function errno(e: unknown): string {

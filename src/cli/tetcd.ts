@@ -3,7 +3,7 @@
 // request's (a ClientError) while applying the log or stepping raft.
 import { ConfigError, infoRequest, parseConfig, type Parsed } from './config.ts';
 import { helpText, versionText } from './help.ts';
-import { PreflightError, hostPort, preflight } from './preflight.ts';
+import { PreflightError, hostPort, preflight, type BoundPorts } from './preflight.ts';
 import { createLogger } from '../pkg/logger.ts';
 import { EtcdServer } from '../server/server.ts';
 import { BootstrapError } from '../server/bootstrap.ts';
@@ -51,8 +51,26 @@ async function main(): Promise<void> {
       `flags accepted, with no meaning in tetcd (docs/flags.md says why): ${named}`,
     );
   }
+  // From the preflight on, the client port is bound: whoever sees it open may send SIGTERM at once.
+  // A signal that comes before the member has started stops it as soon as it has.
+  let srv: EtcdServer | undefined;
+  const servers: ClientServer[] = [];
+  let stopping: string | undefined;
+  const stop = async (signal: string) => {
+    if (stopping !== undefined) return;
+    stopping = signal;
+    if (srv === undefined) return; // main() calls again once the member has started
+    log.info({ signal }, 'received signal; shutting down');
+    await Promise.all(servers.map((s) => s.close()));
+    await srv.close();
+    log.info({}, 'stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  let ports: BoundPorts;
   try {
-    await preflight(config);
+    ports = await preflight(config);
   } catch (e) {
     if (e instanceof PreflightError) refuse(e.message);
     throw e;
@@ -65,7 +83,6 @@ async function main(): Promise<void> {
     { name: config.name, 'data-dir': config.dataDir, 'listen-client-urls': config.listenClientUrls },
     'starting tetcd',
   );
-  let srv: EtcdServer;
   try {
     srv = await EtcdServer.start({
       name: config.name,
@@ -81,6 +98,9 @@ async function main(): Promise<void> {
       forceNewCluster: config.forceNewCluster,
       initialElectionTickAdvance: config.initialElectionTickAdvance,
       strictReconfigCheck: config.strictReconfigCheck,
+      quotaBackendBytes: config.quotaBackendBytes,
+      autoCompactionMode: config.autoCompactionMode,
+      autoCompactionRetention: config.autoCompactionRetention,
       watchProgressNotifyIntervalMs: config.watchProgressNotifyInterval,
       heartbeatMs: config.heartbeatInterval,
       electionTimeoutMs: config.electionTimeout,
@@ -100,20 +120,11 @@ async function main(): Promise<void> {
     if (isSystemError(e)) refuse(e.message);
     throw e;
   }
-  const servers: ClientServer[] = [];
-  // Before the client port opens: whoever sees it open may send SIGTERM at once.
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'received signal; shutting down');
-    await Promise.all(servers.map((s) => s.close()));
-    await srv.close();
-    log.info({}, 'stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  if (stopping !== undefined) {
+    const signal = stopping;
+    stopping = undefined;
+    return stop(signal);
+  }
   const limits = {
     maxConcurrentStreams: config.maxConcurrentStreams,
     maxConnections: config.maxClientConnections,
@@ -125,12 +136,13 @@ async function main(): Promise<void> {
   };
   for (const u of config.listenClientUrls) {
     const { host, port } = hostPort(u);
-    servers.push(await startClientServer(srv, log, host, port, limits, { pprof: config.enablePprof }));
+    const bound = ports.get(u);
+    servers.push(await startClientServer(srv, log, host, port, limits, { pprof: config.enablePprof }, bound));
     log.info({ address: u }, 'serving client traffic');
   }
   for (const u of config.listenMetricsUrls) {
     const { host, port } = hostPort(u);
-    servers.push(await startMetricsServer(srv, host, port));
+    servers.push(await startMetricsServer(srv, host, port, ports.get(u)));
     log.info({ address: u }, 'serving /metrics and /health');
   }
 }

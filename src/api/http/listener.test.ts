@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { createServer as createHttpServer, get as httpGet } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { listenClient, type ClientListener } from './listener.ts';
+import { HeldListener, listenClient, type ClientListener } from './listener.ts';
 import { PREFACE, type LocalCall, type RequestHead, type StreamSink } from './h2_server.ts';
 import { HeaderDecoder, encodeField } from './hpack.ts';
 import { h2Frame } from '../../../test/helpers/h2.ts';
@@ -216,4 +216,22 @@ test('close() ends open connections of both kinds', async () => {
   const closed = Promise.all([a, b].map((s) => new Promise((r) => s.once('close', r))));
   await l.close();
   await closed;
+});
+
+test('a port bound ahead (HeldListener) holds its connections until the listener serves them', async () => {
+  const held = await HeldListener.bind('127.0.0.1', 0);
+  // A client connects and sends its request while the member is still starting.
+  const early = connect(held.port, '127.0.0.1');
+  await new Promise<void>((r) => early.once('connect', () => r()));
+  early.write('GET /early HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  let answer = '';
+  early.on('data', (d: Buffer) => (answer += d.toString()));
+  const closed = new Promise<void>((r) => early.once('close', () => r()));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(answer, '', 'nothing is answered before the port is served');
+  const l = await listenClient('127.0.0.1', 0, { route }, httpServer, held);
+  assert.equal(l.port, held.port);
+  await closed;
+  assert.match(answer, /plain http GET \/early/);
+  await l.close();
 });

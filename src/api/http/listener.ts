@@ -15,11 +15,69 @@ export interface ClientListener {
   port: number;
 }
 
-export function listenClient(
+/** Connections a held listener keeps (paused) until it is served; more are closed. */
+const MAX_HELD_CONNECTIONS = 1024;
+
+/**
+ * A port bound before the member is ready (etcd binds its listeners before it touches the data dir):
+ * connections that arrive meanwhile are held, paused, and handed to the server once it serves, so a
+ * client that saw the port open is served rather than refused.
+ */
+export class HeldListener {
+  private held: Socket[] = [];
+  private handler: ((s: Socket) => void) | undefined;
+
+  private constructor(readonly server: NetServer) {
+    server.on('connection', (s) => {
+      if (this.handler) return this.handler(s);
+      if (this.held.length >= MAX_HELD_CONNECTIONS) return void s.destroy();
+      s.pause();
+      s.on('error', () => s.destroy());
+      this.held.push(s);
+    });
+  }
+
+  /** Binds host:port; rejects with the listen error (EADDRINUSE, ...). */
+  static bind(host: string, port: number): Promise<HeldListener> {
+    const server = createServer();
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve(new HeldListener(server));
+      });
+    });
+  }
+
+  get port(): number {
+    return (this.server.address() as { port: number }).port;
+  }
+
+  /** From now on every connection goes to `handler`, those held first. */
+  serve(handler: (s: Socket) => void): void {
+    this.handler = handler;
+    const held = this.held;
+    this.held = [];
+    for (const s of held) {
+      if (s.destroyed) continue;
+      handler(s);
+      s.resume();
+    }
+  }
+
+  close(): Promise<void> {
+    for (const s of this.held) s.destroy();
+    this.held = [];
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+export async function listenClient(
   host: string,
   port: number,
   h2: H2FrontOptions,
   http: HttpServer,
+  bound?: HeldListener,
 ): Promise<ClientListener> {
   const limits = resolveLimits(h2.limits);
   const sockets = new Set<Socket>();
@@ -28,7 +86,7 @@ export function listenClient(
   let drained: (() => void) | undefined;
   /** Connections served now. */
   let live = 0;
-  const net: NetServer = createServer((socket) => {
+  const onConnection = (socket: Socket): void => {
     if (live >= limits.maxConnections) {
       socket.destroy();
       return;
@@ -71,29 +129,26 @@ export function listenClient(
     socket.on('data', onData);
     socket.on('error', () => socket.destroy());
     socket.on('close', () => clearTimeout(timer));
-  });
-  return new Promise((resolve, reject) => {
-    net.once('error', reject);
-    net.listen(port, host, () => {
-      net.off('error', reject);
-      resolve({
-        port: (net.address() as { port: number }).port,
-        // Stops accepting, lets HTTP/2 streams already running finish (GOAWAY, at most the grace
-        // period), then cuts whatever is left.
-        close: () =>
-          new Promise<void>((r) => {
-            net.close(() => r());
-            const cut = () => {
-              clearTimeout(t);
-              for (const s of sockets) s.destroy();
-            };
-            const t = setTimeout(cut, CLOSE_GRACE_MS);
-            t.unref();
-            drained = cut;
-            for (const c of h2conns) c.shutdown();
-            if (h2conns.size === 0) cut();
-          }),
-      });
-    });
-  });
+  };
+  const held = bound ?? (await HeldListener.bind(host, port));
+  const net = held.server;
+  held.serve(onConnection);
+  return {
+    port: held.port,
+    // Stops accepting, lets HTTP/2 streams already running finish (GOAWAY, at most the grace
+    // period), then cuts whatever is left.
+    close: () =>
+      new Promise<void>((r) => {
+        net.close(() => r());
+        const cut = () => {
+          clearTimeout(t);
+          for (const s of sockets) s.destroy();
+        };
+        const t = setTimeout(cut, CLOSE_GRACE_MS);
+        t.unref();
+        drained = cut;
+        for (const c of h2conns) c.shutdown();
+        if (h2conns.size === 0) cut();
+      }),
+  };
 }
