@@ -185,6 +185,7 @@ test('flags waiting for another issue and flags with no meaning here are accepte
   const p = parseConfig(
     [
       '--quota-backend-bytes=8589934592',
+      '--experimental-initial-corrupt-check',
       '--metrics',
       'extensive',
       '--enable-v2',
@@ -193,10 +194,9 @@ test('flags waiting for another issue and flags with no meaning here are accepte
     ],
     { ETCD_AUTO_COMPACTION_RETENTION: '1h', ETCD_CERT_FILE: '' },
   );
-  assert.deepEqual(p.pending, [
-    { flag: 'quota-backend-bytes', issue: 14 },
-    { flag: 'auto-compaction-retention', issue: 14 },
-  ]);
+  assert.deepEqual(p.pending, [{ flag: 'experimental-initial-corrupt-check', issue: 14 }]);
+  assert.equal(p.config.quotaBackendBytes, 8589934592);
+  assert.equal(p.config.autoCompactionRetention, '1h');
   assert.equal(p.config.metrics, 'extensive');
   assert.deepEqual(p.ignored, ['enable-v2', 'logger', 'proxy']);
 });
@@ -302,4 +302,19 @@ test("URL flags are checked with etcd's words; listen URLs must bind an IP or lo
   const c = parseConfig(['--listen-client-urls', 'http://localhost:2379,http://[::1]:80', ...adv], {}).config;
   assert.deepEqual(c.listenClientUrls, ['http://localhost:2379', 'http://[::1]:80']);
   assert.deepEqual(c.advertiseClientUrls, ['http://10.0.0.1:2379'], 'advertised URLs may name hosts');
+});
+
+test('auto-compaction flags are checked at startup with etcd 3.4.23 words', () => {
+  assert.throws(
+    () => parseConfig(['--auto-compaction-mode=foo'], {}),
+    (e: Error) => e.message === 'error verifying flags, unknown auto-compaction-mode "foo"',
+  );
+  assert.throws(
+    () => parseConfig(['--auto-compaction-retention=1.5'], {}),
+    /error parsing CompactionRetention: time: missing unit in duration "1.5"/,
+  );
+  const c = parseConfig(['--auto-compaction-mode=revision', '--auto-compaction-retention=1000'], {}).config;
+  assert.equal(c.autoCompactionMode, 'revision');
+  assert.equal(c.autoCompactionRetention, '1000');
+  assert.equal(parseConfig(['--quota-backend-bytes=-1'], {}).config.quotaBackendBytes, -1);
 });

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import yaml from 'js-yaml';
 import { LOG_LEVELS } from '../pkg/logger.ts';
 import { FLAG_BY_NAME, asksForRefused, envName, parseBool, type FlagInfo } from './flag_table.ts';
+import { checkCompactionMode, parseCompactionRetention, type CompactionMode } from '../server/compactor.ts';
 
 export interface TetcdConfig {
   name: string;
@@ -44,6 +45,11 @@ export interface TetcdConfig {
   metrics: string;
   /** --listen-metrics-urls: more ports serving /metrics and /health. */
   listenMetricsUrls: string[];
+  /** --quota-backend-bytes (0: etcd's default, negative: no quota). */
+  quotaBackendBytes: number;
+  autoCompactionMode: CompactionMode;
+  /** --auto-compaction-retention as given (checked here, read by the compactor). */
+  autoCompactionRetention: string;
   /** ms between watch progress notifications. */
   watchProgressNotifyInterval: number;
   /** Whether --listen-peer-urls was given (a lone member without it opens no peer port). */
@@ -458,6 +464,8 @@ function build(raw: Map<string, string>): TetcdConfig {
     strictReconfigCheck: bool('strict-reconfig-check', true),
     enablePprof: bool('enable-pprof', false),
     metrics: get('metrics', 'basic'),
+    quotaBackendBytes: Number(get('quota-backend-bytes', '0')),
+    ...autoCompaction(get('auto-compaction-mode', 'periodic'), get('auto-compaction-retention', '0')),
     listenMetricsUrls: metricsUrls ? urls('listen-metrics-urls', metricsUrls, true) : [],
     watchProgressNotifyInterval: positiveDuration(
       'experimental-watch-progress-notify-interval',
@@ -471,6 +479,21 @@ function build(raw: Map<string, string>): TetcdConfig {
     ...keepalive((f, d) => get(f, d)),
     maxClientConnections: positiveInt('max-client-connections', get('max-client-connections', '4096')),
   };
+}
+
+/** The auto-compaction flags, refused with etcd's words when the compactor could not take them. */
+function autoCompaction(mode: string, retention: string) {
+  try {
+    checkCompactionMode(mode);
+  } catch (e) {
+    throw new ConfigError(`error verifying flags, ${(e as Error).message}`);
+  }
+  try {
+    parseCompactionRetention(mode, retention);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  return { autoCompactionMode: mode, autoCompactionRetention: retention };
 }
 
 function positiveDuration(flag: string, v: string): number {

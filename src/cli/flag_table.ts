@@ -95,7 +95,14 @@ impl('listen-peer-urls', 'urls', 'http://localhost:2380', BOTH, 'URLs to listen 
 impl('listen-client-urls', 'urls', 'http://localhost:2379', BOTH, 'URLs to listen on for client traffic');
 impl('max-snapshots', 'uint', '5', BOTH, 'snapshot files to keep (0 is unlimited)');
 impl('max-wals', 'uint', '5', BOTH, 'WAL files to keep (0 is unlimited)');
-pend('quota-backend-bytes', 'int', '0', BOTH, QUOTA, 'raise an alarm when the backend exceeds this size');
+impl(
+  'quota-backend-bytes',
+  'int',
+  '0',
+  BOTH,
+  'raise an alarm when the backend exceeds this size',
+  "0: etcd's 2 GiB; negative: no quota; counted on LMDB's bytes in use, which compaction lowers (no defrag needed)",
+);
 ign(
   'backend-batch-interval',
   'duration',
@@ -247,15 +254,8 @@ impl(
   'run the raft pre-vote phase',
   "default true (etcd 3.5's; etcd 3.4's is false)",
 );
-pend('auto-compaction-retention', 'string', '0', BOTH, QUOTA, 'auto compaction retention (0 disables)');
-pend(
-  'auto-compaction-mode',
-  'string',
-  'periodic',
-  BOTH,
-  QUOTA,
-  "auto compaction mode: 'periodic' or 'revision'",
-);
+impl('auto-compaction-retention', 'string', '0', BOTH, 'auto compaction retention (0 disables)');
+impl('auto-compaction-mode', 'string', 'periodic', BOTH, "auto compaction mode: 'periodic' or 'revision'");
 ign(
   'enable-v2',
   'bool',
