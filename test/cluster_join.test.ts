@@ -62,7 +62,7 @@ describe(
       const m4 = await newMember('m4');
       const add = await etcdctl(ep, ['member', 'add', 'm4', `--peer-urls=${m4.peerUrl}`, '--learner']);
       assert.equal(add.code, 0, add.stderr);
-      const id4 = /Member ([0-9a-f]+) added to cluster/.exec(add.stdout)![1]!;
+      const id4 = /Member +([0-9a-f]+) added to cluster/.exec(add.stdout)![1]!;
       c.members.push(m4);
       await c.launch(m4, ['--initial-cluster-state', 'existing']);
       assert.match(m4.stderr(), /joining an existing cluster/);

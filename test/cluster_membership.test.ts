@@ -67,7 +67,7 @@ describe('membership changes with etcdctl (3 members)', { timeout: 60_000, skip:
     const ep = c.endpoints().join(',');
     const add = await etcdctl(ep, ['member', 'add', 'l1', '--learner', '--peer-urls=http://127.0.0.1:9']);
     assert.equal(add.code, 0, add.stderr);
-    const id = /Member ([0-9a-f]+) added to cluster/.exec(add.stdout)![1]!;
+    const id = /Member +([0-9a-f]+) added to cluster/.exec(add.stdout)![1]!;
     assert.match(add.stdout, /ETCD_INITIAL_CLUSTER_STATE="existing"/);
     const list = await etcdctl(ep, ['member', 'list']);
     assert.match(list.stdout, new RegExp(`${id}, unstarted, , http://127.0.0.1:9, , true`));

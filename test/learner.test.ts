@@ -139,7 +139,7 @@ async function learnerSession(kind: Kind): Promise<{ t: Transcript; c: DiffClust
     );
   }
   const watch = await watchOutcome(l.endpoint);
-  const id = /Member ([0-9a-f]+) added/.exec(add.stdout)![1]!;
+  const id = /Member +([0-9a-f]+) added/.exec(add.stdout)![1]!;
   await waitFor(
     `${kind} promotion`,
     async () => (await etcdctl(m1.endpoint, ['member', 'promote', id])).code === 0,
