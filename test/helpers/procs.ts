@@ -4,7 +4,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, connect } from 'node:net';
+import { createServer } from 'node:net';
+import { get as httpGet } from 'node:http';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -34,23 +35,30 @@ export function haveEtcd(): boolean {
   return ok;
 }
 
-/** Resolves once `port` on 127.0.0.1 accepts connections; rejects if `proc` exits first or time runs out. */
+/**
+ * Resolves once the member on `port` (127.0.0.1) serves: an HTTP answer to GET /version. A bound port
+ * is not enough: tetcd, like etcd, binds its client port before the member has started and holds the
+ * connections made meanwhile. Rejects if `proc` exits first or time runs out.
+ */
 export function waitPort(port: number, deadlineMs: number, proc: ChildProcess): Promise<void> {
   const until = Date.now() + deadlineMs;
   return new Promise((resolve, reject) => {
     const attempt = () => {
       if (proc.exitCode !== null || proc.signalCode !== null)
-        return reject(new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before listening`));
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.once('error', () => {
-        s.destroy();
-        if (Date.now() > until) reject(new Error(`port ${port} not open after ${deadlineMs} ms`));
+        return reject(new Error(`server exited (${proc.exitCode ?? proc.signalCode}) before serving`));
+      const retry = () => {
+        if (Date.now() > until) reject(new Error(`port ${port} not serving after ${deadlineMs} ms`));
         else setTimeout(attempt, 50);
-      });
+      };
+      const req = httpGet(
+        { host: '127.0.0.1', port, path: '/version', agent: false, timeout: 500 },
+        (res) => {
+          res.resume();
+          resolve();
+        },
+      );
+      req.once('timeout', () => req.destroy(new Error('no answer yet')));
+      req.once('error', retry);
     };
     attempt();
   });
