@@ -167,7 +167,7 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   /** Sensible values for every flag of etcd 3.4's help, TLS ones neutral (as manifests pass them). */
-  function values(client: number, peer: number, name: string, metricsPort = client + 1): Map<string, string> {
+  function values(client: number, peer: number, name: string, metricsPort: number): Map<string, string> {
     const c = `http://127.0.0.1:${client}`;
     const p = `http://127.0.0.1:${peer}`;
     const v: Record<string, string> = {
@@ -297,7 +297,7 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
 
   test('as ETCD_* environment variables', async () => {
     const client = await freePort();
-    const v = values(client, await freePort(), 'asenv');
+    const v = values(client, await freePort(), 'asenv', await freePort());
     const env = Object.fromEntries([...v].map(([f, x]) => [envName(f), x]));
     const h = await startTetcd([], env, client);
     try {
@@ -309,7 +309,7 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
 
   test('as config-file keys (durations as nanoseconds, lists as sequences, as etcd writes them)', async () => {
     const client = await freePort();
-    const v = values(client, await freePort(), 'asfile');
+    const v = values(client, await freePort(), 'asfile', await freePort());
     const lines: string[] = [];
     for (const [f, x] of v) {
       const info = FLAG_BY_NAME.get(f)!;
@@ -331,7 +331,7 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
 
   test('TLS flags that ask for TLS, and https:// URLs, refuse with one line naming them; nothing is created', async () => {
     const client = await freePort();
-    const v = values(client, await freePort(), 'tls');
+    const v = values(client, await freePort(), 'tls', await freePort());
     const tls = FLAG_TABLE.filter((f) => f.status === 'refused' && f.issue === 13 && v.has(f.flag));
     assert.ok(tls.length >= 15);
     for (const f of tls) v.set(f.flag, f.kind === 'bool' ? 'true' : '/etc/etcd/pki/x.pem');
