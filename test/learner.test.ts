@@ -47,7 +47,9 @@ function normalize(out: string): string {
       line = `[${j['level']}] ${j['msg']}: ${j['error'] ?? ''}`;
     }
     line = line
-      .replace(/\b[0-9a-f]{16}\b/g, '<id>')
+      // etcdctl prints IDs with %x (a leading zero nibble drops a digit) or %16x (space-padded).
+      .replace(/\b[0-9a-f]{10,16}\b/g, '<id>')
+      .replace(/ +<id>/g, ' <id>')
       .replace(
         /"(cluster_id|member_id|ID|id|revision|raft_term|mod_revision|create_revision)":\d+/g,
         '"$1":0',
