@@ -613,14 +613,18 @@ export function enableExtensive(): void {
 }
 
 // ---- process (beside prom-client's defaults) ----
-function fdLimit(): number {
+/** A limit of /proc/self/limits (its soft value), `unlimited` when it has none, -1 off Linux. */
+function processLimit(name: string, unlimited: number): number {
   try {
-    const line = /^Max open files\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    return line && line[1] !== 'unlimited' ? Number(line[1]) : -1;
+    const line = new RegExp(`^${name}\\s+(\\S+)`, 'm').exec(readFileSync('/proc/self/limits', 'utf8'));
+    if (!line) return -1;
+    return line[1] === 'unlimited' ? unlimited : Number(line[1]);
   } catch {
     return -1;
   }
 }
+/** The open-files limit (-1 when unlimited or unknown), for os_fd_limit and /debug/vars. */
+export const fdLimit = (): number => processLimit('Max open files', -1);
 function fdUsed(): number {
   try {
     return readdirSync('/proc/self/fd').length;
@@ -630,14 +634,9 @@ function fdUsed(): number {
 }
 gaugeOf('os_fd_limit', 'The file descriptor limit.', fdLimit);
 gaugeOf('os_fd_used', 'The number of used file descriptors.', fdUsed);
-gaugeOf('process_virtual_memory_max_bytes', 'Maximum amount of virtual memory available in bytes.', () => {
-  try {
-    const line = /^Max address space\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    return line && line[1] !== 'unlimited' ? Number(line[1]) : 2 ** 64;
-  } catch {
-    return -1;
-  }
-});
+gaugeOf('process_virtual_memory_max_bytes', 'Maximum amount of virtual memory available in bytes.', () =>
+  processLimit('Max address space', 2 ** 64),
+);
 
 // ---- the scrape itself (promhttp's families) ----
 let scrapesInFlight = 0;

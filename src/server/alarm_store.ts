@@ -12,7 +12,7 @@ export const enum AlarmType {
   CORRUPT = 2,
 }
 
-export const ALARM_TYPE_NAMES: Readonly<Record<number, string>> = { 0: 'NONE', 1: 'NOSPACE', 2: 'CORRUPT' };
+export { ALARM_TYPE_NAMES } from './api.ts';
 
 export interface AlarmMember {
   memberId: bigint;

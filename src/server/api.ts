@@ -112,6 +112,9 @@ export interface Cluster {
   responseHeader(): ClusterHeaderFields;
 }
 
+/** etcdserverpb.AlarmType names by number (Status errors, /health's ?exclude=, logs). */
+export const ALARM_TYPE_NAMES: Readonly<Record<number, string>> = { 0: 'NONE', 1: 'NOSPACE', 2: 'CORRUPT' };
+
 /** An alarm raised on a member (etcdserverpb.AlarmMember; `alarm` is the AlarmType number). */
 export interface AlarmMember {
   memberId: bigint;

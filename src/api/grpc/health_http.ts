@@ -2,18 +2,15 @@
 // with ?exclude=, a leader, and a read through raft answered within a second (etcd proposes a v2 QGET;
 // tetcd makes a linearizable Range, the same ReadIndex round trip to a quorum).
 import type { HealthCheck } from '../http/http.ts';
-import type { ClientApi } from '../../server/api.ts';
+import { ALARM_TYPE_NAMES, type ClientApi } from '../../server/api.ts';
 import type { RangeRequest } from '../../proto/etcdserverpb.ts';
-
-/** etcdserverpb.AlarmType names, as ?exclude= gives them. */
-const ALARM_NAMES = ['NONE', 'NOSPACE', 'CORRUPT'];
 
 const HEALTH_READ_TIMEOUT_MS = 1000;
 
 export function healthCheck(srv: ClientApi): HealthCheck {
   return async (excluded) => {
     const alarms = srv.maintenance.status().alarms;
-    if (alarms.some((a) => !excluded.has(ALARM_NAMES[a.alarm] ?? String(a.alarm)))) return false;
+    if (alarms.some((a) => !excluded.has(ALARM_TYPE_NAMES[a.alarm] ?? String(a.alarm)))) return false;
     if (srv.gate.noLeader) return false;
     const req: RangeRequest = {
       key: Buffer.from('health'),

@@ -1,5 +1,5 @@
 // etcdserverpb.Maintenance: Status (raft view of this member), HashKV, Alarm, MoveLeader.
-import type { AlarmMember, Maintenance, RaftStatus } from '../../server/api.ts';
+import { ALARM_TYPE_NAMES, type AlarmMember, type Maintenance, type RaftStatus } from '../../server/api.ts';
 import { ErrNoLeader } from '../../server/errors.ts';
 import { ClientError } from '../../pkg/errors.ts';
 import { SERVER_VERSION } from '../../pkg/version.ts';
@@ -9,13 +9,12 @@ import { unary, type ServiceImpl } from './router.ts';
 import { Code, StatusError } from './status.ts';
 
 const NO_LEADER = new ErrNoLeader().message;
-const ALARM_NAMES: Readonly<Record<number, string>> = { 0: 'NONE', 1: 'NOSPACE', 2: 'CORRUPT' };
 
 /** An alarm as Status lists it: gogo's compact text form of AlarmMember (with its trailing space). */
 function alarmText(a: AlarmMember): string {
   const parts: string[] = [];
   if (a.memberId !== 0n) parts.push(`memberID:${a.memberId}`);
-  if (a.alarm !== 0) parts.push(`alarm:${ALARM_NAMES[a.alarm] ?? a.alarm}`);
+  if (a.alarm !== 0) parts.push(`alarm:${ALARM_TYPE_NAMES[a.alarm] ?? a.alarm}`);
   return parts.map((p) => p + ' ').join('');
 }
 

@@ -3,10 +3,9 @@
 // --enable-pprof, the Node equivalents of etcd's /debug/pprof/ profiles: a CPU profile over N seconds
 // and a heap snapshot, both files that Chrome DevTools opens.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { getHeapSnapshot } from 'node:v8';
-import { scrape } from '../../pkg/metrics.ts';
+import { fdLimit, scrape } from '../../pkg/metrics.ts';
 
 export interface ObserveOptions {
   /** --enable-pprof: serve /debug/pprof/. */
@@ -95,16 +94,9 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 }
 
 function debugVars(opts: ObserveOptions): string {
-  let fdLimit = -1;
-  try {
-    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
-    if (m) fdLimit = Number(m[1]);
-  } catch {
-    // not Linux: unknown
-  }
   const vars: Record<string, unknown> = {
     cmdline: process.argv,
-    file_descriptor_limit: fdLimit,
+    file_descriptor_limit: fdLimit(),
     memstats: { ...process.memoryUsage(), ...process.resourceUsage() },
   };
   if (opts.raftStatus) vars['raft.status'] = opts.raftStatus();
