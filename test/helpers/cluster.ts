@@ -22,6 +22,35 @@ export interface Member {
   stderr(): string;
 }
 
+/** A member's etcd flags (names, data dir, URLs, bootstrap, timing): the same for etcd and tetcd. */
+export function memberArgs(
+  m: Member,
+  o: { initialCluster: string; token: string; heartbeatMs: number; electionMs: number },
+): string[] {
+  return [
+    '--name',
+    m.name,
+    '--data-dir',
+    m.dataDir,
+    '--listen-client-urls',
+    m.clientUrl,
+    '--advertise-client-urls',
+    m.clientUrl,
+    '--listen-peer-urls',
+    m.peerUrl,
+    '--initial-advertise-peer-urls',
+    m.peerUrl,
+    '--initial-cluster',
+    o.initialCluster,
+    '--initial-cluster-token',
+    o.token,
+    '--heartbeat-interval',
+    String(o.heartbeatMs),
+    '--election-timeout',
+    String(o.electionMs),
+  ];
+}
+
 export interface ClusterOptions {
   heartbeatMs?: number;
   electionMs?: number;
@@ -82,26 +111,12 @@ export class TestCluster {
   /** Starts `m`; `extraArgs` are for this launch only (e.g. --initial-cluster-state existing). */
   async launch(m: Member, extraArgs: string[] = []): Promise<void> {
     const args = [
-      '--name',
-      m.name,
-      '--data-dir',
-      m.dataDir,
-      '--listen-client-urls',
-      m.clientUrl,
-      '--advertise-client-urls',
-      m.clientUrl,
-      '--listen-peer-urls',
-      m.peerUrl,
-      '--initial-advertise-peer-urls',
-      m.peerUrl,
-      '--initial-cluster',
-      this.initialCluster,
-      '--initial-cluster-token',
-      this.opts.token ?? 'tetcd-test-cluster',
-      '--heartbeat-interval',
-      String(this.opts.heartbeatMs ?? 100),
-      '--election-timeout',
-      String(this.electionMs),
+      ...memberArgs(m, {
+        initialCluster: this.initialCluster,
+        token: this.opts.token ?? 'tetcd-test-cluster',
+        heartbeatMs: this.opts.heartbeatMs ?? 100,
+        electionMs: this.electionMs,
+      }),
       '--log-level',
       'info',
       ...(this.opts.extraArgs ?? []),

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from './client.ts';
-import { newMember, type Member } from './cluster.ts';
+import { memberArgs, newMember, type Member } from './cluster.ts';
 import { waitPort } from './procs.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -52,28 +52,14 @@ export class DiffCluster {
 
   async launch(m: Member, initialCluster: string, state: 'new' | 'existing'): Promise<void> {
     const args = [
-      '--name',
-      m.name,
-      '--data-dir',
-      m.dataDir,
-      '--listen-client-urls',
-      m.clientUrl,
-      '--advertise-client-urls',
-      m.clientUrl,
-      '--listen-peer-urls',
-      m.peerUrl,
-      '--initial-advertise-peer-urls',
-      m.peerUrl,
-      '--initial-cluster',
-      initialCluster,
+      ...memberArgs(m, {
+        initialCluster,
+        token: 'diff-cluster',
+        heartbeatMs: this.heartbeatMs,
+        electionMs: this.electionMs,
+      }),
       '--initial-cluster-state',
       state,
-      '--initial-cluster-token',
-      'diff-cluster',
-      '--heartbeat-interval',
-      String(this.heartbeatMs),
-      '--election-timeout',
-      String(this.electionMs),
       '--log-level',
       'error',
       ...(this.kind === 'etcd' ? ['--logger', 'zap'] : []),
