@@ -18,6 +18,13 @@ export interface CallContext {
   metadata(name: string): string | undefined;
   /** Aborted when the client cancels, the deadline passes or the connection goes. */
   readonly signal: AbortSignal;
+  /**
+   * The subject CN of the client's certificate, when the connection is TLS and the client presented a
+   * certificate verified against the trusted CA (etcd's AuthInfoFromTLS user); undefined otherwise.
+   */
+  readonly certCommonName?: string;
+  /** The client's address (host:port), for logs such as a failed login; undefined when unknown. */
+  readonly remoteAddress?: string;
 }
 
 /** A call's context; the AbortController exists only once a handler asks for the signal. */
