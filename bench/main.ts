@@ -4,14 +4,15 @@
 // limits the server; the CPU time of both sides is printed to show it.
 import { fork } from 'node:child_process';
 import { Command } from 'commander';
-import { startServer } from '../test/helpers/procs.ts';
+import { etcdctl, startServer } from '../test/helpers/procs.ts';
+import { RawGrpc, authenticateToken, encodeAuthenticate } from '../src/client/raw_grpc.ts';
 import type { WorkerJob, WorkerResult } from './worker.ts';
 import { COORD_SCENARIOS, compactAll, cpuSeconds, runCoord, type CoordResult } from './coord.ts';
 import { BenchCluster, track, trackDir, untrackDir } from './cluster.ts';
 
 interface Phase {
   name: string;
-  group: 'kv';
+  group: 'kv' | 'auth';
   op: WorkerJob['op'];
   clients: number;
 }
@@ -23,6 +24,41 @@ const PHASES: Phase[] = [
   { name: 'range (linearizable), 64 clients', group: 'kv', op: 'range', clients: 64 },
   { name: 'range (serializable), 64 clients', group: 'kv', op: 'range-serializable', clients: 64 },
 ];
+
+/**
+ * The auth scenario (issue 13): auth enabled, the load sent as user `bench`, whose one role has
+ * readwrite on the prefix `bench/`; every request carries its token, so each pays the token lookup and
+ * the range-permission check. Run last: with auth on, the unauthenticated compaction between phases
+ * would be refused.
+ */
+const AUTH_PHASES: Phase[] = [
+  { name: 'auth: put as a user, 64 clients', group: 'auth', op: 'put', clients: 64 },
+  { name: 'auth: range as a user, 64 clients', group: 'auth', op: 'range', clients: 64 },
+];
+
+/** Turns auth on (root, and user `bench` with readwrite on `bench/`) and returns bench's token. */
+async function enableAuth(endpoint: string): Promise<string> {
+  const steps = [
+    ['user', 'add', 'root', '--new-user-password=root'],
+    ['role', 'add', 'bench'],
+    ['role', 'grant-permission', 'bench', 'readwrite', 'bench/', '--prefix'],
+    ['user', 'add', 'bench', '--new-user-password=bench'],
+    ['user', 'grant-role', 'bench', 'bench'],
+    ['auth', 'enable'],
+  ];
+  for (const args of steps) {
+    const r = await etcdctl(endpoint, args);
+    if (r.code !== 0) throw new Error(`etcdctl ${args.join(' ')}: ${r.stderr.trim().split('\n').pop()}`);
+  }
+  const c = new RawGrpc(endpoint);
+  try {
+    const r = await c.unary('/etcdserverpb.Auth/Authenticate', encodeAuthenticate('bench', 'bench'));
+    if (r.code !== 0) throw new Error(`Authenticate: ${r.code} ${r.message}`);
+    return authenticateToken(r.payload);
+  } finally {
+    c.close();
+  }
+}
 
 /** The kv phases of a --cluster run (issue 4: the 1-client range is left out). */
 const CLUSTER_PHASES = PHASES.filter((p) => p.name !== 'range (linearizable), 1 client');
@@ -61,7 +97,13 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function runPhase(h: Target, p: Phase, seconds: number, workers: number): Promise<PhaseResult> {
+async function runPhase(
+  h: Target,
+  p: Phase,
+  seconds: number,
+  workers: number,
+  token?: string,
+): Promise<PhaseResult> {
   const nWorkers = p.clients === 1 ? 1 : workers;
   const perWorker = Math.ceil(p.clients / nWorkers);
   const serverCpu0 = serverCpu(h);
@@ -88,6 +130,7 @@ async function runPhase(h: Target, p: Phase, seconds: number, workers: number): 
         worker: w,
         keySpace: 10_000,
         valueSize: 256,
+        ...(token === undefined ? {} : { token }),
       };
       return new Promise<WorkerResult>((resolve, reject) => {
         child.once('message', (m) => {
@@ -143,6 +186,11 @@ async function benchOne(
     for (const sc of COORD_SCENARIOS.filter((x) => only.has(x.group))) {
       out.coord.push(await runCoord(h, sc, seconds, workers));
       await compactAll(h);
+    }
+    if (only.has('auth')) {
+      // The range phase reads keys the put phase wrote (bench/0/...), as the kv phases do.
+      const token = await enableAuth(h.endpoint);
+      for (const p of AUTH_PHASES) out.kv.push(await runPhase(target, p, seconds, workers, token));
     }
     return out;
   } finally {
@@ -284,7 +332,7 @@ async function main(): Promise<void> {
     .option('--seconds <n>', 'seconds per phase', '5')
     .option('--workers <n>', 'load-generating processes for the 64-client phases', '2')
     .option('--target <t>', 'tetcd | etcd | both', 'both')
-    .option('--only <groups>', 'comma-separated: kv, watch, lease', 'kv,watch,lease')
+    .option('--only <groups>', 'comma-separated: kv, watch, lease, auth', 'kv,watch,lease,auth')
     .option('--cluster <n>', 'kv phases against n-member clusters instead of single members')
     .option('--spread', "with --cluster: spread the load over all members, not just the leader's port")
     .parse();
@@ -297,7 +345,7 @@ async function main(): Promise<void> {
     spread?: boolean;
   }>();
   const only = new Set(o.only.split(',').map((x) => x.trim()));
-  const phases = PHASES.filter((p) => only.has(p.group));
+  const phases = [...PHASES, ...AUTH_PHASES].filter((p) => only.has(p.group));
   const scenarios = COORD_SCENARIOS.filter((x) => only.has(x.group));
   const seconds = Number(o.seconds);
   const workers = Number(o.workers);

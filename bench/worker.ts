@@ -15,6 +15,8 @@ export interface WorkerJob {
   worker: number;
   keySpace: number;
   valueSize: number;
+  /** An auth token sent with every request (the auth scenario). */
+  token?: string;
 }
 
 export interface WorkerResult {
@@ -28,7 +30,10 @@ export interface WorkerResult {
 
 async function run(job: WorkerJob): Promise<WorkerResult> {
   const eps = job.endpoints?.length ? job.endpoints : [job.endpoint];
-  const conns = Array.from({ length: job.connections }, (_, i) => new RawGrpc(eps[i % eps.length]!));
+  const conns = Array.from(
+    { length: job.connections },
+    (_, i) => new RawGrpc(eps[i % eps.length]!, job.token),
+  );
   const value = Buffer.alloc(job.valueSize, 0x61);
   const path = job.op === 'put' ? '/etcdserverpb.KV/Put' : '/etcdserverpb.KV/Range';
   const latencies: number[] = [];

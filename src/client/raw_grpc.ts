@@ -11,15 +11,18 @@ export interface RawResult {
 
 export class RawGrpc {
   private readonly session: ClientHttp2Session;
+  private readonly metadata: Readonly<Record<string, string>> | undefined;
 
-  constructor(endpoint: string) {
+  /** `token`: an auth token sent with every call (gRPC metadata `token`, as clientv3 sends it). */
+  constructor(endpoint: string, token?: string) {
+    this.metadata = token === undefined ? undefined : { token };
     this.session = connect(`http://${endpoint.replace(/^https?:\/\//, '')}`);
     this.session.on('error', () => {});
     this.session.setMaxListeners(0);
   }
 
   async unary(path: string, payload: Uint8Array): Promise<RawResult> {
-    const r = await grpcUnary(this.session, path, payload);
+    const r = await grpcUnary(this.session, path, payload, undefined, this.metadata);
     return { code: r.code, message: r.message, payload: r.payload ?? Buffer.alloc(0) };
   }
 
@@ -56,6 +59,33 @@ export function encodeRange(key: Uint8Array, serializable: boolean): Buffer {
   bytesField(out, 1, key);
   if (serializable) out.push(0x38, 1);
   return Buffer.from(out);
+}
+
+/** etcdserverpb.AuthenticateRequest {name = 1, password = 2}. */
+export function encodeAuthenticate(name: string, password: string): Buffer {
+  const out: number[] = [];
+  bytesField(out, 1, Buffer.from(name));
+  bytesField(out, 2, Buffer.from(password));
+  return Buffer.from(out);
+}
+
+/** AuthenticateResponse.token (field 2) from its bytes; '' when absent. */
+export function authenticateToken(resp: Buffer): string {
+  let i = 0;
+  while (i < resp.length) {
+    const tag = resp[i++]!;
+    let len = 0;
+    let shift = 0;
+    for (;;) {
+      const b = resp[i++]!;
+      len += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (b < 0x80) break;
+    }
+    if (tag === 0x12) return resp.subarray(i, i + len).toString();
+    i += len; // field 1 (header) is the only other, length-delimited too
+  }
+  return '';
 }
 
 /** etcdserverpb.CompactionRequest {revision = 1, physical = 2}. */

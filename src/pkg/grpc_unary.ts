@@ -18,15 +18,20 @@ export class UnaryTimeoutError extends Error {
   }
 }
 
-/** Sends `payload` on `path`; rejects on a stream error or, with `timeoutMs`, when no answer came. */
+/**
+ * Sends `payload` on `path` (with `metadata`, e.g. an auth `token`); rejects on a stream error or, with
+ * `timeoutMs`, when no answer came.
+ */
 export function grpcUnary(
   session: ClientHttp2Session,
   path: string,
   payload: Uint8Array,
   timeoutMs?: number,
+  metadata?: Readonly<Record<string, string>>,
 ): Promise<UnaryResult> {
   return new Promise((resolve, reject) => {
     const req = session.request({
+      ...metadata,
       [constants.HTTP2_HEADER_METHOD]: 'POST',
       [constants.HTTP2_HEADER_PATH]: path,
       [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
