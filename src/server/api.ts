@@ -138,6 +138,8 @@ export interface MemberStatus {
 export interface Maintenance {
   status(): MemberStatus;
   hashKV(rev: number): Promise<{ hash: number; compactRevision: number; hashRevision: number }>;
+  /** Maintenance.Hash: the whole backend's hash (backend/hash.ts) and the revision it was taken at. */
+  hash(): Promise<{ hash: number; revision: number }>;
   /** Only the leader hands over, and only to a voter. */
   moveLeader(target: bigint): Promise<void>;
   /**

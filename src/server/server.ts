@@ -13,6 +13,7 @@ import type { Wal } from '../wal/wal.ts';
 import { fromBigInt, type Long } from '../proto/index.ts';
 import type { Header } from '../proto/etcdserverpb.ts';
 import { BatchCommitter } from '../backend/batch_committer.ts';
+import { hashBackend } from '../backend/hash.ts';
 import { Lessor as LeaseStore } from '../lease/lessor.ts';
 import { backendLeaseStore } from '../lease/lease_store.ts';
 import type { WatchableStore } from '../mvcc/watchable_store.ts';
@@ -219,6 +220,11 @@ export class EtcdServer implements ClientApi {
     this.maintenance = {
       status: () => this.status(),
       hashKV: (rev) => this.stores.kv.hashKV(rev),
+      hash: async () => {
+        // etcd's store.Hash: the batch is committed first, so the hash covers every applied write.
+        await this.stores.backend.commit();
+        return { hash: hashBackend(this.stores.backend), revision: this.stores.kv.rev() };
+      },
       moveLeader: (target) => this.leadership.moveLeader(target),
       alarm: (raw, req) => this.proposer.propose(Op.Alarm, raw, req),
     };

@@ -1,4 +1,4 @@
-// etcdserverpb.Maintenance: Status (raft view of this member), HashKV, Alarm, MoveLeader.
+// etcdserverpb.Maintenance: Status (raft view of this member), Hash, HashKV, Alarm, MoveLeader.
 import { ALARM_TYPE_NAMES, type AlarmMember, type Maintenance, type RaftStatus } from '../../server/api.ts';
 import { ErrNoLeader } from '../../server/errors.ts';
 import { ClientError } from '../../pkg/errors.ts';
@@ -56,6 +56,11 @@ export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceI
         compactRevision: h.compactRevision,
         hashRevision: h.hashRevision,
       };
+    }),
+    Hash: unary(async (raw) => {
+      decode(t['Hash']!, raw);
+      const h = await m.hash();
+      return { header: status.header({ revision: h.revision }), hash: h.hash };
     }),
     MoveLeader: unary(async (raw) => {
       const req = decode<{ targetID: Int64 }>(t['MoveLeader']!, raw);
