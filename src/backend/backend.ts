@@ -2,7 +2,7 @@
 // pending batch and committed to LMDB asynchronously as one atomic batch (no fsync on the request
 // path: the WAL, fsynced before apply, is what makes a write durable; sync() makes the backend
 // durable before WAL segments are released). Reads see buffered and in-flight writes first.
-import { mkdirSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { BUCKETS, type Bucket } from './schema.ts';
@@ -14,35 +14,67 @@ export type { Bucket } from './schema.ts';
 type Batch = Map<Bucket, Map<string, { key: Buffer; value: Buffer | null }>>;
 
 const DATA_FILE = 'data.mdb';
+/** Where an online defragmentation writes the compacted copy before it replaces DATA_FILE. */
+const DEFRAG_FILE = 'data.mdb.defrag';
+
+/** A read-only view of the committed buckets at one point in time (Backend.readView). */
+export interface BackendView {
+  /** The bucket's records in key order, read lazily. */
+  entries(bucket: Bucket): Iterable<[Buffer, Buffer]>;
+  done(): void;
+}
+
+type Dbs = Map<Bucket, Database<Buffer, Buffer>>;
+
+function openEnv(path: string, mapSize: number | undefined): RootDatabase<Buffer, Buffer> {
+  return open<Buffer, Buffer>({
+    path,
+    maxDbs: BUCKETS.length + 2,
+    keyEncoding: 'binary',
+    encoding: 'binary',
+    ...(mapSize ? { mapSize } : {}),
+  });
+}
+
+function openDbs(env: RootDatabase<Buffer, Buffer>): Dbs {
+  const dbs: Dbs = new Map();
+  for (const b of BUCKETS) {
+    dbs.set(b, env.openDB<Buffer, Buffer>({ name: b, keyEncoding: 'binary', encoding: 'binary' }));
+  }
+  return dbs;
+}
+
+/** What a defragmentation did: the file's size before and after. */
+export interface DefragResult {
+  sizeBefore: number;
+  sizeAfter: number;
+}
 
 export class Backend {
-  private readonly dbs = new Map<Bucket, Database<Buffer, Buffer>>();
+  private dbs: Dbs;
   private pending: Batch = new Map();
   private pendingCount = 0;
   /** Batches handed to LMDB, oldest first, dropped as they commit. */
   private readonly inflight: Batch[] = [];
   private lastCommit: Promise<void> = Promise.resolve();
   private closed = false;
+  /** While a defragmentation copies: every batch handed to LMDB, to be replayed on the copy. */
+  private recording: Batch[] | undefined;
+  private defragging: Promise<DefragResult> | undefined;
 
   private constructor(
     private readonly dir: string,
-    private readonly env: RootDatabase<Buffer, Buffer>,
+    private env: RootDatabase<Buffer, Buffer>,
+    private readonly mapSize: number | undefined,
   ) {
-    for (const b of BUCKETS) {
-      this.dbs.set(b, env.openDB<Buffer, Buffer>({ name: b, keyEncoding: 'binary', encoding: 'binary' }));
-    }
+    this.dbs = openDbs(env);
   }
 
   static open(dir: string, opts: { mapSize?: number } = {}): Backend {
     mkdirSync(dir, { recursive: true });
-    const env = open<Buffer, Buffer>({
-      path: join(dir, DATA_FILE),
-      maxDbs: BUCKETS.length + 2,
-      keyEncoding: 'binary',
-      encoding: 'binary',
-      ...(opts.mapSize ? { mapSize: opts.mapSize } : {}),
-    });
-    return new Backend(dir, env);
+    // A defragmentation cut short by a crash leaves its copy behind; DATA_FILE is whole either way.
+    for (const f of [DEFRAG_FILE, `${DEFRAG_FILE}-lock`]) rmSync(join(dir, f), { force: true });
+    return new Backend(dir, openEnv(join(dir, DATA_FILE), opts.mapSize), opts.mapSize);
   }
 
   private db(bucket: Bucket): Database<Buffer, Buffer> {
@@ -107,10 +139,14 @@ export class Backend {
     this.pending = new Map();
     this.pendingCount = 0;
     this.inflight.push(batch);
+    this.recording?.push(batch);
     const started = performance.now();
+    // The transaction runs later: it writes to the databases of the environment it was handed to,
+    // even if a defragmentation swaps in another meanwhile.
+    const dbs = this.dbs;
     const done = this.env.transaction(() => {
       for (const [bucket, m] of batch) {
-        const db = this.db(bucket);
+        const db = dbs.get(bucket)!;
         // Inside transaction() each write applies at once; their promises only echo the transaction's,
         // which `done` reports.
         for (const { key, value } of m.values()) {
@@ -148,6 +184,26 @@ export class Backend {
     }
   }
 
+  /**
+   * The committed buckets as of now, pinned in one LMDB read transaction while writes go on (a
+   * snapshot export); release it with done(). Reads only what is committed: commit() first.
+   */
+  readView(): BackendView {
+    const txn = this.env.useReadTransaction();
+    return {
+      entries: (bucket) =>
+        this.db(bucket)
+          .getRange({ transaction: txn })
+          .map(({ key, value }): [Buffer, Buffer] => [key, value]),
+      done: () => txn.done(),
+    };
+  }
+
+  /** The database file. */
+  get path(): string {
+    return join(this.dir, DATA_FILE);
+  }
+
   /** Bytes of the database file. */
   size(): number {
     try {
@@ -172,10 +228,81 @@ export class Backend {
     return Math.min(this.size(), (pages + 4) * s.pageSize);
   }
 
+  /**
+   * Online defragmentation: LMDB copies the committed data, compacted, into a new file on its own
+   * thread (from one read transaction) while reads and writes go on here. Every batch committed from
+   * the start is recorded; once the copy is done they are replayed on it in one synchronous
+   * transaction (replaying one the copy already holds rewrites the same values), the new file
+   * replaces the old (rename), and the next reads and commits go to it, all in the same event-loop
+   * turn. The old environment closes once its own commits are done. One at a time: a second call
+   * shares the first's result.
+   */
+  defragment(): Promise<DefragResult> {
+    this.defragging ??= this.runDefrag().finally(() => {
+      this.defragging = undefined;
+    });
+    return this.defragging;
+  }
+
+  private async runDefrag(): Promise<DefragResult> {
+    if (this.closed) throw new Error('backend: closed');
+    const sizeBefore = this.size();
+    const copyPath = join(this.dir, DEFRAG_FILE);
+    for (const f of [copyPath, `${copyPath}-lock`]) rmSync(f, { force: true });
+    const recorded: Batch[] = [];
+    this.recording = recorded;
+    let next: RootDatabase<Buffer, Buffer> | undefined;
+    try {
+      await this.env.backup(copyPath, true);
+      if (this.closed) throw new Error('backend: closed');
+      next = openEnv(copyPath, this.mapSize);
+      const dbs = openDbs(next);
+      next.transactionSync(() => {
+        for (const batch of recorded) {
+          for (const [bucket, m] of batch) {
+            const db = dbs.get(bucket)!;
+            for (const { key, value } of m.values()) {
+              if (value === null) void db.remove(key);
+              else void db.put(key, value);
+            }
+          }
+        }
+      });
+      // The copy holds everything committed so far, durably; it becomes DATA_FILE.
+      renameSync(copyPath, join(this.dir, DATA_FILE));
+      syncDir(this.dir);
+      const old = this.env;
+      const oldCommit = this.lastCommit;
+      this.env = next;
+      this.dbs = dbs;
+      next = undefined;
+      // Its in-flight commits are in the copy already; they only have to finish before it closes.
+      void oldCommit.finally(() => old.close()).catch(() => {});
+    } finally {
+      this.recording = undefined;
+      if (next) {
+        await next.close();
+        for (const f of [copyPath, `${copyPath}-lock`]) rmSync(f, { force: true });
+      }
+    }
+    return { sizeBefore, sizeAfter: this.size() };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.defragging?.catch(() => {});
     await this.sync();
     this.closed = true;
     await this.env.close();
+  }
+}
+
+/** Makes a rename in `dir` durable. */
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -137,9 +137,13 @@ export interface MemberStatus {
 /** The maintenance commands. */
 export interface Maintenance {
   status(): MemberStatus;
+  /** Maintenance.Snapshot: the backend as etcd's bbolt file, read from one point in time. */
+  snapshot(): Promise<SnapshotExport>;
   hashKV(rev: number): Promise<{ hash: number; compactRevision: number; hashRevision: number }>;
   /** Maintenance.Hash: the whole backend's hash (backend/hash.ts) and the revision it was taken at. */
   hash(): Promise<{ hash: number; revision: number }>;
+  /** Maintenance.Defragment: compacts the backend's file while requests go on (Backend.defragment). */
+  defragment(): Promise<void>;
   /** Only the leader hands over, and only to a voter. */
   moveLeader(target: bigint): Promise<void>;
   /**
@@ -150,6 +154,14 @@ export interface Maintenance {
     raw: Uint8Array,
     req: { action: number; memberID: Int64; alarm: number },
   ): Promise<{ alarms: AlarmMember[] }>;
+}
+
+/** A snapshot being sent: its chunks read lazily; close() releases the read transaction they come from. */
+export interface SnapshotExport {
+  /** Bytes of the bbolt file, without the sha256 trailer. */
+  readonly size: number;
+  readonly chunks: Iterator<Buffer>;
+  close(): void;
 }
 
 /** This member's view for response headers (etcd's RaftStatusGetter and v3rpc's header). */

@@ -1,11 +1,19 @@
-// etcdserverpb.Maintenance: Status (raft view of this member), Hash, HashKV, Alarm, MoveLeader.
-import { ALARM_TYPE_NAMES, type AlarmMember, type Maintenance, type RaftStatus } from '../../server/api.ts';
+// etcdserverpb.Maintenance: Status (raft view of this member), Defragment, Hash, HashKV, Alarm, MoveLeader.
+import { createHash } from 'node:crypto';
+import {
+  ALARM_TYPE_NAMES,
+  type AlarmMember,
+  type Maintenance,
+  type RaftStatus,
+  type SnapshotExport,
+} from '../../server/api.ts';
 import { ErrNoLeader } from '../../server/errors.ts';
 import { ClientError } from '../../pkg/errors.ts';
 import { SERVER_VERSION } from '../../pkg/version.ts';
 import { fromBigInt, sat, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
-import { unary, type ServiceImpl } from './router.ts';
+import { serverStream, unary, type ServiceImpl, type StreamOut } from './router.ts';
+import type { CallContext } from './call.ts';
 import { Code, StatusError } from './status.ts';
 
 const NO_LEADER = new ErrNoLeader().message;
@@ -25,6 +33,45 @@ export function statusErrors(leader: bigint, alarms: readonly AlarmMember[]): st
   const errors = leader === 0n ? [NO_LEADER] : [];
   for (const a of alarms) errors.push(alarmText(a));
   return errors;
+}
+
+/** Chunks written but not yet on the socket before the sender waits (the stream's backpressure). */
+const SNAPSHOT_IN_FLIGHT = 4;
+
+/**
+ * Sends a snapshot as etcd 3.4's Snapshot does: the file in chunks, each with the bytes still to come
+ * and no header, then the sha256 of the whole file as one more message (remaining_bytes 0).
+ */
+async function sendSnapshot(snap: SnapshotExport, ctx: CallContext, out: StreamOut): Promise<void> {
+  const h = createHash('sha256');
+  let sent = 0;
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  const written = () => {
+    inFlight--;
+    wake?.();
+  };
+  const onAbort = () => wake?.();
+  ctx.signal.addEventListener('abort', onAbort);
+  try {
+    for (let r = snap.chunks.next(); !r.done; r = snap.chunks.next()) {
+      const blob = r.value;
+      sent += blob.length;
+      h.update(blob);
+      inFlight++;
+      out.write({ remainingBytes: snap.size - sent, blob }, written);
+      while (inFlight >= SNAPSHOT_IN_FLIGHT && !out.closed && !ctx.signal.aborted) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      if (out.closed || ctx.signal.aborted) return;
+    }
+    out.write({ remainingBytes: 0, blob: h.digest() });
+    out.end();
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    snap.close();
+  }
 }
 
 export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceImpl {
@@ -47,6 +94,11 @@ export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceI
         errors: statusErrors(s.leader, s.alarms),
       };
     }),
+    // The auth helper's seam: an admin check goes here, before the export starts.
+    Snapshot: serverStream(async (raw, ctx, out) => {
+      decode(t['Snapshot']!, raw);
+      await sendSnapshot(await m.snapshot(), ctx, out);
+    }),
     HashKV: unary(async (raw) => {
       const req = decode<{ revision: Int64 }>(t['HashKV']!, raw);
       const h = await m.hashKV(sat(req.revision));
@@ -61,6 +113,12 @@ export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceI
       decode(t['Hash']!, raw);
       const h = await m.hash();
       return { header: status.header({ revision: h.revision }), hash: h.hash };
+    }),
+    // etcd's blocks every read and write while it runs; this one runs beside them (Backend.defragment).
+    Defragment: unary(async (raw) => {
+      decode(t['Defragment']!, raw);
+      await m.defragment();
+      return { header: header() };
     }),
     MoveLeader: unary(async (raw) => {
       const req = decode<{ targetID: Int64 }>(t['MoveLeader']!, raw);
