@@ -75,3 +75,54 @@ process.kill(process.pid, 'SIGKILL');
   assert.equal(perBatch.size, 50);
   await be.close();
 });
+
+test('defragment shrinks the file and keeps every write, including those committed while it copies', async () => {
+  const dir = tmp();
+  const be = Backend.open(dir);
+  const big = Buffer.alloc(4096, 0x61);
+  for (let i = 0; i < 2000; i++) be.put('key', B(`k${String(i).padStart(5, '0')}`), big);
+  await be.commit();
+  for (let i = 0; i < 1900; i++) be.del('key', B(`k${String(i).padStart(5, '0')}`));
+  await be.commit();
+  const before = be.size();
+  const defrag = be.defragment();
+  // Writes and reads go on while the copy is made: a batch per turn until it is done.
+  let n = 0;
+  let finished = false;
+  void defrag.then(() => (finished = true));
+  while (!finished && n < 10_000) {
+    be.put('lease', B(`during${n}`), B(String(n)));
+    be.del('key', B(`k${String(1900 + (n % 50)).padStart(5, '0')}`));
+    await be.commit();
+    assert.equal(be.get('key', B('k01999'))?.length, 4096);
+    n++;
+  }
+  const r = await defrag;
+  assert.ok(n > 0, 'at least one batch was committed during the copy');
+  assert.equal(r.sizeBefore, before);
+  assert.ok(r.sizeAfter < before / 4, `the file shrank: ${before} -> ${r.sizeAfter}`);
+  for (let i = 0; i < n; i++) assert.equal(be.get('lease', B(`during${i}`))?.toString(), String(i));
+  assert.equal(be.get('key', B('k01900')), undefined);
+  assert.equal(be.get('key', B('k01999'))?.length, 4096);
+  be.put('lease', B('after'), B('1'));
+  await be.close();
+  // Reopened from disk: the defragmented file is the database, with everything in it.
+  const again = Backend.open(dir);
+  assert.equal(again.get('lease', B('after'))?.toString(), '1');
+  assert.equal(again.get('lease', B(`during${n - 1}`))?.toString(), String(n - 1));
+  let keys = 0;
+  again.forEach('key', undefined, undefined, () => void keys++);
+  assert.equal(keys, 100 - Math.min(n, 50));
+  await again.close();
+});
+
+test('two defragmentations at once share one run', async () => {
+  const be = Backend.open(tmp());
+  be.put('key', B('a'), B('1'));
+  await be.commit();
+  const [a, b] = [be.defragment(), be.defragment()];
+  assert.equal(a, b);
+  await a;
+  assert.equal(be.get('key', B('a'))?.toString(), '1');
+  await be.close();
+});

@@ -13,7 +13,6 @@ import type { Wal } from '../wal/wal.ts';
 import { fromBigInt, type Long } from '../proto/index.ts';
 import type { Header } from '../proto/etcdserverpb.ts';
 import { BatchCommitter } from '../backend/batch_committer.ts';
-import { hashBackend } from '../backend/hash.ts';
 import { Lessor as LeaseStore } from '../lease/lessor.ts';
 import { backendLeaseStore } from '../lease/lease_store.ts';
 import type { WatchableStore } from '../mvcc/watchable_store.ts';
@@ -39,7 +38,8 @@ import { LeaderForward } from './leader_forward.ts';
 import { advanceInitialTicks } from './tick_advance.ts';
 import { Op } from './raft_request.ts';
 import { memberSource, raftStatusJson } from './member_metrics.ts';
-import { backendDefrag, bindMember, bindPeers, counts, setVersion } from '../pkg/metrics.ts';
+import { bindMember, bindPeers, setVersion } from '../pkg/metrics.ts';
+import { defragment, hashNow } from './maintenance_server.ts';
 import { SERVER_VERSION } from '../pkg/version.ts';
 import { ErrNoLeader, ErrStopped } from './errors.ts';
 import { logQuota, Quota, QuotaGate, quotaBytes } from './quota.ts';
@@ -221,12 +221,8 @@ export class EtcdServer implements ClientApi {
     this.maintenance = {
       status: () => this.status(),
       hashKV: (rev) => this.stores.kv.hashKV(rev),
-      hash: async () => {
-        // etcd's store.Hash: the batch is committed first, so the hash covers every applied write.
-        await this.stores.backend.commit();
-        return { hash: hashBackend(this.stores.backend), revision: this.stores.kv.rev() };
-      },
-      defragment: () => this.defragment(),
+      hash: () => hashNow(this.stores),
+      defragment: () => defragment(this.stores.backend, log),
       moveLeader: (target) => this.leadership.moveLeader(target),
       snapshot: () => exportEtcdSnapshot(this.stores.backend),
       alarm: (raw, req) => this.proposer.propose(Op.Alarm, raw, req),
@@ -403,36 +399,6 @@ export class EtcdServer implements ClientApi {
     h.memberId = this.memberIdLong;
     h.raftTerm = this.node.term();
     return h;
-  }
-
-  /** etcd's backend defrag, online: logged, timed and counted as etcd's (etcd_disk_defrag_inflight). */
-  private async defragment(): Promise<void> {
-    const { backend } = this.stores;
-    const path = backend.path;
-    const inUse = backend.sizeInUse();
-    this.cfg.logger.info(
-      { path, 'current-db-size-bytes': backend.size(), 'current-db-size-in-use-bytes': inUse },
-      'defragmenting',
-    );
-    const started = performance.now();
-    counts.defragInflight = 1;
-    try {
-      const r = await backend.defragment();
-      const took = (performance.now() - started) / 1000;
-      backendDefrag.observe(took);
-      this.cfg.logger.info(
-        {
-          path,
-          'current-db-size-bytes-diff': r.sizeAfter - r.sizeBefore,
-          'current-db-size-bytes': r.sizeAfter,
-          'current-db-size-in-use-bytes': backend.sizeInUse(),
-          took: `${took.toFixed(3)}s`,
-        },
-        'defragmented',
-      );
-    } finally {
-      counts.defragInflight = 0;
-    }
   }
 
   private status(): MemberStatus {
