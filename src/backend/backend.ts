@@ -61,6 +61,10 @@ export class Backend {
   /** While a defragmentation copies: every batch handed to LMDB, to be replayed on the copy. */
   private recording: Batch[] | undefined;
   private defragging: Promise<DefragResult> | undefined;
+  /** Read views open, per environment (readView). */
+  private readonly views = new Map<RootDatabase<Buffer, Buffer>, number>();
+  /** Environments a defragmentation replaced, waiting for their last view: the close to run then. */
+  private readonly retired = new Map<RootDatabase<Buffer, Buffer>, () => void>();
 
   private constructor(
     private readonly dir: string,
@@ -189,13 +193,28 @@ export class Backend {
    * snapshot export); release it with done(). Reads only what is committed: commit() first.
    */
   readView(): BackendView {
-    const txn = this.env.useReadTransaction();
+    // The view keeps the environment and databases it began on: a defragmentation may swap in others
+    // meanwhile, and the old environment closes only once its last view is done.
+    const env = this.env;
+    const dbs = this.dbs;
+    const txn = env.useReadTransaction();
+    this.views.set(env, (this.views.get(env) ?? 0) + 1);
+    let open = true;
     return {
       entries: (bucket) =>
-        this.db(bucket)
+        dbs
+          .get(bucket)!
           .getRange({ transaction: txn })
           .map(({ key, value }): [Buffer, Buffer] => [key, value]),
-      done: () => txn.done(),
+      done: () => {
+        if (!open) return;
+        open = false;
+        txn.done();
+        const left = this.views.get(env)! - 1;
+        if (left > 0) return void this.views.set(env, left);
+        this.views.delete(env);
+        this.retired.get(env)?.();
+      },
     };
   }
 
@@ -276,8 +295,16 @@ export class Backend {
       this.env = next;
       this.dbs = dbs;
       next = undefined;
-      // Its in-flight commits are in the copy already; they only have to finish before it closes.
-      void oldCommit.finally(() => old.close()).catch(() => {});
+      // Its in-flight commits are in the copy already; they only have to finish before it closes, and
+      // so do the read views open on it.
+      void oldCommit.finally(() => {
+        const close = () => {
+          this.retired.delete(old);
+          old.close().catch(() => {});
+        };
+        if (this.views.has(old)) this.retired.set(old, close);
+        else close();
+      });
     } finally {
       this.recording = undefined;
       if (next) {
