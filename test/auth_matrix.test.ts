@@ -1,0 +1,620 @@
+// The permission matrix: every RPC of every service (KV, Watch, Lease, Cluster, Maintenance, Auth, Lock,
+// Election) x {root, reader of [a, c), writer of [a, c), a user without permission, no token, a bad
+// token, an expired token} must give the same gRPC code and message from tetcd and etcd 3.4, with auth
+// enabled. Each request is one that succeeds for root (an existing lease, an election with a leader,
+// a user that exists...), so that only the identity differs; where root's success would change the
+// cluster, the request is one refused after the permission check (MemberAdd of an existing peer URL,
+// MemberRemove of an unknown ID). Both servers start with --auth-token-ttl=3: the expired token is
+// taken at the start, used once, then left unused until the rest of the matrix is done and it is
+// well past its TTL. AuthDisable comes last, root's cell last of all. The JSON gateway's auth-relevant
+// routes are compared the same way (HTTP status and body, with `Authorization: <token>`).
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { haveEtcd, startServer, type ServerHandle } from './helpers/procs.ts';
+import { AuthGrpc, outcomeText, type AuthOutcome } from './helpers/auth_grpc.ts';
+import { recordDiffs } from './helpers/auth_diffs.ts';
+import { httpCall } from './helpers/http_json.ts';
+
+type Any = Record<string, any>;
+
+const TTL_S = 3;
+const KV = 'etcdserverpb.KV';
+const WATCH = 'etcdserverpb.Watch';
+const LEASE = 'etcdserverpb.Lease';
+const CLUSTER = 'etcdserverpb.Cluster';
+const MAINT = 'etcdserverpb.Maintenance';
+const AUTH = 'etcdserverpb.Auth';
+const LOCK = 'v3lockpb.Lock';
+const ELECTION = 'v3electionpb.Election';
+
+const IDENTITIES = ['root', 'reader', 'writer', 'noperm', 'none', 'bad', 'expired'] as const;
+type Identity = (typeof IDENTITIES)[number];
+const PASSWORDS: Record<string, string> = {
+  root: 'rootpw',
+  reader: 'readerpw',
+  writer: 'writerpw',
+  noperm: 'nopermpw',
+};
+
+const b = (s: string) => Buffer.from(s);
+
+/** What a row's request may use: root's calls (for the state a request needs) and the member. */
+interface Ctx {
+  /** Unique per cell: names of users, roles, locks and elections a cell creates. */
+  tag: string;
+  root(svc: string, method: string, req: Any): Promise<Any>;
+  memberId: string;
+  peerUrl: string;
+}
+
+interface Row {
+  name: string;
+  svc: string;
+  method: string;
+  req: (c: Ctx) => Any | Promise<Any>;
+}
+
+async function grantLease(c: Ctx, key?: string): Promise<string> {
+  const id = String((await c.root(LEASE, 'LeaseGrant', { TTL: 600 }))['ID']);
+  if (key) await c.root(KV, 'Put', { key: b(key), value: b('v'), lease: id });
+  return id;
+}
+
+async function campaign(c: Ctx, name: string): Promise<Any> {
+  const lease = await grantLease(c);
+  const r = await c.root(ELECTION, 'Campaign', { name: b(name), lease, value: b('v') });
+  return r['leader'] as Any;
+}
+
+const ROWS: Row[] = [
+  { name: 'Range a1', svc: KV, method: 'Range', req: () => ({ key: b('a1') }) },
+  { name: 'Range [a, c)', svc: KV, method: 'Range', req: () => ({ key: b('a'), rangeEnd: b('c') }) },
+  { name: 'Range [a, d)', svc: KV, method: 'Range', req: () => ({ key: b('a'), rangeEnd: b('d') }) },
+  { name: 'Range all', svc: KV, method: 'Range', req: () => ({ key: b('\0'), rangeEnd: b('\0') }) },
+  { name: 'Range x1 (outside)', svc: KV, method: 'Range', req: () => ({ key: b('x1') }) },
+  { name: 'Put a1', svc: KV, method: 'Put', req: () => ({ key: b('a1'), value: b('v') }) },
+  { name: 'Put x1 (outside)', svc: KV, method: 'Put', req: () => ({ key: b('x1'), value: b('v') }) },
+  {
+    name: 'Put a1 prevKv',
+    svc: KV,
+    method: 'Put',
+    req: () => ({ key: b('a1'), value: b('v'), prevKv: true }),
+  },
+  { name: 'DeleteRange a-none', svc: KV, method: 'DeleteRange', req: () => ({ key: b('a-none') }) },
+  {
+    name: 'DeleteRange a-none prevKv',
+    svc: KV,
+    method: 'DeleteRange',
+    req: () => ({ key: b('a-none'), prevKv: true }),
+  },
+  { name: 'Txn empty', svc: KV, method: 'Txn', req: () => ({}) },
+  {
+    name: 'Txn range a1',
+    svc: KV,
+    method: 'Txn',
+    req: () => ({ success: [{ requestRange: { key: b('a1') } }] }),
+  },
+  {
+    name: 'Txn compare a1, put a1 / range a1',
+    svc: KV,
+    method: 'Txn',
+    req: () => ({
+      compare: [{ key: b('a1'), target: 'VALUE', result: 'EQUAL', value: b('v') }],
+      success: [{ requestPut: { key: b('a1'), value: b('v') } }],
+      failure: [{ requestRange: { key: b('a1') } }],
+    }),
+  },
+  {
+    name: 'Txn compare x1 (outside), range a1',
+    svc: KV,
+    method: 'Txn',
+    req: () => ({
+      compare: [{ key: b('x1'), target: 'VERSION', result: 'GREATER', version: 0 }],
+      success: [{ requestRange: { key: b('a1') } }],
+    }),
+  },
+  {
+    name: 'Txn delete a-none',
+    svc: KV,
+    method: 'Txn',
+    req: () => ({ success: [{ requestDeleteRange: { key: b('a-none') } }] }),
+  },
+  {
+    name: 'Txn nested put b1',
+    svc: KV,
+    method: 'Txn',
+    req: () => ({
+      success: [{ requestTxn: { success: [{ requestPut: { key: b('b1'), value: b('n') } }] } }],
+    }),
+  },
+  {
+    name: 'Txn nested range b1 in failure',
+    svc: KV,
+    method: 'Txn',
+    req: () => ({
+      compare: [{ key: b('a1'), target: 'VALUE', result: 'EQUAL', value: b('no') }],
+      failure: [{ requestTxn: { success: [{ requestRange: { key: b('b1') } }] } }],
+    }),
+  },
+  {
+    name: 'Compact (latest revision)',
+    svc: KV,
+    method: 'Compact',
+    req: async (c) => {
+      const r = await c.root(KV, 'Put', { key: b('zz-compact'), value: b('v') });
+      return { revision: String(r['header']['revision']) };
+    },
+  },
+  { name: 'Watch a1', svc: WATCH, method: 'Watch', req: () => ({ createRequest: { key: b('a1') } }) },
+  {
+    name: 'Watch [a, c)',
+    svc: WATCH,
+    method: 'Watch',
+    req: () => ({ createRequest: { key: b('a'), rangeEnd: b('c') } }),
+  },
+  {
+    name: 'Watch x1 (outside)',
+    svc: WATCH,
+    method: 'Watch',
+    req: () => ({ createRequest: { key: b('x1') } }),
+  },
+  { name: 'LeaseGrant', svc: LEASE, method: 'LeaseGrant', req: () => ({ TTL: 600 }) },
+  {
+    name: 'LeaseRevoke (lease with a1x attached)',
+    svc: LEASE,
+    method: 'LeaseRevoke',
+    req: async (c) => ({ ID: await grantLease(c, `a1x-${c.tag}`) }),
+  },
+  {
+    name: 'LeaseRevoke (lease without keys)',
+    svc: LEASE,
+    method: 'LeaseRevoke',
+    req: async (c) => ({ ID: await grantLease(c) }),
+  },
+  {
+    name: 'LeaseKeepAlive',
+    svc: LEASE,
+    method: 'LeaseKeepAlive',
+    req: async (c) => ({ ID: await grantLease(c, `a1k-${c.tag}`) }),
+  },
+  {
+    name: 'LeaseTimeToLive keys',
+    svc: LEASE,
+    method: 'LeaseTimeToLive',
+    req: async (c) => ({ ID: await grantLease(c, `a1t-${c.tag}`), keys: true }),
+  },
+  { name: 'LeaseLeases', svc: LEASE, method: 'LeaseLeases', req: () => ({}) },
+  {
+    name: 'MemberAdd (peer URL in use)',
+    svc: CLUSTER,
+    method: 'MemberAdd',
+    req: (c) => ({ peerURLs: [c.peerUrl] }),
+  },
+  { name: 'MemberRemove (unknown ID)', svc: CLUSTER, method: 'MemberRemove', req: () => ({ ID: '4660' }) },
+  {
+    name: 'MemberUpdate (self, same URL)',
+    svc: CLUSTER,
+    method: 'MemberUpdate',
+    req: (c) => ({ ID: c.memberId, peerURLs: [c.peerUrl] }),
+  },
+  { name: 'MemberList', svc: CLUSTER, method: 'MemberList', req: () => ({}) },
+  { name: 'MemberPromote (unknown ID)', svc: CLUSTER, method: 'MemberPromote', req: () => ({ ID: '4660' }) },
+  { name: 'Alarm GET', svc: MAINT, method: 'Alarm', req: () => ({ action: 'GET' }) },
+  { name: 'Status', svc: MAINT, method: 'Status', req: () => ({}) },
+  { name: 'Defragment', svc: MAINT, method: 'Defragment', req: () => ({}) },
+  { name: 'Hash', svc: MAINT, method: 'Hash', req: () => ({}) },
+  { name: 'HashKV', svc: MAINT, method: 'HashKV', req: () => ({ revision: 0 }) },
+  { name: 'Snapshot', svc: MAINT, method: 'Snapshot', req: () => ({}) },
+  { name: 'MoveLeader (self)', svc: MAINT, method: 'MoveLeader', req: (c) => ({ targetID: c.memberId }) },
+  {
+    name: 'Downgrade (3.5)',
+    svc: MAINT,
+    method: 'Downgrade',
+    req: () => ({ action: 'VALIDATE', version: '3.4.0' }),
+  },
+  { name: 'AuthEnable (enabled)', svc: AUTH, method: 'AuthEnable', req: () => ({}) },
+  { name: 'AuthStatus (3.5)', svc: AUTH, method: 'AuthStatus', req: () => ({}) },
+  {
+    name: 'Authenticate reader',
+    svc: AUTH,
+    method: 'Authenticate',
+    req: () => ({ name: 'reader', password: 'readerpw' }),
+  },
+  {
+    name: 'Authenticate wrong password',
+    svc: AUTH,
+    method: 'Authenticate',
+    req: () => ({ name: 'reader', password: 'wrong' }),
+  },
+  { name: 'UserAdd', svc: AUTH, method: 'UserAdd', req: (c) => ({ name: `u-${c.tag}`, password: 'p' }) },
+  {
+    name: 'UserAdd no_password',
+    svc: AUTH,
+    method: 'UserAdd',
+    req: (c) => ({ name: `un-${c.tag}`, options: { noPassword: true } }),
+  },
+  { name: 'UserGet reader', svc: AUTH, method: 'UserGet', req: () => ({ name: 'reader' }) },
+  { name: 'UserGet root', svc: AUTH, method: 'UserGet', req: () => ({ name: 'root' }) },
+  { name: 'UserList', svc: AUTH, method: 'UserList', req: () => ({}) },
+  {
+    name: 'UserDelete',
+    svc: AUTH,
+    method: 'UserDelete',
+    req: async (c) => {
+      await c.root(AUTH, 'UserAdd', { name: `d-${c.tag}`, password: 'p' });
+      return { name: `d-${c.tag}` };
+    },
+  },
+  {
+    name: 'UserChangePassword victim',
+    svc: AUTH,
+    method: 'UserChangePassword',
+    req: () => ({ name: 'victim', password: 'victimpw' }),
+  },
+  {
+    name: 'UserGrantRole victim',
+    svc: AUTH,
+    method: 'UserGrantRole',
+    req: () => ({ user: 'victim', role: 'reader-role' }),
+  },
+  {
+    name: 'UserRevokeRole victim',
+    svc: AUTH,
+    method: 'UserRevokeRole',
+    req: async (c) => {
+      await c.root(AUTH, 'UserGrantRole', { user: 'victim', role: 'writer-role' });
+      return { name: 'victim', role: 'writer-role' };
+    },
+  },
+  { name: 'RoleAdd', svc: AUTH, method: 'RoleAdd', req: (c) => ({ name: `r-${c.tag}` }) },
+  { name: 'RoleGet reader-role', svc: AUTH, method: 'RoleGet', req: () => ({ role: 'reader-role' }) },
+  { name: 'RoleGet root', svc: AUTH, method: 'RoleGet', req: () => ({ role: 'root' }) },
+  { name: 'RoleList', svc: AUTH, method: 'RoleList', req: () => ({}) },
+  {
+    name: 'RoleDelete',
+    svc: AUTH,
+    method: 'RoleDelete',
+    req: async (c) => {
+      await c.root(AUTH, 'RoleAdd', { name: `rd-${c.tag}` });
+      return { role: `rd-${c.tag}` };
+    },
+  },
+  {
+    name: 'RoleGrantPermission victim-role',
+    svc: AUTH,
+    method: 'RoleGrantPermission',
+    req: () => ({ name: 'victim-role', perm: { permType: 'READ', key: b('q'), rangeEnd: b('r') } }),
+  },
+  {
+    name: 'RoleRevokePermission victim-role',
+    svc: AUTH,
+    method: 'RoleRevokePermission',
+    req: async (c) => {
+      await c.root(AUTH, 'RoleGrantPermission', {
+        name: 'victim-role',
+        perm: { permType: 'WRITE', key: b(`rv-${c.tag}`) },
+      });
+      return { role: 'victim-role', key: b(`rv-${c.tag}`) };
+    },
+  },
+  {
+    name: 'Lock a-lock',
+    svc: LOCK,
+    method: 'Lock',
+    req: async (c) => ({ name: b(`a-lock-${c.tag}`), lease: await grantLease(c) }),
+  },
+  {
+    name: 'Lock x-lock (outside)',
+    svc: LOCK,
+    method: 'Lock',
+    req: async (c) => ({ name: b(`x-lock-${c.tag}`), lease: await grantLease(c) }),
+  },
+  {
+    name: 'Unlock (root holds it)',
+    svc: LOCK,
+    method: 'Unlock',
+    req: async (c) => {
+      const lease = await grantLease(c);
+      const r = await c.root(LOCK, 'Lock', { name: b(`a-unlock-${c.tag}`), lease });
+      return { key: r['key'] };
+    },
+  },
+  {
+    name: 'Campaign a-elec',
+    svc: ELECTION,
+    method: 'Campaign',
+    req: async (c) => ({ name: b(`a-elec-${c.tag}`), lease: await grantLease(c), value: b('v') }),
+  },
+  {
+    name: 'Proclaim (root leads)',
+    svc: ELECTION,
+    method: 'Proclaim',
+    req: async (c) => ({ leader: await campaign(c, `a-pro-${c.tag}`), value: b('v2') }),
+  },
+  { name: 'Leader a-fixed', svc: ELECTION, method: 'Leader', req: () => ({ name: b('a-fixed') }) },
+  { name: 'Observe a-fixed', svc: ELECTION, method: 'Observe', req: () => ({ name: b('a-fixed') }) },
+  {
+    name: 'Resign (root leads)',
+    svc: ELECTION,
+    method: 'Resign',
+    req: async (c) => ({ leader: await campaign(c, `a-res-${c.tag}`) }),
+  },
+];
+
+const DISABLE: Row = { name: 'AuthDisable', svc: AUTH, method: 'AuthDisable', req: () => ({}) };
+
+/** A cell's text: code and message; a stream's first answer adds what it says about a refusal. */
+function cellText(o: AuthOutcome): string {
+  let t = outcomeText(o);
+  const f = o.first;
+  if (o.code === 0 && f && ('created' in f || 'canceled' in f || 'cancelReason' in f)) {
+    t += ` created=${Boolean(f['created'])} canceled=${Boolean(f['canceled'])}`;
+    if (f['cancelReason']) t += ` reason=${JSON.stringify(f['cancelReason'])}`;
+  }
+  return t;
+}
+
+class Side {
+  private readonly tokens = new Map<Identity, { token: string; used: number }>();
+  readonly cells = new Map<string, string>();
+  readonly gateway = new Map<string, string>();
+  memberId = '';
+  peerUrl = '';
+  expiredAt = 0;
+  private seq = 0;
+
+  private constructor(
+    readonly h: ServerHandle,
+    readonly c: AuthGrpc,
+  ) {}
+
+  static async open(h: ServerHandle): Promise<Side> {
+    return new Side(h, await AuthGrpc.connect(h.endpoint));
+  }
+
+  /** Root's call for a request's state; any refusal is a broken setup. */
+  async root(svc: string, method: string, req: Any): Promise<Any> {
+    const o = await this.c.call(svc, method, req, await this.token('root'));
+    if (o.code !== 0 || !o.first) throw new Error(`${this.h.kind} setup ${method}: ${outcomeText(o)}`);
+    return o.first;
+  }
+
+  /** The identity's token: fetched once, again only if unused for a while (TTL is short). */
+  async token(id: Identity): Promise<string | undefined> {
+    if (id === 'none') return undefined;
+    if (id === 'bad') return 'notatoken.1';
+    if (id === 'expired') return this.tokens.get('expired')!.token;
+    const have = this.tokens.get(id);
+    const now = Date.now();
+    if (have && now - have.used < 1000) {
+      have.used = now;
+      return have.token;
+    }
+    const token = await this.c.token(id, PASSWORDS[id]!);
+    this.tokens.set(id, { token, used: now });
+    return token;
+  }
+
+  /** Users, roles, keys and a fixed election, then auth on; the expired token is taken and used once. */
+  async setup(): Promise<void> {
+    const call = async (svc: string, method: string, req: Any) => {
+      const o = await this.c.call(svc, method, req);
+      if (o.code !== 0) throw new Error(`${this.h.kind} setup ${method}: ${outcomeText(o)}`);
+      return o.first ?? {};
+    };
+    for (const [u, pw] of Object.entries({ ...PASSWORDS, victim: 'victimpw' }))
+      await call(AUTH, 'UserAdd', { name: u, password: pw });
+    for (const r of ['root', 'reader-role', 'writer-role', 'other-role', 'victim-role'])
+      await call(AUTH, 'RoleAdd', { name: r });
+    const grant = (name: string, permType: string, key: string, end?: string) =>
+      call(AUTH, 'RoleGrantPermission', {
+        name,
+        perm: { permType, key: b(key), ...(end ? { rangeEnd: b(end) } : {}) },
+      });
+    await grant('reader-role', 'READ', 'a', 'c');
+    await grant('writer-role', 'WRITE', 'a', 'c');
+    await grant('other-role', 'READWRITE', 'x0');
+    for (const [u, r] of [
+      ['root', 'root'],
+      ['reader', 'reader-role'],
+      ['writer', 'writer-role'],
+      ['noperm', 'other-role'],
+    ] as const)
+      await call(AUTH, 'UserGrantRole', { user: u, role: r });
+    await call(KV, 'Put', { key: b('a1'), value: b('v') });
+    await call(KV, 'Put', { key: b('b1'), value: b('v') });
+    const lease = String((await call(LEASE, 'LeaseGrant', { TTL: 600 }))['ID']);
+    await call(ELECTION, 'Campaign', { name: b('a-fixed'), lease, value: b('v') });
+    const ml = await call(CLUSTER, 'MemberList', {});
+    const me = (ml['members'] as Any[])[0]!;
+    this.memberId = String(me['ID']);
+    this.peerUrl = String((me['peerURLs'] as string[])[0]);
+    await call(AUTH, 'AuthEnable', {});
+    const expired = await this.c.token('root', 'rootpw');
+    const check = await this.c.call(KV, 'Range', { key: b('a1') }, expired);
+    if (check.code !== 0) throw new Error(`${this.h.kind}: a fresh token is refused: ${outcomeText(check)}`);
+    this.tokens.set('expired', { token: expired, used: Date.now() });
+    this.expiredAt = Date.now();
+  }
+
+  async cell(row: Row, id: Identity): Promise<void> {
+    const ctx: Ctx = {
+      tag: `${id}-${++this.seq}`,
+      root: (svc, m, req) => this.root(svc, m, req),
+      memberId: this.memberId,
+      peerUrl: this.peerUrl,
+    };
+    const key = `${row.name}\t${id}`;
+    let req: Any;
+    try {
+      req = await row.req(ctx);
+    } catch (e) {
+      // root's request for the state the cell needs was refused: the cell shows it, the rest goes on
+      this.cells.set(key, `(root's preparation refused: ${(e as Error).message})`);
+      return;
+    }
+    const o = await this.c.call(row.svc, row.method, req, await this.token(id), 3000);
+    this.cells.set(key, cellText(o));
+  }
+}
+
+/** Identities of the gateway matrix, with the header each sends. */
+const GW_IDS = ['root', 'reader', 'writer', 'noperm', 'none', 'bad'] as const;
+
+const GW_ROUTES: { path: string; body: string }[] = [
+  { path: '/v3/kv/range', body: JSON.stringify({ key: b('a1').toString('base64') }) },
+  { path: '/v3/kv/range', body: JSON.stringify({ key: b('x1').toString('base64') }) },
+  {
+    path: '/v3/kv/put',
+    body: JSON.stringify({ key: b('a1').toString('base64'), value: b('v').toString('base64') }),
+  },
+  { path: '/v3/kv/deleterange', body: JSON.stringify({ key: b('a-none').toString('base64') }) },
+  {
+    path: '/v3/kv/txn',
+    body: JSON.stringify({ success: [{ request_range: { key: b('a1').toString('base64') } }] }),
+  },
+  { path: '/v3/watch', body: JSON.stringify({ create_request: { key: b('a1').toString('base64') } }) },
+  { path: '/v3/lease/grant', body: JSON.stringify({ TTL: 600 }) },
+  { path: '/v3/lease/leases', body: '{}' },
+  { path: '/v3/cluster/member/list', body: '{}' },
+  { path: '/v3/maintenance/status', body: '{}' },
+  { path: '/v3/maintenance/alarm', body: '{}' },
+  { path: '/v3/auth/authenticate', body: JSON.stringify({ name: 'reader', password: 'readerpw' }) },
+  { path: '/v3/auth/authenticate', body: JSON.stringify({ name: 'reader', password: 'wrong' }) },
+  { path: '/v3/auth/enable', body: '{}' },
+  { path: '/v3/auth/user/list', body: '{}' },
+  { path: '/v3/auth/user/get', body: JSON.stringify({ name: 'reader' }) },
+  { path: '/v3/auth/role/list', body: '{}' },
+  { path: '/v3/auth/role/get', body: JSON.stringify({ role: 'reader-role' }) },
+  { path: '/v3/auth/user/changepw', body: JSON.stringify({ name: 'victim', password: 'victimpw' }) },
+  {
+    path: '/v3/auth/role/grant',
+    body: JSON.stringify({ name: 'victim-role', perm: { permType: 'READ', key: b('q').toString('base64') } }),
+  },
+];
+
+/** Values that differ between two servers for a good reason (IDs, revisions, sizes, tokens). */
+const VOLATILE =
+  /^(cluster_id|member_id|revision|raft_term|ID|id|token|version|dbSize|dbSizeInUse|leader|raftIndex|raftTerm|raftAppliedIndex|create_revision|mod_revision|TTL|grantedTTL|peerURLs|clientURLs|name|watch_id|compact_revision)$/;
+
+function maskJson(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(maskJson);
+  if (v && typeof v === 'object') {
+    const out: Any = {};
+    for (const [k, x] of Object.entries(v as Any)) {
+      out[k] = VOLATILE.test(k) && (typeof x !== 'object' || Array.isArray(x)) ? '<x>' : maskJson(x);
+    }
+    return out;
+  }
+  return v;
+}
+
+async function gatewayMatrix(side: Side): Promise<void> {
+  for (const [i, r] of GW_ROUTES.entries()) {
+    for (const id of GW_IDS) {
+      const tok = id === 'none' ? undefined : await side.token(id);
+      const a = await httpCall(side.h.port, r.path, r.body, {
+        headers: tok ? { authorization: tok } : {},
+        timeoutMs: 5000,
+        until: (body) => r.path === '/v3/watch' && body.includes('\n'),
+      });
+      let body = a.body.split('\n')[0] ?? '';
+      try {
+        body = JSON.stringify(maskJson(JSON.parse(body)));
+      } catch {
+        // not JSON: compared as it is
+      }
+      side.gateway.set(`${i} ${r.path} ${r.body}\t${id}`, `${a.status} ${body}`);
+    }
+  }
+}
+
+async function runMatrix(side: Side): Promise<void> {
+  await side.setup();
+  // Everyone but the expired token, every row but AuthDisable.
+  for (const row of ROWS) for (const id of IDENTITIES.slice(0, 6)) await side.cell(row, id);
+  await gatewayMatrix(side);
+  // The expired token: unused for TTL + the keeper's 1 s resolution + margin.
+  const wait = side.expiredAt + (TTL_S + 2) * 1000 - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  for (const row of ROWS) await side.cell(row, 'expired');
+  for (const id of ['reader', 'writer', 'noperm', 'none', 'bad', 'expired', 'root'] as const)
+    await side.cell(DISABLE, id);
+}
+
+describe('auth: permission matrix, tetcd vs etcd 3.4', { skip: !haveEtcd() }, () => {
+  const servers: ServerHandle[] = [];
+  const sides = new Map<string, Side>();
+  const failures = new Map<string, string>();
+
+  before(async () => {
+    const args = ['--auth-token-ttl', String(TTL_S)];
+    servers.push(...(await Promise.all([startServer('etcd', { args }), startServer('tetcd', { args })])));
+    await Promise.all(
+      servers.map(async (h) => {
+        const side = await Side.open(h);
+        sides.set(h.kind, side);
+        try {
+          await runMatrix(side);
+        } catch (e) {
+          failures.set(h.kind, (e as Error).message);
+        }
+        const dump = process.env['AUTHTESTS_DUMP'];
+        if (dump)
+          writeFileSync(
+            `${dump}/auth_matrix.${h.kind}.txt`,
+            [...side.cells, ...side.gateway].map(([k, v]) => `${k}\t${v}`).join('\n') +
+              `\n${failures.get(h.kind) ?? ''}\n`,
+          );
+      }),
+    );
+  });
+
+  after(async () => {
+    for (const s of sides.values()) s.c.close();
+    await Promise.all(servers.map((h) => h.destroy()));
+  });
+
+  test('etcd: the matrix ran whole, and refuses and allows where expected', () => {
+    assert.equal(failures.get('etcd'), undefined);
+    const e = sides.get('etcd')!.cells;
+    assert.equal(e.size, ROWS.length * IDENTITIES.length + IDENTITIES.length);
+    assert.equal(e.get('Range a1\treader'), '0 ');
+    assert.equal(e.get('Range a1\tnoperm'), '7 etcdserver: permission denied');
+    assert.equal(e.get('Put a1\treader'), '7 etcdserver: permission denied');
+    assert.equal(e.get('Put a1\twriter'), '0 ');
+    assert.equal(e.get('Range a1\tbad'), '16 etcdserver: invalid auth token');
+    assert.equal(e.get('Range a1\texpired'), '16 etcdserver: invalid auth token');
+    assert.equal(e.get('UserList\treader'), '7 etcdserver: permission denied');
+    assert.equal(e.get('AuthDisable\troot'), '0 ');
+  });
+
+  test('gRPC: every cell gives the same code and message', () => {
+    const e = sides.get('etcd')!.cells;
+    const t = sides.get('tetcd')!.cells;
+    const diffs: string[] = [];
+    if (failures.get('tetcd')) diffs.push(`tetcd's matrix stopped: ${failures.get('tetcd')}`);
+    for (const [k, v] of e) {
+      const [row, id] = k.split('\t');
+      const tv = t.get(k) ?? '(not run)';
+      if (tv !== v) diffs.push(`${row} as ${id}: etcd \`${v}\` | tetcd \`${tv}\``);
+    }
+    recordDiffs('auth_matrix grpc', diffs);
+    assert.deepEqual(diffs, [], `${diffs.length} of ${e.size} cells differ:\n${diffs.join('\n')}`);
+  });
+
+  test('gateway: every route x identity gives the same status and body', () => {
+    const e = sides.get('etcd')!.gateway;
+    const t = sides.get('tetcd')!.gateway;
+    assert.equal(e.size, GW_ROUTES.length * GW_IDS.length);
+    const diffs: string[] = [];
+    for (const [k, v] of e) {
+      const [route, id] = k.split('\t');
+      const tv = t.get(k) ?? '(not run)';
+      if (tv !== v) diffs.push(`${route} as ${id}: etcd \`${v}\` | tetcd \`${tv}\``);
+    }
+    recordDiffs('auth_matrix gateway', diffs);
+    assert.deepEqual(diffs, [], `${diffs.length} of ${e.size} cells differ:\n${diffs.join('\n')}`);
+  });
+});
