@@ -9,6 +9,7 @@ import { RawGrpc, authenticateToken, encodeAuthenticate } from '../src/client/ra
 import type { WorkerJob, WorkerResult } from './worker.ts';
 import { COORD_SCENARIOS, compactAll, cpuSeconds, runCoord, type CoordResult } from './coord.ts';
 import { BenchCluster, track, trackDir, untrackDir } from './cluster.ts';
+import { mainDefrag } from './defrag.ts';
 
 interface Phase {
   name: string;
@@ -335,6 +336,7 @@ async function main(): Promise<void> {
     .option('--only <groups>', 'comma-separated: kv, watch, lease, auth', 'kv,watch,lease,auth')
     .option('--cluster <n>', 'kv phases against n-member clusters instead of single members')
     .option('--spread', "with --cluster: spread the load over all members, not just the leader's port")
+    .option('--defrag <MiB>', 'write latency during an online defrag of a backend of this size, instead')
     .parse();
   const o = cmd.opts<{
     seconds: string;
@@ -343,6 +345,7 @@ async function main(): Promise<void> {
     only: string;
     cluster?: string;
     spread?: boolean;
+    defrag?: string;
   }>();
   const only = new Set(o.only.split(',').map((x) => x.trim()));
   const phases = [...PHASES, ...AUTH_PHASES].filter((p) => only.has(p.group));
@@ -351,6 +354,10 @@ async function main(): Promise<void> {
   const workers = Number(o.workers);
   const kinds =
     o.target === 'both' ? (['etcd', 'tetcd'] as const) : ([o.target as 'etcd' | 'tetcd'] as const);
+  if (o.defrag !== undefined) {
+    await mainDefrag(Number(o.defrag), kinds);
+    return;
+  }
   if (o.cluster !== undefined) {
     await mainCluster(Number(o.cluster), kinds, seconds, workers, o.spread === true);
     return;
