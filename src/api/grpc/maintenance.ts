@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import {
   ALARM_TYPE_NAMES,
   type AlarmMember,
+  type Auth,
   type Maintenance,
   type RaftStatus,
   type SnapshotExport,
@@ -15,6 +16,7 @@ import { decode, requestTypes } from './codec.ts';
 import { serverStream, unary, type ServiceImpl, type StreamOut } from './router.ts';
 import type { CallContext } from './call.ts';
 import { Code, StatusError } from './status.ts';
+import { withCaller } from './auth.ts';
 
 const NO_LEADER = new ErrNoLeader().message;
 
@@ -74,9 +76,11 @@ async function sendSnapshot(snap: SnapshotExport, ctx: CallContext, out: StreamO
   }
 }
 
-export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceImpl {
+export function maintenanceService(m: Maintenance, status: RaftStatus, auth: Auth): ServiceImpl {
   const t = requestTypes('etcdserverpb.Maintenance');
   const header = () => status.header({ revision: status.rev() });
+  // etcd's authMaintenanceServer: Snapshot, Hash, HashKV and Defragment need the root role.
+  const admin = (ctx: CallContext) => withCaller(auth, ctx, (ai) => auth.isAdminPermitted(ai));
   return {
     Status: unary((raw) => {
       decode(t['Status']!, raw);
@@ -94,13 +98,14 @@ export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceI
         errors: statusErrors(s.leader, s.alarms),
       };
     }),
-    // The auth helper's seam: an admin check goes here, before the export starts.
     Snapshot: serverStream(async (raw, ctx, out) => {
       decode(t['Snapshot']!, raw);
+      await admin(ctx);
       await sendSnapshot(await m.snapshot(), ctx, out);
     }),
-    HashKV: unary(async (raw) => {
+    HashKV: unary(async (raw, ctx) => {
       const req = decode<{ revision: Int64 }>(t['HashKV']!, raw);
+      await admin(ctx);
       const h = await m.hashKV(sat(req.revision));
       return {
         header: header(),
@@ -109,16 +114,18 @@ export function maintenanceService(m: Maintenance, status: RaftStatus): ServiceI
         hashRevision: h.hashRevision,
       };
     }),
-    Hash: unary(async (raw) => {
+    Hash: unary(async (raw, ctx) => {
       decode(t['Hash']!, raw);
+      await admin(ctx);
       const h = await m.hash();
       return { header: status.header({ revision: h.revision }), hash: h.hash };
     }),
     // etcd's blocks every read and write while it runs; this one runs beside them (Backend.defragment).
-    Defragment: unary(async (raw) => {
+    Defragment: unary(async (raw, ctx) => {
       decode(t['Defragment']!, raw);
+      await admin(ctx);
       await m.defragment();
-      return { header: header() };
+      return {}; // etcd 3.4 answers an empty DefragmentResponse: no header
     }),
     MoveLeader: unary(async (raw) => {
       const req = decode<{ targetID: Int64 }>(t['MoveLeader']!, raw);
