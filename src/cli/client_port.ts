@@ -10,6 +10,9 @@ import { createGateway } from '../api/gateway/gateway.ts';
 import { createHttpServer } from '../api/http/http.ts';
 import { observeRoutes } from '../api/http/observe.ts';
 import { HeldListener, listenClient } from '../api/http/listener.ts';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import type { TlsSource } from '../pkg/tls.ts';
+import { requiresClientCert } from '../pkg/tls.ts';
 import type { H2LimitOptions } from '../api/http/limits.ts';
 
 export interface ClientServer {
@@ -31,6 +34,7 @@ export async function startClientServer(
   limits?: H2LimitOptions,
   httpOpts: HttpOptions = {},
   bound?: HeldListener,
+  tls?: TlsSource,
 ): Promise<ClientServer> {
   const { router, close } = clientRouter(srv, log);
   // HTTP/1.1 requests under /v3/ go to the JSON gateway, which calls the same handlers; /metrics and
@@ -44,6 +48,10 @@ export async function startClientServer(
     limits ? { route: router.route, limits } : { route: router.route },
     http,
     bound,
+    tls && {
+      source: tls,
+      onReject: (remote, reason) => log.info({ remote, error: reason }, 'rejected connection'),
+    },
   );
   return {
     port: listener.port,
@@ -61,6 +69,7 @@ export async function startMetricsServer(
   host: string,
   port: number,
   bound?: HeldListener,
+  tls?: TlsSource,
 ): Promise<ClientServer> {
   const observe = observeRoutes({ pprof: false });
   const http = createHttpServer(
@@ -68,7 +77,27 @@ export async function startMetricsServer(
     healthCheck(srv),
   );
   const held = bound ?? (await HeldListener.bind(host, port));
-  held.serve((socket) => http.emit('connection', socket));
+  if (tls === undefined) {
+    held.serve((socket) => http.emit('connection', socket));
+  } else {
+    // https:// metrics URLs use the client credentials, as etcd's do; HTTP/1.1 only.
+    const requestCert = requiresClientCert(tls.info);
+    const front = createTlsServer({
+      ...tls.options,
+      requestCert,
+      rejectUnauthorized: requestCert,
+      ALPNProtocols: ['http/1.1'],
+      handshakeTimeout: 5000,
+    });
+    front.on('secureConnection', (s: TLSSocket) => http.emit('connection', s));
+    front.on('tlsClientError', (_e: Error, s: TLSSocket) => s.destroy());
+    held.serve((socket) => {
+      const fresh = tls.refresh();
+      if (fresh !== undefined) front.setSecureContext(fresh);
+      socket.on('error', () => socket.destroy());
+      front.emit('connection', socket);
+    });
+  }
   return {
     port: held.port,
     async close() {

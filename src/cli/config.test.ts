@@ -201,21 +201,67 @@ test('flags waiting for another issue and flags with no meaning here are accepte
   assert.deepEqual(p.ignored, ['enable-v2', 'logger', 'proxy']);
 });
 
-test('a flag asking for TLS, discovery or the v2 proxy is refused with one line; its neutral value is not', () => {
-  const tls =
-    /^TLS is not supported yet \(issue 13\): .* asked for it; tetcd refuses to start rather than serve plaintext$/;
-  refused(['--cert-file', '/c.pem', '--key-file=/k.pem'], {}, tls);
-  refused(['--client-cert-auth'], {}, tls);
-  refused([], { ETCD_PEER_AUTO_TLS: 'true' }, tls);
-  refused(['--listen-client-urls', 'https://127.0.0.1:2379'], {}, tls);
-  refused(['--initial-cluster', 'a=https://127.0.0.1:2380'], {}, tls);
+test('discovery or the v2 proxy is refused with one line; its neutral value is not', () => {
   refused(['--discovery', 'https://discovery.etcd.io/x'], {}, /^--discovery is not supported/);
   refused(['--proxy', 'on'], {}, /^--proxy=on is not supported/);
-  const ok = parseConfig(
-    ['--cert-file=', '--client-cert-auth=false', '--auto-tls=false', '--discovery='],
+  const ok = parseConfig(['--discovery='], {});
+  assert.deepEqual(ok.ignored, ['discovery']);
+});
+
+test("TLS flags are checked with etcd's words: https:// needs a cert, cipher suites by Go name, versions", () => {
+  const c = [
+    '--listen-client-urls',
+    'https://127.0.0.1:2379',
+    '--advertise-client-urls',
+    'https://127.0.0.1:2379',
+  ];
+  refused(
+    c,
     {},
+    /^TLS key\/cert \(--cert-file, --key-file\) must be provided for client url https:\/\/127.0.0.1:2379 with HTTPS scheme$/,
   );
-  assert.deepEqual(ok.ignored, ['cert-file', 'client-cert-auth', 'auto-tls', 'discovery']);
+  refused(
+    ['--listen-peer-urls', 'https://127.0.0.1:2380'],
+    {},
+    /^cannot listen on TLS for 127.0.0.1:2380: KeyFile and CertFile are not presented/,
+  );
+  const tls = ['--cert-file', '/c.pem', '--key-file=/k.pem'];
+  refused(
+    [...c, ...tls, '--cipher-suites', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,FOO'],
+    {},
+    /^unexpected TLS cipher suite "FOO"$/,
+  );
+  refused([...c, ...tls, '--tls-min-version', 'TLS1.1'], {}, /^unexpected TLS version "TLS1.1"/);
+  refused([...c, '--cert-file', '/c.pem'], {}, /^KeyFile and CertFile must both be present/);
+  refused(
+    [
+      ...tls,
+      '--listen-peer-urls=https://127.0.0.1:2380',
+      '--peer-cert-file=/p',
+      '--peer-key-file=/k',
+      '--peer-cert-allowed-cn=a',
+      '--peer-cert-allowed-hostname=b',
+    ],
+    {},
+    /^AllowedCN and AllowedHostname are mutually exclusive \(cn="a", hostname="b"\)$/,
+  );
+  const ok = parseConfig([...c, ...tls, '--trusted-ca-file', '/ca.pem', '--client-cert-auth'], {});
+  assert.equal(ok.config.clientTls?.certFile, '/c.pem');
+  assert.equal(ok.config.clientTls?.clientCertAuth, true);
+  assert.equal(ok.config.clientTls?.trustedCaFile, '/ca.pem');
+  assert.equal(ok.config.peerTls, undefined);
+  // A certificate with only http:// URLs is ignored with etcd's warning.
+  const plain = parseConfig(tls, {});
+  assert.match(
+    plain.warnings.join('\n'),
+    /scheme is HTTP while key and cert files are present; ignoring key and cert files/,
+  );
+  // --auto-tls with certificates given: ignored, as etcd.
+  const auto = parseConfig([...c, ...tls, '--auto-tls'], {});
+  assert.equal(auto.config.clientTls?.autoTls, false);
+  assert.match(auto.warnings.join('\n'), /ignoring client auto TLS since certs given/);
+  const autoOnly = parseConfig([...c, '--auto-tls'], {});
+  assert.equal(autoOnly.config.clientTls?.autoTls, true);
 });
 
 test("the config file holds etcd's keys and types and replaces flags and environment", () => {
@@ -246,14 +292,18 @@ test("the config file holds etcd's keys and types and replaces flags and environ
     assert.equal(p.config.strictReconfigCheck, false);
     assert.deepEqual(p.config.listenClientUrls, ['http://127.0.0.1:1', 'http://127.0.0.1:2']);
     assert.deepEqual(p.ignored, ['log-outputs', 'backend-batch-interval']);
-    assert.deepEqual(p.pending, [{ flag: 'cipher-suites', issue: 13 }]);
+    assert.deepEqual(p.pending, []);
+    assert.deepEqual(p.config.clientTls, undefined);
     assert.equal(parseConfig([], { ETCD_CONFIG_FILE: file }).config.name, 'fromfile');
-    writeFileSync(file, 'peer-transport-security:\n  cert-file: /p.pem\n');
-    refused(
-      ['--config-file', file],
-      {},
-      /^TLS is not supported yet \(issue 13\): peer-transport-security.cert-file/,
+    writeFileSync(
+      file,
+      'peer-transport-security:\n  cert-file: /p.pem\n  key-file: /p.key\n  allowed-cn: m1\nlisten-peer-urls: https://127.0.0.1:2380\n',
     );
+    const peer = parseConfig(['--config-file', file], {}).config.peerTls;
+    assert.equal(peer?.certFile, '/p.pem');
+    assert.equal(peer?.allowedCn, 'm1');
+    writeFileSync(file, 'client-transport-security:\n  nonsense: 1\n');
+    refused(['--config-file', file], {}, /unknown key "client-transport-security.nonsense"/);
     writeFileSync(file, 'nonsense-key: 1\n');
     refused(['--config-file', file], {}, /unknown key "nonsense-key"/);
   } finally {

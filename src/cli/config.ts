@@ -9,6 +9,7 @@ import yaml from 'js-yaml';
 import { LOG_LEVELS } from '../pkg/logger.ts';
 import { FLAG_BY_NAME, asksForRefused, envName, parseBool, type FlagInfo } from './flag_table.ts';
 import { checkCompactionMode, parseCompactionRetention, type CompactionMode } from '../server/compactor.ts';
+import { goCipherSuites, TlsConfigError, tlsVersion, type TlsInfo } from '../pkg/tls.ts';
 
 export interface TetcdConfig {
   name: string;
@@ -64,6 +65,21 @@ export interface TetcdConfig {
   grpcKeepAliveTimeout: number;
   /** Client connections open at once (ours: etcd has no such bound). */
   maxClientConnections: number;
+  /** Client TLS (--cert-file, ...): undefined when neither certificates nor --auto-tls are given. */
+  clientTls: TlsFlagsConfig | undefined;
+  /** Peer TLS (--peer-cert-file, ...): likewise. */
+  peerTls: TlsFlagsConfig | undefined;
+  /** --self-signed-cert-validity, years. */
+  selfSignedCertValidity: number;
+}
+
+/** The TLS flags of one side; autoTls: generate the certificate into <data-dir>/fixtures/<side>. */
+export interface TlsFlagsConfig extends Omit<TlsInfo, 'certFile' | 'keyFile'> {
+  certFile: string;
+  keyFile: string;
+  autoTls: boolean;
+  /** Peers only: --experimental-peer-skip-client-san-verification. */
+  skipClientSanVerify?: boolean;
 }
 
 /** A configuration the user must fix. exitCode 2 for flag syntax (as Go's flag package), 1 otherwise. */
@@ -78,7 +94,6 @@ export class ConfigError extends Error {
 
 const MAX_UINT32 = 2 ** 32 - 1;
 const MAX_REPR_UINT = Number.MAX_SAFE_INTEGER;
-const TLS_ISSUE = 13;
 
 export interface Parsed {
   config: TetcdConfig;
@@ -149,7 +164,7 @@ export function parseConfig(argv: string[], env: NodeJS.ProcessEnv): Parsed {
     if (f.status === 'ignored' || f.status === 'refused') ignored.push(flag);
     else if (f.status === 'pending') pending.push({ flag, issue: f.issue! });
   }
-  return { config: build(raw), ignored, pending, warnings, configFile };
+  return { config: build(raw, warnings), ignored, pending, warnings, configFile };
 }
 
 /** Go's flag package: -f, --f, -f=v, --f v; a bool takes a value only after "="; the last one wins. */
@@ -257,7 +272,7 @@ function readConfigFile(path: string): Map<string, string> {
   const raw = new Map<string, string>();
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
     if (k === 'client-transport-security' || k === 'peer-transport-security') {
-      checkTransportSecurity(k, v);
+      transportSecurity(k, v, raw);
       continue;
     }
     const f = FLAG_BY_NAME.get(k);
@@ -277,72 +292,51 @@ function readConfigFile(path: string): Map<string, string> {
   return raw;
 }
 
-const TRANSPORT_KEYS = [
-  'cert-file',
-  'key-file',
-  'client-cert-file',
-  'client-key-file',
-  'client-cert-auth',
-  'trusted-ca-file',
-  'auto-tls',
-  'crl-file',
-  'allowed-cn',
-  'allowed-hostname',
-];
+/** etcd's YAML holds TLS in two mappings: their keys, as the flags they stand for. */
+const TRANSPORT_KEYS: Record<string, [client: string, peer: string]> = {
+  'cert-file': ['cert-file', 'peer-cert-file'],
+  'key-file': ['key-file', 'peer-key-file'],
+  'client-cert-file': ['client-cert-file', 'peer-client-cert-file'],
+  'client-key-file': ['client-key-file', 'peer-client-key-file'],
+  'client-cert-auth': ['client-cert-auth', 'peer-client-cert-auth'],
+  'trusted-ca-file': ['trusted-ca-file', 'peer-trusted-ca-file'],
+  'auto-tls': ['auto-tls', 'peer-auto-tls'],
+  'crl-file': ['client-crl-file', 'peer-crl-file'],
+  'allowed-cn': ['', 'peer-cert-allowed-cn'],
+  'allowed-hostname': ['client-cert-allowed-hostname', 'peer-cert-allowed-hostname'],
+};
 
-/** etcd's YAML holds TLS in two mappings; anything that turns TLS on is refused like the flags. */
-function checkTransportSecurity(key: string, v: unknown): void {
+/** client-transport-security / peer-transport-security: each key set as the flag it stands for. */
+function transportSecurity(key: string, v: unknown, raw: Map<string, string>): void {
   if (v === null || v === undefined) return;
   if (typeof v !== 'object' || Array.isArray(v))
     throw new ConfigError(`--config-file: "${key}" must be a mapping`);
-  const asked: string[] = [];
+  const side = key === 'client-transport-security' ? 0 : 1;
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-    if (!TRANSPORT_KEYS.includes(k)) throw new ConfigError(`--config-file: unknown key "${key}.${k}"`);
-    if (x !== null && x !== undefined && x !== false && x !== '' && x !== 'false') asked.push(`${key}.${k}`);
-  }
-  if (asked.length) {
-    throw new ConfigError(
-      `TLS is not supported yet (issue ${TLS_ISSUE}): ${asked.join(', ')} asked for it; tetcd refuses to start rather than serve plaintext`,
-    );
+    const flag = TRANSPORT_KEYS[k]?.[side];
+    if (!flag) throw new ConfigError(`--config-file: unknown key "${key}.${k}"`);
+    if (x === null || x === undefined) continue;
+    raw.set(flag, String(x as string | boolean));
   }
 }
 
 /** Flags whose value asks for what tetcd cannot do safely: one line naming them. */
 function refuseUnsupported(raw: Map<string, string>): void {
-  const tls: string[] = [];
   for (const [flag, value] of raw) {
     const f = FLAG_BY_NAME.get(flag)!;
     if (!asksForRefused(f, value)) continue;
-    if (f.issue === TLS_ISSUE) tls.push(`--${flag}`);
-    else if (flag === 'proxy') {
+    if (flag === 'proxy') {
       throw new ConfigError(
         `--proxy=${value} is not supported (tetcd has no v2 proxy): remove it or give --proxy=off`,
       );
-    } else {
-      throw new ConfigError(
-        `--${flag} is not supported (no discovery bootstrap): bootstrap with --initial-cluster instead`,
-      );
     }
-  }
-  for (const flag of [
-    'listen-client-urls',
-    'advertise-client-urls',
-    'listen-peer-urls',
-    'initial-advertise-peer-urls',
-    'listen-metrics-urls',
-  ]) {
-    const v = raw.get(flag) ?? '';
-    if (/(^|,)\s*(https|unixs):/i.test(v)) tls.push(`--${flag}=${v}`);
-  }
-  if (raw.get('initial-cluster')?.match(/=\s*https:/i)) tls.push(`--initial-cluster with https:// peer URLs`);
-  if (tls.length) {
     throw new ConfigError(
-      `TLS is not supported yet (issue ${TLS_ISSUE}): ${tls.join(', ')} asked for it; tetcd refuses to start rather than serve plaintext`,
+      `--${flag} is not supported (no discovery bootstrap): bootstrap with --initial-cluster instead`,
     );
   }
 }
 
-/** A URL list we can serve: http only (TLS was refused before), host:port, no path; listen URLs bind an IP. */
+/** A URL list we can serve: http or https, host:port, no path; listen URLs bind an IP. */
 function urls(flag: string, v: string, bind = false): string[] {
   const list = v
     .split(',')
@@ -353,7 +347,7 @@ function urls(flag: string, v: string, bind = false): string[] {
     const why = badUrl(u);
     if (why !== undefined) throw new ConfigError(`invalid value "${v}" for --${flag}: ${why}`);
     const p = splitUrl(u)!;
-    if (p.scheme !== 'http')
+    if (p.scheme !== 'http' && p.scheme !== 'https')
       throw new ConfigError(`--${flag}: ${p.scheme}:// URLs are not supported yet: "${u}"`);
     if (bind && p.host !== 'localhost' && isIP(p.host) === 0) {
       throw new ConfigError(`expected IP in URL for binding (${u})`);
@@ -409,7 +403,7 @@ export function parseDuration(flag: string, v: string): number {
   return m[1] === '-' ? -ms : ms;
 }
 
-function build(raw: Map<string, string>): TetcdConfig {
+function build(raw: Map<string, string>, warnings: string[] = []): TetcdConfig {
   const get = (f: string, def: string) => raw.get(f) ?? def;
   const bool = (f: string, def: boolean) => {
     const v = raw.get(f);
@@ -434,13 +428,31 @@ function build(raw: Map<string, string>): TetcdConfig {
   const catchup = raw.get('snapshot-catchup-entries') ?? get('experimental-snapshot-catchup-entries', '5000');
   const listenPeer = get('listen-peer-urls', 'http://localhost:2380');
   const metricsUrls = raw.get('listen-metrics-urls');
+  const listenClientUrls = urls(
+    'listen-client-urls',
+    get('listen-client-urls', 'http://localhost:2379'),
+    true,
+  );
+  const listenPeerUrls = urls('listen-peer-urls', listenPeer, true);
+  // The peer side counts the URLs it serves (the listen URLs, or the advertised ones a member without
+  // --listen-peer-urls listens on) and those it dials (--initial-cluster).
+  const peerUrls = [
+    ...(raw.has('listen-peer-urls') ? listenPeerUrls : []),
+    ...get('initial-advertise-peer-urls', 'http://localhost:2380').split(','),
+    ...get('initial-cluster', '')
+      .split(',')
+      .map((m) => m.slice(m.indexOf('=') + 1)),
+  ]
+    .map((u) => u.trim())
+    .filter((u) => splitUrl(u) !== undefined);
+  const tls = tlsConfig(raw, warnings, listenClientUrls, [...new Set(peerUrls)]);
   return {
     name,
     dataDir: get('data-dir', '') || `${name}.tetcd`,
     walDir: get('wal-dir', '') || undefined,
-    listenClientUrls: urls('listen-client-urls', get('listen-client-urls', 'http://localhost:2379'), true),
+    listenClientUrls,
     advertiseClientUrls: urls('advertise-client-urls', get('advertise-client-urls', 'http://localhost:2379')),
-    listenPeerUrls: urls('listen-peer-urls', listenPeer, true),
+    listenPeerUrls,
     initialAdvertisePeerUrls: urls(
       'initial-advertise-peer-urls',
       get('initial-advertise-peer-urls', 'http://localhost:2380'),
@@ -478,6 +490,140 @@ function build(raw: Map<string, string>): TetcdConfig {
       MAX_UINT32,
     ...keepalive((f, d) => get(f, d)),
     maxClientConnections: positiveInt('max-client-connections', get('max-client-connections', '4096')),
+    ...tls,
+  };
+}
+
+/**
+ * The TLS flags, checked as etcd checks them: an https:// listen URL needs a certificate (or
+ * --auto-tls); certificates with only http:// URLs are ignored with etcd's warning; cipher suites by
+ * Go's names; TLS versions as etcd 3.5 takes them. The files themselves are read at start
+ * (cli/tls_setup.ts), after the data dir exists (--auto-tls writes there).
+ */
+function tlsConfig(
+  raw: Map<string, string>,
+  warnings: string[],
+  listenClientUrls: string[],
+  listenPeerUrls: string[],
+): Pick<TetcdConfig, 'clientTls' | 'peerTls' | 'selfSignedCertValidity'> {
+  const str = (f: string) => (raw.get(f) ?? '').trim();
+  const on = (f: string) => parseBool(raw.get(f) ?? 'false') === true;
+  let cipherSuites: string[] | undefined;
+  let minVersion, maxVersion;
+  try {
+    const names = str('cipher-suites')
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
+    if (names.length) {
+      goCipherSuites(names);
+      cipherSuites = names;
+    }
+    minVersion = tlsVersion(raw.get('tls-min-version') ?? 'TLS1.2');
+    maxVersion = tlsVersion(str('tls-max-version'));
+  } catch (e) {
+    if (e instanceof TlsConfigError) throw new ConfigError(e.message);
+    throw e;
+  }
+  if (minVersion === 'TLSv1.3' && maxVersion === 'TLSv1.2') {
+    throw new ConfigError(`min version (TLS1.3) is greater than max version (TLS1.2)`);
+  }
+  if (cipherSuites && minVersion === 'TLSv1.3') {
+    throw new ConfigError('cipher suites cannot be configured when only TLS1.3 is enabled');
+  }
+  const common = { cipherSuites, minVersion, maxVersion };
+  const side = (
+    which: 'client' | 'peer',
+    f: { cert: string; key: string; ca: string; auth: string; crl: string; auto: string; host: string },
+    listen: string[],
+  ): TlsFlagsConfig | undefined => {
+    const certFile = str(f.cert);
+    const keyFile = str(f.key);
+    const given = certFile !== '' || keyFile !== '';
+    let autoTls = on(f.auto);
+    if (autoTls && given) {
+      warnings.push(`ignoring ${which} auto TLS since certs given`);
+      autoTls = false;
+    }
+    const https = listen.filter((u) => splitUrl(u)!.scheme === 'https');
+    const http = listen.filter((u) => splitUrl(u)!.scheme === 'http');
+    if (given || autoTls) {
+      for (const u of http) {
+        if (given) {
+          warnings.push(
+            `scheme is HTTP while key and cert files are present; ignoring key and cert files (${which}-url ${u})`,
+          );
+        }
+        if (on(f.auth)) {
+          warnings.push(
+            `scheme is HTTP while --${f.auth} is enabled; ignoring client cert auth for this URL (${which}-url ${u})`,
+          );
+        }
+      }
+    }
+    if (https.length === 0) return undefined; // etcd uses TLS settings only for https:// URLs
+    if (!given && !autoTls) {
+      throw new ConfigError(
+        which === 'client'
+          ? `TLS key/cert (--cert-file, --key-file) must be provided for client url ${https[0]} with HTTPS scheme`
+          : `cannot listen on TLS for ${splitUrl(https[0]!)!.host}:${splitUrl(https[0]!)!.port}: KeyFile and CertFile are not presented (--peer-cert-file, --peer-key-file)`,
+      );
+    }
+    if (given && (certFile === '' || keyFile === '')) {
+      throw new ConfigError(
+        `KeyFile and CertFile must both be present[key: ${keyFile}, cert: ${certFile}] (--${f.key}, --${f.cert})`,
+      );
+    }
+    const allowedCn = which === 'peer' ? str('peer-cert-allowed-cn') : '';
+    const allowedHostname = str(f.host);
+    if (allowedCn !== '' && allowedHostname !== '') {
+      throw new ConfigError(
+        `AllowedCN and AllowedHostname are mutually exclusive (cn="${allowedCn}", hostname="${allowedHostname}")`,
+      );
+    }
+    return {
+      certFile,
+      keyFile,
+      autoTls,
+      trustedCaFile: str(f.ca) || undefined,
+      clientCertAuth: on(f.auth),
+      crlFile: str(f.crl) || undefined,
+      allowedCn: allowedCn || undefined,
+      allowedHostname: allowedHostname || undefined,
+      ...common,
+      ...(which === 'peer'
+        ? { skipClientSanVerify: on('experimental-peer-skip-client-san-verification') }
+        : {}),
+    };
+  };
+  return {
+    clientTls: side(
+      'client',
+      {
+        cert: 'cert-file',
+        key: 'key-file',
+        ca: 'trusted-ca-file',
+        auth: 'client-cert-auth',
+        crl: 'client-crl-file',
+        auto: 'auto-tls',
+        host: 'client-cert-allowed-hostname',
+      },
+      listenClientUrls,
+    ),
+    peerTls: side(
+      'peer',
+      {
+        cert: 'peer-cert-file',
+        key: 'peer-key-file',
+        ca: 'peer-trusted-ca-file',
+        auth: 'peer-client-cert-auth',
+        crl: 'peer-crl-file',
+        auto: 'peer-auto-tls',
+        host: 'peer-cert-allowed-hostname',
+      },
+      listenPeerUrls,
+    ),
+    selfSignedCertValidity: uint('self-signed-cert-validity', str('self-signed-cert-validity') || '1') || 1,
   };
 }
 

@@ -9,6 +9,9 @@ import { EtcdServer } from '../server/server.ts';
 import { BootstrapError } from '../server/bootstrap.ts';
 import { startClientServer, startMetricsServer, type ClientServer } from './client_port.ts';
 import { enableExtensive } from '../pkg/metrics.ts';
+import { TlsConfigError } from '../pkg/tls.ts';
+import { setupTls, type MemberTls } from './tls_setup.ts';
+import { splitUrl } from './config.ts';
 
 /** An operator's error: one line on stderr, exit status 1 (2 for flag syntax, as etcd), no stack. */
 function refuse(message: string, code = 1): never {
@@ -75,6 +78,13 @@ async function main(): Promise<void> {
     if (e instanceof PreflightError) refuse(e.message);
     throw e;
   }
+  let tls: MemberTls;
+  try {
+    tls = await setupTls(config, log);
+  } catch (e) {
+    if (e instanceof TlsConfigError) refuse(e.message);
+    throw e;
+  }
   const fatal = (err: unknown) => {
     log.fatal({ err }, 'fail-stop: stopping the member');
     process.exit(1);
@@ -110,6 +120,9 @@ async function main(): Promise<void> {
       ...(config.listenPeerUrlsGiven ? { listenPeerUrls: config.listenPeerUrls } : {}),
       maxTxnOps: config.maxTxnOps,
       maxRequestBytes: config.maxRequestBytes,
+      ...(tls.peer !== undefined
+        ? { peerTls: { source: tls.peer, skipClientSanVerify: config.peerTls?.skipClientSanVerify ?? false } }
+        : {}),
       logger: log,
       fatal,
       onRemoved: () => void stop('removed from the cluster'),
@@ -137,12 +150,16 @@ async function main(): Promise<void> {
   for (const u of config.listenClientUrls) {
     const { host, port } = hostPort(u);
     const bound = ports.get(u);
-    servers.push(await startClientServer(srv, log, host, port, limits, { pprof: config.enablePprof }, bound));
+    const secure = splitUrl(u)!.scheme === 'https' ? tls.client : undefined;
+    servers.push(
+      await startClientServer(srv, log, host, port, limits, { pprof: config.enablePprof }, bound, secure),
+    );
     log.info({ address: u }, 'serving client traffic');
   }
   for (const u of config.listenMetricsUrls) {
     const { host, port } = hostPort(u);
-    servers.push(await startMetricsServer(srv, host, port, ports.get(u)));
+    const secure = splitUrl(u)!.scheme === 'https' ? tls.client : undefined;
+    servers.push(await startMetricsServer(srv, host, port, ports.get(u), secure));
     log.info({ address: u }, 'serving /metrics and /health');
   }
 }

@@ -1,6 +1,7 @@
 // Opening a member's data: backend, MVCC store, WAL, the member set, and the raft storage rebuilt
 // from the WAL (as etcd does: the WAL is the log; the raft MemoryStorage holds its in-memory copy). A brand-new
 // member takes its identity from --initial-cluster; a restarted one from what it stored.
+import type { PeerTls } from '../transport/transport.ts';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -42,6 +43,8 @@ export interface BootConfig {
   maxSnapshots?: number | undefined;
   /** --force-new-cluster: a member with a WAL restarts as the only voter of its cluster. */
   forceNewCluster?: boolean | undefined;
+  /** Peer TLS: a joining member asks https:// members over TLS. */
+  peerTls?: PeerTls | undefined;
   logger: Logger;
 }
 

@@ -3,7 +3,7 @@
 // itself in that list by its advertised peer URLs, and takes the ID the cluster gave it.
 import { RaftCluster, parseInitialCluster } from '../membership/cluster.ts';
 import { decodeClusterInfo, findMemberByPeerUrls } from '../membership/join.ts';
-import { fetchMembersInfo } from '../transport/transport.ts';
+import { fetchMembersInfo, type PeerTls } from '../transport/transport.ts';
 
 /** Why a member could not join; bootstrap reports it as a JoinError. */
 export class JoinError extends Error {}
@@ -12,6 +12,7 @@ export interface JoinConfig {
   name: string;
   advertisePeerUrls: string[];
   initialCluster: string;
+  peerTls?: PeerTls | undefined;
 }
 
 export interface Joined {
@@ -41,7 +42,7 @@ export async function joinExisting(cfg: JoinConfig): Promise<Joined> {
     for (const url of urls) {
       let info;
       try {
-        info = decodeClusterInfo(await fetchMembersInfo(url, REQUEST_TIMEOUT_MS));
+        info = decodeClusterInfo(await fetchMembersInfo(url, REQUEST_TIMEOUT_MS, cfg.peerTls));
       } catch (e) {
         errors.push(`${url}: ${e instanceof Error ? e.message : String(e)}`);
         continue;

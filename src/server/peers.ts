@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { ConfChangeType, MessageType, NONE, message, type ConfChange, type Message } from '../raft/index.ts';
 import { encodeClusterInfo } from '../membership/join.ts';
-import { Transport, type TransportLogger } from '../transport/transport.ts';
+import { Transport, type PeerTls, type TransportLogger } from '../transport/transport.ts';
 import { idHex } from '../pkg/ids.ts';
 import { peerRoundTrip } from '../pkg/metrics.ts';
 import type { ConfChangePeers } from './apply/conf_change.ts';
@@ -32,6 +32,8 @@ export interface PeersDeps {
   memberId: bigint;
   /** The peer URL to listen on (--listen-peer-urls, else the advertised one). */
   listenUrl: string;
+  /** Peer TLS credentials, if any. */
+  tls?: PeerTls | undefined;
   log: Logger;
   fatal(err: unknown): void;
   /** This member was removed from the cluster: the process should stop. */
@@ -66,6 +68,7 @@ export class Peers implements ConfChangePeers {
       onSnapshotStatus: (id, ok) => raft.reportSnapshot(id, ok),
       membersInfo: () => encodeClusterInfo(deps.stores.cluster),
       logger: transportLogger(deps.log),
+      tls: deps.tls,
     });
     this.transport = t;
     await t.start();

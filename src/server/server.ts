@@ -8,6 +8,7 @@
 //   snapshot.ts      raft snapshots (taking, sending, receiving)
 //   kv_server.ts, lease_server.ts, cluster_server.ts   the commands behind api.ts's interfaces
 // The client API sees the member only through api.ts's ClientApi, which this class implements.
+import type { PeerTls } from '../transport/transport.ts';
 import type { Logger } from 'pino';
 import type { Wal } from '../wal/wal.ts';
 import { fromBigInt, type Long } from '../proto/index.ts';
@@ -63,6 +64,8 @@ export interface ServerConfig {
   advertiseClientUrls?: string[];
   /** --listen-peer-urls when given; a lone member without it opens no peer port. */
   listenPeerUrls?: string[];
+  /** Peer TLS (--peer-cert-file, ...): https:// peer URLs are served and dialed with it. */
+  peerTls?: PeerTls;
   initialCluster?: string;
   initialClusterState?: 'new' | 'existing';
   preVote?: boolean;
@@ -178,6 +181,7 @@ export class EtcdServer implements ClientApi {
       snapshots: this.snapshots,
       memberId,
       listenUrl: (cfg.listenPeerUrls ?? cfg.advertisePeerUrls)[0]!,
+      tls: cfg.peerTls,
       log,
       fatal,
       onRemoved: cfg.onRemoved,
@@ -268,6 +272,7 @@ export class EtcdServer implements ClientApi {
       maxWals: cfg.maxWals,
       maxSnapshots: cfg.maxSnapshots,
       forceNewCluster: cfg.forceNewCluster,
+      peerTls: cfg.peerTls,
       logger: log,
     });
     const leases = new LeaseStore({

@@ -7,6 +7,7 @@ import { type Message, MessageType } from '../raft/raftpb.ts';
 import { ClusterIdMismatchError, MemberIdMismatchError, TransportProtocolError } from './errors.ts';
 import { Channel, frame, FrameKind, FrameReader, type Hello, parseHello, rejectFrame } from './frame.ts';
 import { hex, type Limits, type TransportLogger } from './options.ts';
+import { TLS_HANDSHAKE_BYTE } from './secure.ts';
 
 export interface InboundHost {
   readonly clusterId: bigint;
@@ -112,7 +113,19 @@ export function serveInbound(s: Socket, host: InboundHost): void {
     host.deliver(decodeMessage(payload));
   };
 
+  let first = true;
   s.on('data', (chunk: Buffer) => {
+    if (first && chunk.length > 0) {
+      first = false;
+      // A TLS ClientHello on a plaintext peer port: say so rather than "frame too large".
+      if (chunk[0] === TLS_HANDSHAKE_BYTE && (s as { encrypted?: boolean }).encrypted !== true) {
+        log.error(
+          `rejected peer connection from ${remote}: a TLS handshake on this http:// peer URL: that member dials it as https://; every member's peer URLs must use the same scheme`,
+        );
+        stopped = true;
+        return void s.destroy();
+      }
+    }
     if (hello !== undefined) host.countBytes(hello.from, 0, chunk.length);
     try {
       reader.push(chunk, onFrame);

@@ -44,6 +44,8 @@ export const DEFAULT_LIMITS: Limits = {
 export interface PeerAddr {
   host: string;
   port: number;
+  /** An https:// URL: dialed over TLS. */
+  secure?: boolean;
 }
 
 /** Accepts `http://host:port`, `https://host:port`, `tcp://host:port` or `host:port`. */
@@ -53,7 +55,8 @@ export function parsePeerUrl(url: string): PeerAddr {
   if (!u.hostname || !Number.isInteger(port) || port <= 0 || port > 65535) {
     throw new Error(`invalid peer URL ${JSON.stringify(url)}: need host:port`);
   }
-  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port };
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  return u.protocol === 'https:' ? { host, port, secure: true } : { host, port };
 }
 
 export const hex = (id: bigint): string => id.toString(16);

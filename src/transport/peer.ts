@@ -3,7 +3,7 @@
 // after a failure, messages are dropped at once (raft retries them), so nothing piles up for a dead peer.
 // A peer that dials in to us is up again: the backoff is cut short (a restarted member hears from the
 // leader at once, not after up to backoffMaxMs).
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { encodeMessageInto } from '../raft/raftpb_codec.ts';
 import { type Message, MessageType } from '../raft/raftpb.ts';
 import { TransportProtocolError } from './errors.ts';
@@ -17,6 +17,7 @@ import {
   writeHeader,
 } from './frame.ts';
 import { hex, type Limits, type PeerAddr, type TransportLogger } from './options.ts';
+import { dialPeer, type PeerTls } from './secure.ts';
 
 /** What a peer needs from its transport. */
 export interface PeerHost {
@@ -24,6 +25,8 @@ export interface PeerHost {
   readonly memberId: bigint;
   readonly limits: Limits;
   readonly log: TransportLogger;
+  /** Peer TLS credentials (https:// peer URLs). */
+  readonly tls: PeerTls | undefined;
   scheduleFlush(peer: Peer): void;
   reportUnreachable(id: bigint): void;
   track(socket: Socket): void;
@@ -127,13 +130,13 @@ export class Peer {
   private connect(): void {
     this.state = 'connecting';
     const { limits, log } = this.host;
-    const s = connect({ host: this.addr.host, port: this.addr.port, noDelay: true });
+    const { socket: s, ready } = dialPeer(this.addr, this.host.tls);
     this.socket = s;
     this.host.track(s);
     s.setKeepAlive(true, 5000);
     s.setTimeout(limits.handshakeTimeoutMs, () => s.destroy(new Error('handshake timed out')));
     const reader = new FrameReader(limits.maxFrameBytes);
-    s.on('connect', () => {
+    s.on(ready, () => {
       s.write(
         helloFrame({
           channel: Channel.Stream,

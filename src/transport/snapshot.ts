@@ -2,7 +2,7 @@
 // appends on the stream: HELLO, then a head frame (the message without its data, plus the data length),
 // then the data in chunks, written as the socket drains. The receiver acknowledges once it has handed
 // the whole message on; only that acknowledgement counts as success.
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { encodeMessageInto, messageSize } from '../raft/raftpb_codec.ts';
 import type { Message } from '../raft/raftpb.ts';
 import { TransportProtocolError } from './errors.ts';
@@ -17,12 +17,14 @@ import {
   writeHeader,
 } from './frame.ts';
 import { hex, type Limits, type PeerAddr, type TransportLogger } from './options.ts';
+import { dialPeer, type PeerTls } from './secure.ts';
 
 export interface SnapshotSend {
   readonly clusterId: bigint;
   readonly addr: PeerAddr;
   readonly limits: Limits;
   readonly log: TransportLogger;
+  readonly tls: PeerTls | undefined;
   track(socket: Socket): void;
 }
 
@@ -52,7 +54,7 @@ export function sendSnapshot(env: SnapshotSend, m: Message, done: (ok: boolean) 
     done(ok);
   };
 
-  const s = connect({ host: env.addr.host, port: env.addr.port, noDelay: true });
+  const { socket: s, ready } = dialPeer(env.addr, env.tls);
   env.track(s);
   s.setTimeout(limits.snapshotIdleTimeoutMs, () => s.destroy(new Error('snapshot connection idle')));
   let offset = 0;
@@ -87,7 +89,7 @@ export function sendSnapshot(env: SnapshotSend, m: Message, done: (ok: boolean) 
       throw new TransportProtocolError(`unexpected frame kind ${kind} on a snapshot connection`);
     }
   };
-  s.on('connect', () => {
+  s.on(ready, () => {
     s.write(helloFrame({ channel: Channel.Snapshot, clusterId: env.clusterId, from: m.from, to: m.to }));
   });
   s.on('data', (chunk: Buffer) => {

@@ -16,10 +16,12 @@ import {
   type TransportLogger,
 } from './options.ts';
 import { Peer } from './peer.ts';
+import { peerTlsFront, type PeerTls } from './secure.ts';
 import { sendSnapshot } from './snapshot.ts';
 
 export { ClusterIdMismatchError, MemberIdMismatchError, TransportProtocolError } from './errors.ts';
 export { fetchMembersInfo } from './members_fetch.ts';
+export type { PeerTls } from './secure.ts';
 export { DEFAULT_LIMITS, type Limits, parsePeerUrl, type TransportLogger } from './options.ts';
 
 /** Test hooks applied to outgoing messages. */
@@ -40,6 +42,8 @@ export interface TransportOptions {
   membersInfo?: () => Uint8Array | undefined;
   logger?: TransportLogger;
   limits?: Partial<Limits>;
+  /** Peer TLS credentials: an https:// listen URL serves TLS, https:// peers are dialed over TLS. */
+  tls?: PeerTls | undefined;
 }
 
 export class Transport {
@@ -52,6 +56,7 @@ export class Transport {
   onSnapshotStatus: (id: bigint, ok: boolean) => void;
   faults: FaultHook | undefined;
   membersInfo: () => Uint8Array | undefined;
+  readonly tls: PeerTls | undefined;
 
   private readonly listenUrl: string;
   private server: Server | undefined;
@@ -78,15 +83,24 @@ export class Transport {
     this.onUnreachable = opts.onUnreachable ?? (() => {});
     this.onSnapshotStatus = opts.onSnapshotStatus ?? (() => {});
     this.membersInfo = opts.membersInfo ?? (() => undefined);
+    this.tls = opts.tls;
   }
 
   /** Listens on the peer URL. */
   start(): Promise<void> {
-    const { host, port } = parsePeerUrl(this.listenUrl);
+    const { host, port, secure } = parsePeerUrl(this.listenUrl);
+    if (secure && this.tls === undefined) {
+      throw new Error(`cannot listen on TLS for ${host}:${port}: KeyFile and CertFile are not presented`);
+    }
+    const front =
+      secure && this.tls !== undefined
+        ? peerTlsFront(this.tls, this.log, this.limits.handshakeTimeoutMs, (s) => serveInbound(s, this))
+        : undefined;
     const server = createServer((s) => {
       this.track(s);
       if (this.closed) return void s.destroy();
-      serveInbound(s, this);
+      if (front !== undefined) front(s);
+      else serveInbound(s, this);
     });
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -258,6 +272,7 @@ export class Transport {
     return {
       clusterId: this.clusterId,
       addr: peer.addr,
+      tls: this.tls,
       limits: this.limits,
       log: this.log,
       track: (s: Socket) => this.track(s),

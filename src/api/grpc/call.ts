@@ -4,7 +4,7 @@
 // declared grpc-encoding gzip (grpc-go and grpc-java clients may compress).
 import { gunzipSync } from 'node:zlib';
 import type { Field } from '../http/hpack.ts';
-import type { RequestHead } from '../http/h2_server.ts';
+import type { ConnInfo, RequestHead } from '../http/h2_server.ts';
 import { GRPC_PREFIX } from '../http/grpc_message.ts';
 import { Code, StatusError } from './status.ts';
 
@@ -22,9 +22,9 @@ export interface CallContext {
    * The subject CN of the client's certificate, when the connection is TLS and the client presented a
    * certificate verified against the trusted CA (etcd's AuthInfoFromTLS user); undefined otherwise.
    */
-  readonly certCommonName?: string;
+  readonly certCommonName?: string | undefined;
   /** The client's address (host:port), for logs such as a failed login; undefined when unknown. */
-  readonly remoteAddress?: string;
+  readonly remoteAddress?: string | undefined;
 }
 
 /** A call's context; the AbortController exists only once a handler asks for the signal. */
@@ -37,9 +37,19 @@ export class Context implements CallContext {
     readonly path: string,
     private readonly fields: readonly Field[],
     timeout: string | undefined,
+    /** The connection (api/http ConnInfo): the client's address and certificate CN. */
+    private readonly conn?: ConnInfo,
   ) {
     const ms = timeoutMs(timeout);
     this.deadline = ms === undefined ? undefined : performance.now() + ms;
+  }
+
+  get certCommonName(): string | undefined {
+    return this.conn?.certCommonName;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.conn?.remoteAddress;
   }
 
   metadata(name: string): string | undefined {

@@ -222,7 +222,7 @@ export class GrpcRouter {
     }
     const enc = requestEncoding(head);
     if (enc instanceof StatusError) return failed(sink, enc);
-    const ctx = new Context(head.path, head.fields, head.timeout);
+    const ctx = new Context(head.path, head.fields, head.timeout, head.conn);
     const max = this.opts.maxReceiveBytes;
     if (m.kind === 'unary') return new SingleRequestCall(sink, ctx, m, max, enc);
     // A stream is checked at its opening, before any message (grpc-go's stream interceptor).

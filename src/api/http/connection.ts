@@ -60,6 +60,7 @@ import {
   Stream,
   requestHead,
   validTrailers,
+  type ConnInfo,
   type LocalCall,
   type RequestHead,
   type StreamSink,
@@ -103,6 +104,7 @@ export class H2Connection {
     private readonly limits: H2Limits,
     /** The connection is over for its client (its socket may linger a while): it no longer counts. */
     private readonly ended: () => void = () => {},
+    private readonly info?: ConnInfo,
   ) {
     this.decoder = new HeaderDecoder();
     this.blocks = new HeaderBlocks(limits.maxHeaderListSize, this.emptyFrames);
@@ -382,6 +384,7 @@ export class H2Connection {
     if (head === undefined || (endStream && (head.contentLength ?? 0) > 0)) {
       return this.refuse(id, endStream, H2_PROTOCOL_ERROR);
     }
+    if (this.info !== undefined) head.conn = this.info;
     this.lastId = id;
     const s = new Stream(this.flow, id);
     s.remoteEnded = endStream;

@@ -17,11 +17,12 @@
 import type { Socket } from 'node:net';
 import { H2Connection, type Route } from './connection.ts';
 import type { H2LimitOptions, H2Limits } from './limits.ts';
+import type { ConnInfo } from './stream.ts';
 
 export { H2Connection, type Route } from './connection.ts';
 export { CLOSE_LINGER_MS } from './transport.ts';
 export { CLOSED_KEPT } from './stream.ts';
-export type { LocalCall, RequestHead, StreamSink } from './stream.ts';
+export type { ConnInfo, LocalCall, RequestHead, StreamSink } from './stream.ts';
 export * from './limits.ts';
 export {
   PREFACE,
@@ -46,7 +47,8 @@ export interface H2FrontOptions {
 
 /**
  * Serves one client connection whose first bytes (`head`, the preface included) were already read;
- * `ended` runs once the connection is over for its client (its socket may still linger).
+ * `ended` runs once the connection is over for its client (its socket may still linger); `info` is
+ * what every call on it learns of the connection (its RequestHead's `conn`).
  */
 export function serveH2(
   socket: Socket,
@@ -54,6 +56,7 @@ export function serveH2(
   route: Route,
   limits: H2Limits,
   ended?: () => void,
+  info?: ConnInfo,
 ): H2Connection {
-  return new H2Connection(socket, head, route, limits, ended);
+  return new H2Connection(socket, head, route, limits, ended, info);
 }

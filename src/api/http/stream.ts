@@ -16,6 +16,16 @@ export interface RequestHead {
   fields: readonly Field[];
   /** content-length, when sent: the request's DATA must add up to it (RFC 9113 8.1.1). */
   contentLength?: number;
+  /** The connection the request came on (one object per connection). */
+  conn?: ConnInfo;
+}
+
+/** What a call knows of its connection: set once when the connection is accepted. */
+export interface ConnInfo {
+  /** host:port of the client. */
+  readonly remoteAddress?: string | undefined;
+  /** The subject CN of the client's certificate, verified against the trusted CA (TLS only). */
+  readonly certCommonName?: string | undefined;
 }
 
 /** How a locally served call answers; every method is a no-op once the stream is done. */

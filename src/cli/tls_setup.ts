@@ -1,0 +1,61 @@
+// The member's TLS credentials, made once at start from the flags (config.ts TlsFlagsConfig): the
+// files are read and checked now, so a missing file, a file that is not PEM or a key that does not
+// match its certificate stops the start with one line; --auto-tls and --peer-auto-tls generate
+// their certificate into <data-dir>/fixtures/{client,peer} first, as etcd does.
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { CLIENT_FLAGS, PEER_FLAGS, TlsSource, type TlsFlags } from '../pkg/tls.ts';
+import { selfCert } from '../pkg/tls_selfcert.ts';
+import { splitUrl, type TetcdConfig, type TlsFlagsConfig } from './config.ts';
+
+export interface MemberTls {
+  client: TlsSource | undefined;
+  peer: TlsSource | undefined;
+}
+
+export async function setupTls(cfg: TetcdConfig, log: Logger): Promise<MemberTls> {
+  const make = async (
+    side: 'client' | 'peer',
+    t: TlsFlagsConfig | undefined,
+    listen: string[],
+    flags: TlsFlags,
+  ): Promise<TlsSource | undefined> => {
+    if (t === undefined) return undefined;
+    let info = t;
+    if (t.autoTls) {
+      const hosts = listen.map((u) => {
+        const p = splitUrl(u)!;
+        return `${p.host.includes(':') ? `[${p.host}]` : p.host}:${p.port}`;
+      });
+      const dir = join(cfg.dataDir, 'fixtures', side);
+      const files = await selfCert(dir, hosts, cfg.selfSignedCertValidity);
+      log.info(
+        { path: dir },
+        `using the ${side} self-signed certificate (--${side === 'client' ? '' : 'peer-'}auto-tls)`,
+      );
+      info = { ...t, ...files, selfCert: true };
+    }
+    const source = new TlsSource(info, flags, (message) =>
+      log.warn(
+        { side },
+        `keeping the ${side} TLS certificate in use: the changed files do not load: ${message}`,
+      ),
+    );
+    log.info(
+      {
+        cert: info.certFile,
+        key: info.keyFile,
+        'trusted-ca': info.trustedCaFile ?? '',
+        'client-cert-auth': info.clientCertAuth ?? false,
+        'crl-file': info.crlFile ?? '',
+        'cipher-suites': info.cipherSuites ?? [],
+      },
+      `starting with ${side} TLS`,
+    );
+    return source;
+  };
+  return {
+    client: await make('client', cfg.clientTls, cfg.listenClientUrls, CLIENT_FLAGS),
+    peer: await make('peer', cfg.peerTls, cfg.listenPeerUrls, PEER_FLAGS),
+  };
+}
