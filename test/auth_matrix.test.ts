@@ -342,6 +342,9 @@ const ROWS: Row[] = [
   },
 ];
 
+/** Rows run once more with the token in the `authorization` metadata key. */
+const AUTHORIZATION_ROWS = ['Range a1', 'Put a1', 'Watch a1', 'UserList', 'Defragment', 'Lock a-lock'];
+
 const DISABLE: Row = { name: 'AuthDisable', svc: AUTH, method: 'AuthDisable', req: () => ({}) };
 
 /** A cell's text: code and message; a stream's first answer adds what it says about a refusal. */
@@ -359,6 +362,7 @@ class Side {
   private readonly tokens = new Map<Identity, { token: string; used: number }>();
   readonly cells = new Map<string, string>();
   readonly gateway = new Map<string, string>();
+  readonly authz = new Map<string, string>();
   memberId = '';
   peerUrl = '';
   expiredAt = 0;
@@ -436,6 +440,21 @@ class Side {
     if (check.code !== 0) throw new Error(`${this.h.kind}: a fresh token is refused: ${outcomeText(check)}`);
     this.tokens.set('expired', { token: expired, used: Date.now() });
     this.expiredAt = Date.now();
+  }
+
+  /** A few rows with the token in the `authorization` metadata key instead of `token`. */
+  async authorizationKey(): Promise<void> {
+    for (const row of ROWS.filter((r) => AUTHORIZATION_ROWS.includes(r.name)))
+      for (const id of ['root', 'reader', 'writer', 'bad'] as const) {
+        const req = await row.req({
+          tag: `authz-${id}-${++this.seq}`,
+          root: (s, m, r) => this.root(s, m, r),
+          memberId: this.memberId,
+          peerUrl: this.peerUrl,
+        });
+        const o = await this.c.call(row.svc, row.method, req, await this.token(id), 3000, 'authorization');
+        this.authz.set(`${row.name}\t${id}`, cellText(o));
+      }
   }
 
   async cell(row: Row, id: Identity): Promise<void> {
@@ -535,6 +554,7 @@ async function runMatrix(side: Side): Promise<void> {
   // Everyone but the expired token, every row but AuthDisable.
   for (const row of ROWS) for (const id of IDENTITIES.slice(0, 6)) await side.cell(row, id);
   await gatewayMatrix(side);
+  await side.authorizationKey();
   // The expired token: unused for TTL + the keeper's 1 s resolution + margin.
   const wait = side.expiredAt + (TTL_S + 2) * 1000 - Date.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -602,6 +622,22 @@ describe('auth: permission matrix, tetcd vs etcd 3.4', { skip: !haveEtcd() }, ()
     }
     recordDiffs('auth_matrix grpc', diffs);
     assert.deepEqual(diffs, [], `${diffs.length} of ${e.size} cells differ:\n${diffs.join('\n')}`);
+  });
+
+  test('gRPC, token in the authorization metadata key: the same code and message', () => {
+    const e = sides.get('etcd')!.authz;
+    const t = sides.get('tetcd')!.authz;
+    assert.equal(e.size, AUTHORIZATION_ROWS.length * 4);
+    assert.equal(e.get('Put a1\treader'), '7 etcdserver: permission denied');
+    assert.equal(e.get('Put a1\twriter'), '0 ');
+    const diffs: string[] = [];
+    for (const [k, v] of e) {
+      const [row, id] = k.split('\t');
+      const tv = t.get(k) ?? '(not run)';
+      if (tv !== v) diffs.push(`${row} as ${id} (authorization key): etcd \`${v}\` | tetcd \`${tv}\``);
+    }
+    recordDiffs('auth_matrix authorization-key', diffs);
+    assert.deepEqual(diffs, [], diffs.join('\n'));
   });
 
   test('gateway: every route x identity gives the same status and body', () => {

@@ -32,7 +32,15 @@ export class AuthGrpc {
    * Calls `/<service>/<method>` with `req`; for a server stream (or a bidi stream, whose request side
    * stays open), ends at the first answer or the status, whichever comes first, within `boundMs`.
    */
-  call(service: string, method: string, req: Any, token?: string, boundMs = 5000): Promise<AuthOutcome> {
+  call(
+    service: string,
+    method: string,
+    req: Any,
+    token?: string,
+    boundMs = 5000,
+    /** The metadata key the token travels in: etcd reads `token`, then `authorization`. */
+    tokenKey = 'token',
+  ): Promise<AuthOutcome> {
     const m = serviceType(service).methods[method];
     if (!m) throw new Error(`no method ${service}/${method}`);
     const reqType = messageType(m.resolvedRequestType!.fullName.slice(1));
@@ -51,7 +59,7 @@ export class AuthGrpc {
         'content-type': 'application/grpc',
         te: 'trailers',
       };
-      if (token !== undefined) headers['token'] = token;
+      if (token !== undefined) headers[tokenKey] = token;
       const r = this.session.request(headers);
       const finish = () => {
         if (done) return;
