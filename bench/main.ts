@@ -10,6 +10,7 @@ import type { WorkerJob, WorkerResult } from './worker.ts';
 import { COORD_SCENARIOS, compactAll, cpuSeconds, runCoord, type CoordResult } from './coord.ts';
 import { BenchCluster, track, trackDir, untrackDir } from './cluster.ts';
 import { mainDefrag } from './defrag.ts';
+import { mainScale } from './scale.ts';
 
 interface Phase {
   name: string;
@@ -337,6 +338,7 @@ async function main(): Promise<void> {
     .option('--cluster <n>', 'kv phases against n-member clusters instead of single members')
     .option('--spread', "with --cluster: spread the load over all members, not just the leader's port")
     .option('--defrag <MiB>', 'write latency during an online defrag of a backend of this size, instead')
+    .option('--scale <keys>', 'load this many keys into one member, then RSS, restart and full-range figures')
     .parse();
   const o = cmd.opts<{
     seconds: string;
@@ -346,6 +348,7 @@ async function main(): Promise<void> {
     cluster?: string;
     spread?: boolean;
     defrag?: string;
+    scale?: string;
   }>();
   const only = new Set(o.only.split(',').map((x) => x.trim()));
   const phases = [...PHASES, ...AUTH_PHASES].filter((p) => only.has(p.group));
@@ -354,6 +357,10 @@ async function main(): Promise<void> {
   const workers = Number(o.workers);
   const kinds =
     o.target === 'both' ? (['etcd', 'tetcd'] as const) : ([o.target as 'etcd' | 'tetcd'] as const);
+  if (o.scale !== undefined) {
+    await mainScale(Number(o.scale), kinds);
+    return;
+  }
   if (o.defrag !== undefined) {
     await mainDefrag(Number(o.defrag), kinds);
     return;

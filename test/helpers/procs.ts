@@ -102,6 +102,8 @@ async function launch(
   dataDir: string,
   extraArgs: string[],
   env: Record<string, string>,
+  /** How long the server may take to serve (a big data dir's restart takes longer). */
+  startMs = 20_000,
 ): Promise<ServerHandle> {
   const url = `http://127.0.0.1:${port}`;
   let cmd: string;
@@ -153,7 +155,7 @@ async function launch(
     err += d.toString();
     if (err.length > 200_000) err = err.slice(-100_000);
   });
-  await waitPort(port, 20_000, proc);
+  await waitPort(port, startMs, proc);
   const h: ServerHandle = {
     kind,
     endpoint: `127.0.0.1:${port}`,
@@ -173,7 +175,7 @@ async function launch(
       await exited(proc);
     },
     restart: (envOverride?: Record<string, string>) =>
-      launch(kind, port, dataDir, extraArgs, envOverride ?? env),
+      launch(kind, port, dataDir, extraArgs, envOverride ?? env, startMs),
     async destroy() {
       await h.stop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -184,10 +186,10 @@ async function launch(
 
 export async function startServer(
   kind: 'tetcd' | 'etcd',
-  opts: { args?: string[]; env?: Record<string, string> } = {},
+  opts: { args?: string[]; env?: Record<string, string>; startMs?: number } = {},
 ): Promise<ServerHandle> {
   const dataDir = mkdtempSync(join(tmpdir(), `${kind}-test-`));
-  return launch(kind, await freePort(), dataDir, opts.args ?? [], opts.env ?? {});
+  return launch(kind, await freePort(), dataDir, opts.args ?? [], opts.env ?? {}, opts.startMs);
 }
 
 export interface CtlResult {
