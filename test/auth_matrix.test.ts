@@ -615,12 +615,24 @@ describe('auth: permission matrix, tetcd vs etcd 3.4', { skip: !haveEtcd() }, ()
     const t = sides.get('tetcd')!.cells;
     const diffs: string[] = [];
     if (failures.get('tetcd')) diffs.push(`tetcd's matrix stopped: ${failures.get('tetcd')}`);
+    // For the report: cells grouped by (etcd's answer, tetcd's answer), each group naming its cells.
+    const groups = new Map<string, Map<string, string[]>>();
     for (const [k, v] of e) {
-      const [row, id] = k.split('\t');
+      const [row, id] = k.split('\t') as [string, string];
       const tv = t.get(k) ?? '(not run)';
-      if (tv !== v) diffs.push(`${row} as ${id}: etcd \`${v}\` | tetcd \`${tv}\``);
+      if (tv === v) continue;
+      diffs.push(`${row} as ${id}: etcd \`${v}\` | tetcd \`${tv}\``);
+      const g = `etcd \`${v}\` | tetcd \`${tv}\``;
+      const rows = groups.get(g) ?? new Map<string, string[]>();
+      rows.set(row, [...(rows.get(row) ?? []), id]);
+      groups.set(g, rows);
     }
-    recordDiffs('auth_matrix grpc', diffs);
+    recordDiffs(
+      'auth_matrix grpc',
+      [...groups].map(
+        ([g, rows]) => `${g}: ${[...rows].map(([row, ids]) => `${row} as ${ids.join('/')}`).join('; ')}`,
+      ),
+    );
     assert.deepEqual(diffs, [], `${diffs.length} of ${e.size} cells differ:\n${diffs.join('\n')}`);
   });
 
