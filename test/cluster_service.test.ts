@@ -24,6 +24,7 @@ import type { ConfChange } from '../src/raft/raftpb.ts';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { haveEtcd } from './helpers/procs.ts';
+import { NO_AUTH } from '../src/api/grpc/auth.ts';
 
 const LOCAL_ID = (1n << 64n) - 2n; // above 2^63: must travel as unsigned
 
@@ -107,7 +108,7 @@ before(async () => {
   // This member leads: nothing is forwarded.
   router.service(
     'etcdserverpb.Cluster',
-    clusterService(fake, async () => undefined),
+    clusterService(fake, async () => undefined, NO_AUTH),
   );
   listener = await listenClient('127.0.0.1', 0, { route: router.route }, createHttpServer());
   endpoint = `127.0.0.1:${listener.port}`;

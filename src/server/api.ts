@@ -31,11 +31,64 @@ export { parsePeerURLs } from '../membership/member.ts';
  * linearizable. Responses come with their header complete (cluster, member, revision, term).
  */
 export interface RaftKV {
-  range(req: RangeRequest): RangeResponse | Promise<RangeResponse>;
-  put(raw: Uint8Array, req: PutRequest): Promise<PutResponse>;
-  deleteRange(raw: Uint8Array, req: DeleteRangeRequest): Promise<DeleteRangeResponse>;
-  txn(raw: Uint8Array, req: TxnRequest): TxnResponse | Promise<TxnResponse>;
-  compact(raw: Uint8Array, req: CompactionRequest): Promise<{ header: Header }>;
+  range(req: RangeRequest, ai?: AuthInfo): RangeResponse | Promise<RangeResponse>;
+  put(raw: Uint8Array, req: PutRequest, ai?: AuthInfo): Promise<PutResponse>;
+  deleteRange(raw: Uint8Array, req: DeleteRangeRequest, ai?: AuthInfo): Promise<DeleteRangeResponse>;
+  txn(raw: Uint8Array, req: TxnRequest, ai?: AuthInfo): TxnResponse | Promise<TxnResponse>;
+  compact(raw: Uint8Array, req: CompactionRequest, ai?: AuthInfo): Promise<{ header: Header }>;
+}
+
+/**
+ * The caller of a request, from its auth token (or its client certificate's CN with
+ * --client-cert-auth): the user and the auth revision the token was checked at (etcd's AuthInfo). Every
+ * command above takes it as its last argument, undefined for an anonymous call; reads are checked
+ * against it here, writes carry it in their log entry and are checked when they apply.
+ */
+export interface AuthInfo {
+  username: string;
+  revision: number;
+}
+
+/** What a call's auth is read from (the router's CallContext has these). */
+export interface AuthSource {
+  metadata(name: string): string | undefined;
+  readonly certCommonName?: string | undefined;
+  readonly remoteAddress?: string | undefined;
+}
+
+/**
+ * The Auth service and the checks the API makes itself (etcd's AuthStore as v3rpc uses it). Errors are
+ * the classes of auth/errors.ts.
+ */
+export interface Auth {
+  /** Auth is enabled: a plain read, made on every call before anything else of auth is looked at. */
+  readonly enabled: boolean;
+  /**
+   * The caller: the token in metadata `token`, else `authorization` (etcd's order); without one, the
+   * client certificate's CN when --client-cert-auth is on; else undefined. A token that names no one
+   * throws ErrInvalidAuthToken. A simple token issued by an entry this member has not applied yet
+   * waits for it.
+   */
+  authInfo(src: AuthSource): AuthInfo | undefined | Promise<AuthInfo | undefined>;
+  /** Throws unless the caller has the root role (nothing while auth is disabled). */
+  isAdminPermitted(ai: AuthInfo | undefined): void;
+  /** Throws unless the caller may read [key, rangeEnd) (Watch creation). */
+  isRangePermitted(ai: AuthInfo | undefined, key: Uint8Array, rangeEnd: Uint8Array | undefined): void;
+  /** Authenticate: checks the password, then a token is assigned through the log. */
+  authenticate(
+    name: string,
+    password: string,
+    remoteAddress?: string,
+  ): Promise<{ header: Header; token: string }>;
+  /**
+   * Any other Auth RPC by its method name (AuthEnable, UserAdd, RoleGet, ...): through the log, as
+   * etcd 3.4 does even for the reads; the response with its header filled.
+   */
+  request(
+    method: string,
+    req: Record<string, unknown>,
+    ai: AuthInfo | undefined,
+  ): Promise<Record<string, unknown>>;
 }
 
 /** A lease's time to live as this member's lessor holds it. */
@@ -50,8 +103,11 @@ export interface LeaseTimeToLive {
 /** The lease commands (etcd's etcdserver.Lessor). Response headers carry the revision only. */
 export interface Lessor {
   /** Chooses an ID (when 0) and proposes the grant. */
-  leaseGrant(req: { TTL: Int64; ID: Int64 }): Promise<{ header: Header; ID: bigint; TTL: number }>;
-  leaseRevoke(raw: Uint8Array, req: { ID: Int64 }): Promise<{ header: Header }>;
+  leaseGrant(
+    req: { TTL: Int64; ID: Int64 },
+    ai?: AuthInfo,
+  ): Promise<{ header: Header; ID: bigint; TTL: number }>;
+  leaseRevoke(raw: Uint8Array, req: { ID: Int64 }, ai?: AuthInfo): Promise<{ header: Header }>;
   /**
    * Leader only (a follower forwards keep-alives): restarts the lease's TTL and returns it, once the
    * log holds the renewal; undefined for an unknown lease.
@@ -205,6 +261,7 @@ export interface ClientApi extends RaftStatus {
   readonly watchable: Watchable;
   readonly cluster: Cluster;
   readonly maintenance: Maintenance;
+  readonly auth: Auth;
   readonly limits: ApiLimits;
   /**
    * For requests only the leader answers (lease keep-alive and time-to-live, member promote):

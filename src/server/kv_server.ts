@@ -4,6 +4,9 @@
 // barrier (as tetcd always has), and any other Txn is proposed. Every response leaves with its header
 // complete (etcd's v3rpc fills it after the call; here it is filled in the same step that builds or
 // awaits the response, so no request pays for an extra promise).
+// With auth enabled, reads are checked here as etcd's doSerialize does (permission, read, then the
+// auth revision the token was checked at must still be current); writes carry the caller in their log
+// entry and are checked when applied (apply/auth_applier.ts).
 import type {
   CompactionRequest,
   DeleteRangeRequest,
@@ -16,7 +19,10 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../proto/etcdserverpb.ts';
-import type { RaftKV, RaftStatus } from './api.ts';
+import type { AuthInfo, RaftKV, RaftStatus } from './api.ts';
+import type { AuthStore } from '../auth/store.ts';
+import { ErrAuthOldRevision } from '../auth/errors.ts';
+import { checkTxnAuth } from './apply/auth_applier.ts';
 import type { Proposer } from './propose.ts';
 import type { Stores } from './stores.ts';
 import { Op } from './raft_request.ts';
@@ -38,54 +44,64 @@ export class KVServer implements RaftKV {
     private readonly status: Pick<RaftStatus, 'header'>,
     /** The backend quota, checked before a put or a txn with puts is proposed (etcd's quotaKVServer). */
     private readonly quota?: QuotaGate,
+    private readonly auth?: AuthStore,
   ) {}
 
-  range(req: RangeRequest): RangeResponse | Promise<RangeResponse> {
+  range(req: RangeRequest, ai?: AuthInfo): RangeResponse | Promise<RangeResponse> {
     // Linearizable (the default): wait for the ReadIndex barrier, batched across requests; none is
     // needed for a serializable read or on a lone voter that leads.
     const barrier = req.serializable ? undefined : this.reads.barrier();
-    return barrier ? barrier.then(() => this.localRange(req)) : this.localRange(req);
+    return barrier ? barrier.then(() => this.localRange(req, ai)) : this.localRange(req, ai);
   }
 
-  async put(raw: Uint8Array, req: PutRequest): Promise<PutResponse> {
+  async put(raw: Uint8Array, req: PutRequest, ai?: AuthInfo): Promise<PutResponse> {
     const refused = this.quota?.check(costPut(req));
     if (refused) await refused;
-    const resp = await this.proposer.propose<PutResponse>(Op.Put, raw, req);
+    const resp = await this.proposer.propose<PutResponse>(Op.Put, raw, req, ai);
     this.status.header(resp.header);
     return resp;
   }
 
-  async deleteRange(raw: Uint8Array, req: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    const resp = await this.proposer.propose<DeleteRangeResponse>(Op.DeleteRange, raw, req);
+  async deleteRange(raw: Uint8Array, req: DeleteRangeRequest, ai?: AuthInfo): Promise<DeleteRangeResponse> {
+    const resp = await this.proposer.propose<DeleteRangeResponse>(Op.DeleteRange, raw, req, ai);
     this.status.header(resp.header);
     return resp;
   }
 
-  txn(raw: Uint8Array, req: TxnRequest): TxnResponse | Promise<TxnResponse> {
+  txn(raw: Uint8Array, req: TxnRequest, ai?: AuthInfo): TxnResponse | Promise<TxnResponse> {
     const refused = this.quota?.check(costTxn(req));
     if (refused) return refused;
-    if (!isTxnReadOnly(req)) return this.proposeTxn(raw, req);
+    if (!isTxnReadOnly(req)) return this.proposeTxn(raw, req, ai);
     const barrier = this.reads.barrier();
-    if (barrier) return barrier.then(() => this.readOnlyTxn(req));
-    return this.readOnlyTxn(req);
+    if (barrier) return barrier.then(() => this.readOnlyTxn(req, ai));
+    return this.readOnlyTxn(req, ai);
   }
 
-  async compact(raw: Uint8Array, req: CompactionRequest): Promise<{ header: Header }> {
-    const resp = await this.proposer.propose<{ header: Header }>(Op.Compaction, raw, req);
+  async compact(raw: Uint8Array, req: CompactionRequest, ai?: AuthInfo): Promise<{ header: Header }> {
+    const resp = await this.proposer.propose<{ header: Header }>(Op.Compaction, raw, req, ai);
     this.status.header(resp.header);
     return resp;
   }
 
-  private async proposeTxn(raw: Uint8Array, req: TxnRequest): Promise<TxnResponse> {
-    const resp = await this.proposer.propose<TxnResponse>(Op.Txn, raw, req);
+  private async proposeTxn(raw: Uint8Array, req: TxnRequest, ai: AuthInfo | undefined): Promise<TxnResponse> {
+    const resp = await this.proposer.propose<TxnResponse>(Op.Txn, raw, req, ai);
     this.status.header(resp.header);
     return resp;
   }
 
-  private localRange(req: RangeRequest): RangeResponse {
+  /** etcd's doSerialize, after the read: the token's auth revision must still be the store's. */
+  private checkRevision(ai: AuthInfo | undefined): void {
+    if (ai && ai.revision !== 0 && ai.revision !== this.auth!.revision()) throw new ErrAuthOldRevision();
+  }
+
+  private localRange(req: RangeRequest, ai: AuthInfo | undefined): RangeResponse {
+    const auth = this.auth;
+    const checked = auth !== undefined && auth.enabled;
+    if (checked) auth.isRangePermitted(ai, req.key, req.rangeEnd);
     const txn = this.stores.kv.read();
     try {
       const resp = executeRange(txn, req);
+      if (checked) this.checkRevision(ai);
       this.status.header(resp.header);
       return resp;
     } finally {
@@ -93,7 +109,10 @@ export class KVServer implements RaftKV {
     }
   }
 
-  private readOnlyTxn(req: TxnRequest): TxnResponse {
+  private readOnlyTxn(req: TxnRequest, ai: AuthInfo | undefined): TxnResponse {
+    const auth = this.auth;
+    const checked = auth !== undefined && auth.enabled;
+    if (checked) checkTxnAuth(auth, ai, req);
     const kv = this.stores.kv;
     const txn = kv.read();
     try {
@@ -101,6 +120,7 @@ export class KVServer implements RaftKV {
       const view = txn as unknown as WriteView;
       const ctx: WriteCtx = { view, beginRev: kv.rev(), changes: 0 };
       const resp = executeTxn(ctx, req, NO_LEASES);
+      if (checked) this.checkRevision(ai);
       this.status.header(resp.header);
       return resp;
     } finally {

@@ -9,7 +9,7 @@ import { LeaseLoop } from '../lease/lease_loop.ts';
 import { LeaseRenewals } from '../lease/lease_renew.ts';
 import { fromBigInt, messageType, toBigInt, toNumber, type Int64 } from '../proto/index.ts';
 import type { Header } from '../proto/etcdserverpb.ts';
-import type { LeaseTimeToLive, Lessor } from './api.ts';
+import type { AuthInfo, LeaseTimeToLive, Lessor } from './api.ts';
 import { ErrLeaseNotFound, ErrLeaseTTLTooLarge } from './errors.ts';
 import type { Proposer } from './propose.ts';
 import { Op } from './raft_request.ts';
@@ -36,12 +36,17 @@ export class LeaseServer implements Lessor {
     log: Logger,
     /** The backend quota, checked before a grant is proposed (etcd's quotaLeaseServer). */
     private readonly quota?: QuotaGate,
+    /**
+     * Who the member's own revocations of expired leases come from while auth is enabled: root at the
+     * current auth revision (etcd's WithRoot), so the attached keys go whatever the permissions.
+     */
+    private readonly asRoot: () => AuthInfo | undefined = () => undefined,
   ) {
     this.loop = new LeaseLoop({
       lessor,
       revoke: (id) => {
         const req = { ID: fromBigInt(id) };
-        return this.leaseRevoke(LeaseRevokePb.encode(req).finish(), req);
+        return this.leaseRevoke(LeaseRevokePb.encode(req).finish(), req, this.asRoot());
       },
       checkpoint: (cps) => this.checkpoint(cps),
       log,
@@ -63,7 +68,10 @@ export class LeaseServer implements Lessor {
     this.loop.close();
   }
 
-  async leaseGrant(req: { TTL: Int64; ID: Int64 }): Promise<{ header: Header; ID: bigint; TTL: number }> {
+  async leaseGrant(
+    req: { TTL: Int64; ID: Int64 },
+    ai?: AuthInfo,
+  ): Promise<{ header: Header; ID: bigint; TTL: number }> {
     const ttl = toNumber(req.TTL);
     // The quota first: etcd's quotaLeaseServer wraps the whole call.
     const refused = this.quota?.check(costLeaseGrant());
@@ -77,12 +85,12 @@ export class LeaseServer implements Lessor {
       while (id === 0n || this.lessor.lookup(id));
     }
     const raw = LeaseGrantPb.encode({ TTL: ttl, ID: fromBigInt(id) }).finish();
-    return this.proposer.propose(Op.LeaseGrant, raw, { TTL: ttl, ID: fromBigInt(id) });
+    return this.proposer.propose(Op.LeaseGrant, raw, { TTL: ttl, ID: fromBigInt(id) }, ai);
   }
 
-  leaseRevoke(raw: Uint8Array, req: { ID: Int64 }): Promise<{ header: Header }> {
+  leaseRevoke(raw: Uint8Array, req: { ID: Int64 }, ai?: AuthInfo): Promise<{ header: Header }> {
     if (!this.lessor.lookup(toBigInt(req.ID))) return Promise.reject(new ErrLeaseNotFound());
-    return this.proposer.propose(Op.LeaseRevoke, raw, req);
+    return this.proposer.propose(Op.LeaseRevoke, raw, req, ai);
   }
 
   leaseRenew(id: bigint): number | undefined | Promise<number | undefined> {

@@ -3,7 +3,7 @@
 // request timeout fails as etcd's does: one that reached raft (its entry was lost in a leader change, or
 // the cluster lost its quorum after) with "request timed out"; one that never did (no leader all along)
 // with the bare "context deadline exceeded" of etcd's blocked raft proposal.
-import type { Op } from './raft_request.ts';
+import type { Op, RequestAuth } from './raft_request.ts';
 import { encodeRaftRequest } from './raft_request.ts';
 import {
   ErrProposeDeadline,
@@ -98,7 +98,8 @@ export class Proposer {
     return this.waits.size;
   }
 
-  propose<T>(op: Op, raw: Uint8Array, decoded: unknown): Promise<T> {
+  /** `auth`: the caller's user and auth revision, for the entry's header (only with a token or a CN). */
+  propose<T>(op: Op, raw: Uint8Array, decoded: unknown, auth?: RequestAuth): Promise<T> {
     if (this.stopped) return Promise.reject(new ErrStopped());
     if (this.log.pending() > MAX_PENDING) return Promise.reject(new ErrTooManyRequests());
     const id = this.nextId++;
@@ -111,7 +112,7 @@ export class Proposer {
         proposed: false,
       };
       this.waits.set(id, w);
-      this.log.propose(encodeRaftRequest(id, op, raw), () => {
+      this.log.propose(encodeRaftRequest(id, op, raw, auth), () => {
         if (this.waits.get(id) !== w) return false;
         w.proposed = true;
         return true;

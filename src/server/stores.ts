@@ -1,4 +1,5 @@
-// The member's state machine: the stores that applying the log changes, all over one backend. A
+// The member's state machine: the stores that applying the log changes (KV, leases, members, alarms,
+// auth), all over one backend. A
 // snapshot from the leader replaces the backend's content; reload() then rebuilds the stores over it,
 // so every part of the member reads `stores.kv` and `stores.cluster` when it uses them, never a copy.
 // The applied index is the store's consistent index: only the apply path (apply/) moves it, in the same
@@ -11,6 +12,7 @@ import { loadLeases } from '../lease/lease_store.ts';
 import { RaftCluster } from '../membership/cluster.ts';
 import { watchSource } from './watch_source.ts';
 import { AlarmStore } from './alarm_store.ts';
+import type { AuthStore } from '../auth/store.ts';
 
 export class Stores {
   readonly watchable: WatchableStore;
@@ -21,6 +23,8 @@ export class Stores {
     public kv: KVStore,
     public cluster: RaftCluster,
     readonly lessor: Lessor,
+    /** Users, roles, permissions and whether auth is enabled (one object, reloaded in place). */
+    readonly auth: AuthStore,
     fatal: (err: unknown) => void,
   ) {
     this.watchable = new WatchableStore(
@@ -58,6 +62,7 @@ export class Stores {
     const cluster = RaftCluster.load(backend);
     if (cluster) this.cluster = cluster;
     this.alarms.reload();
+    this.auth.reload();
     // Watchers learn what the snapshot skipped over as one batch read back from the key bucket.
     if (kv.rev() > oldRev && kv.compactRev() <= oldRev) {
       const src = watchSource(() => kv, backend);

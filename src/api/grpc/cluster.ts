@@ -3,7 +3,14 @@
 // does, so a bad URL is answered before anything is proposed. uint64 IDs cross the wire as Long and
 // live as bigint.
 import { fromBigInt, messageType, toBigInt, type Int64, type Long } from '../../proto/index.ts';
-import { parsePeerURLs, type Cluster, type ClusterHeaderFields, type Member } from '../../server/api.ts';
+import {
+  parsePeerURLs,
+  type Auth,
+  type Cluster,
+  type ClusterHeaderFields,
+  type Member,
+} from '../../server/api.ts';
+import { withCaller } from './auth.ts';
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
 
@@ -39,7 +46,10 @@ export function headerToProto(h: ClusterHeaderFields): { clusterId: Long; member
 /** The leader's answer to a request only it can judge, or undefined when this member leads. */
 export type ToLeader = (path: string, raw: Buffer) => Promise<Buffer | undefined>;
 
-export function clusterService(srv: Cluster, toLeader: ToLeader): ServiceImpl {
+export function clusterService(srv: Cluster, toLeader: ToLeader, auth: Auth): ServiceImpl {
+  // etcd's checkMembershipOperationPermission: add, remove, update and promote need the root role.
+  const admin = (ctx: Parameters<typeof withCaller>[1]) =>
+    withCaller(auth, ctx, (ai) => auth.isAdminPermitted(ai));
   const t = requestTypes('etcdserverpb.Cluster');
   const list = (ms: readonly Member[]) => ms.map(memberToProto);
   const header = () => headerToProto(srv.responseHeader());
@@ -47,6 +57,7 @@ export function clusterService(srv: Cluster, toLeader: ToLeader): ServiceImpl {
     MemberAdd: unary(async (raw, ctx) => {
       const req = decode<{ peerURLs: string[]; isLearner: boolean }>(t['MemberAdd']!, raw);
       const urls = parsePeerURLs(req.peerURLs ?? []);
+      await admin(ctx);
       const { member, members } = await srv.addMember(urls, !!req.isLearner, ctx.signal);
       // etcd answers the new member without name or client URLs: it has not started yet.
       return {
@@ -57,11 +68,13 @@ export function clusterService(srv: Cluster, toLeader: ToLeader): ServiceImpl {
     }),
     MemberRemove: unary(async (raw, ctx) => {
       const req = decode<{ ID: Int64 }>(t['MemberRemove']!, raw);
+      await admin(ctx);
       const members = await srv.removeMember(toBigInt(req.ID, true), ctx.signal);
       return { header: header(), members: list(members) };
     }),
     MemberUpdate: unary(async (raw, ctx) => {
       const req = decode<{ ID: Int64; peerURLs: string[] }>(t['MemberUpdate']!, raw);
+      await admin(ctx);
       const members = await srv.updateMember(toBigInt(req.ID, true), [...(req.peerURLs ?? [])], ctx.signal);
       return { header: header(), members: list(members) };
     }),
@@ -72,6 +85,7 @@ export function clusterService(srv: Cluster, toLeader: ToLeader): ServiceImpl {
     }),
     MemberPromote: unary(async (raw, ctx) => {
       const req = decode<{ ID: Int64 }>(t['MemberPromote']!, raw);
+      await admin(ctx);
       // Only the leader knows whether a learner has caught up: a follower forwards (as etcd does).
       const fwd = await toLeader('/etcdserverpb.Cluster/MemberPromote', raw);
       if (fwd) return PromoteResponsePb.decode(fwd);

@@ -5,6 +5,7 @@ import * as E from '../../server/errors.ts';
 import { STREAM_DECODE_PREFIX, UNARY_DECODE_PREFIX } from '../../proto/wire_check.ts';
 import { ErrCompacted, ErrFutureRev } from '../../mvcc/errors.ts';
 import * as M from '../../membership/errors.ts';
+import * as A from '../../auth/errors.ts';
 
 type Ctor = abstract new (...args: never[]) => Error;
 
@@ -48,6 +49,26 @@ const table = new Map<Ctor, { code: Code; message?: string }>([
   // etcd 3.4's table maps it to a client-side error value, not a status: gRPC sends it as Unknown.
   [M.ErrNotEnoughStartedMembers, { code: Code.UNKNOWN }],
   [M.ErrUnhealthy, { code: Code.UNAVAILABLE }],
+  // etcd 3.4's rpctypes for the auth package's errors.
+  [A.ErrRootUserNotExist, { code: Code.FAILED_PRECONDITION }],
+  [A.ErrRootRoleNotExist, { code: Code.FAILED_PRECONDITION }],
+  [A.ErrUserAlreadyExist, { code: Code.FAILED_PRECONDITION }],
+  [A.ErrUserEmpty, { code: Code.INVALID_ARGUMENT }],
+  [A.ErrUserNotFound, { code: Code.FAILED_PRECONDITION }],
+  [A.ErrRoleAlreadyExist, { code: Code.FAILED_PRECONDITION }],
+  [A.ErrRoleNotFound, { code: Code.FAILED_PRECONDITION }],
+  [A.ErrRoleEmpty, { code: Code.INVALID_ARGUMENT }],
+  [A.ErrAuthFailed, { code: Code.INVALID_ARGUMENT }],
+  [A.ErrPermissionDenied, { code: Code.PERMISSION_DENIED }],
+  [A.ErrRoleNotGranted, { code: Code.FAILED_PRECONDITION }],
+  [A.ErrPermissionNotGranted, { code: Code.FAILED_PRECONDITION }],
+  [A.ErrAuthNotEnabled, { code: Code.FAILED_PRECONDITION }],
+  [A.ErrInvalidAuthToken, { code: Code.UNAUTHENTICATED }],
+  [A.ErrInvalidAuthMgmt, { code: Code.INVALID_ARGUMENT }],
+  [A.ErrAuthOldRevision, { code: Code.INVALID_ARGUMENT }],
+  // Outside etcd 3.4's table: sent as Unknown with the auth package's words.
+  [A.ErrNoPasswordUser, { code: Code.UNKNOWN }],
+  [A.ErrVerifyOnly, { code: Code.UNKNOWN }],
   [
     ErrCompacted,
     { code: Code.OUT_OF_RANGE, message: 'etcdserver: mvcc: required revision has been compacted' },

@@ -1,6 +1,9 @@
 // etcdserverpb.KV: decode, check (etcd's v3rpc checks), then the member's RaftKV, which decides between
-// a local read, a ReadIndex barrier and a proposal, and answers with the header filled.
-import type { ApiLimits, RaftKV } from '../../server/api.ts';
+// a local read, a ReadIndex barrier and a proposal, and answers with the header filled. While auth is
+// enabled the caller is looked up after the checks (where etcd's server does) and passed along; while
+// it is not, nothing of auth is looked at but one boolean.
+import type { ApiLimits, Auth, RaftKV } from '../../server/api.ts';
+import { withCaller } from './auth.ts';
 import { ErrRequestTooLarge } from '../../server/errors.ts';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './validate.ts';
 import type {
@@ -13,38 +16,42 @@ import type {
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
 
-export function kvService(kv: RaftKV, limits: ApiLimits): ServiceImpl {
+export function kvService(kv: RaftKV, limits: ApiLimits, auth: Auth): ServiceImpl {
   const t = requestTypes('etcdserverpb.KV');
   const limit = (raw: Buffer) => {
     if (raw.length > limits.maxRequestBytes) throw new ErrRequestTooLarge();
   };
   return {
-    Range: unary((raw) => {
+    Range: unary((raw, ctx) => {
       const req = decode<RangeRequest>(t['Range']!, raw);
       checkRangeRequest(req);
-      return kv.range(req);
+      if (!auth.enabled) return kv.range(req);
+      return withCaller(auth, ctx, (ai) => kv.range(req, ai));
     }),
-    Put: unary((raw) => {
+    Put: unary((raw, ctx) => {
       const req = decode<PutRequest>(t['Put']!, raw);
       checkPutRequest(req);
       limit(raw);
-      return kv.put(raw, req);
+      if (!auth.enabled) return kv.put(raw, req);
+      return withCaller(auth, ctx, (ai) => kv.put(raw, req, ai));
     }),
-    DeleteRange: unary((raw) => {
+    DeleteRange: unary((raw, ctx) => {
       const req = decode<DeleteRangeRequest>(t['DeleteRange']!, raw);
       checkDeleteRequest(req);
       limit(raw);
-      return kv.deleteRange(raw, req);
+      if (!auth.enabled) return kv.deleteRange(raw, req);
+      return withCaller(auth, ctx, (ai) => kv.deleteRange(raw, req, ai));
     }),
-    Txn: unary((raw) => {
+    Txn: unary((raw, ctx) => {
       const req = decode<TxnRequest>(t['Txn']!, raw);
       checkTxnRequest(req, limits.maxTxnOps);
       limit(raw);
-      return kv.txn(raw, req);
+      if (!auth.enabled) return kv.txn(raw, req);
+      return withCaller(auth, ctx, (ai) => kv.txn(raw, req, ai));
     }),
-    Compact: unary((raw) => {
+    Compact: unary((raw, ctx) => {
       const req = decode<CompactionRequest>(t['Compact']!, raw);
-      return kv.compact(raw, req);
+      return withCaller(auth, ctx, (ai) => kv.compact(raw, req, ai));
     }),
   };
 }

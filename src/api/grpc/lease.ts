@@ -3,7 +3,8 @@
 // arrive at a follower are forwarded to the leader (as etcd does), in the order they came. Every answer
 // carries the header of the member that serves the client (as etcd's v3rpc fills it): a keep-alive's
 // is taken before the renewal is sent, a time-to-live's once the answer is in.
-import type { Lessor, RaftStatus } from '../../server/api.ts';
+import type { Auth, Lessor, RaftStatus } from '../../server/api.ts';
+import { withCaller } from './auth.ts';
 import { fromBigInt, messageType, toBigInt, type Int64 } from '../../proto/index.ts';
 import type { Header } from '../../proto/etcdserverpb.ts';
 import { decode, requestTypes } from './codec.ts';
@@ -13,18 +14,24 @@ import { bidi, unary, type ServiceImpl, type StreamIn, type StreamOut } from './
 const KeepAliveResponsePb = messageType('etcdserverpb.LeaseKeepAliveResponse');
 const TimeToLiveResponsePb = messageType('etcdserverpb.LeaseTimeToLiveResponse');
 
-export function leaseService(lessor: Lessor, status: RaftStatus, toLeader: ToLeader): ServiceImpl {
+export function leaseService(
+  lessor: Lessor,
+  status: RaftStatus,
+  toLeader: ToLeader,
+  auth: Auth,
+): ServiceImpl {
   const t = requestTypes('etcdserverpb.Lease');
   const header = () => status.header({ revision: status.rev() });
   return {
-    LeaseGrant: unary(async (raw) => {
+    LeaseGrant: unary(async (raw, ctx) => {
       const req = decode<{ TTL: Int64; ID: Int64 }>(t['LeaseGrant']!, raw);
-      const r = await lessor.leaseGrant(req);
+      const r = await withCaller(auth, ctx, (ai) => lessor.leaseGrant(req, ai));
       return { header: status.header(r.header), ID: fromBigInt(r.ID), TTL: r.TTL };
     }),
-    LeaseRevoke: unary(async (raw) => {
+    LeaseRevoke: unary(async (raw, ctx) => {
       const req = decode<{ ID: Int64 }>(t['LeaseRevoke']!, raw);
-      const r = await lessor.leaseRevoke(raw, req);
+      // Write permission on every attached key is checked when the revocation applies.
+      const r = await withCaller(auth, ctx, (ai) => lessor.leaseRevoke(raw, req, ai));
       return { header: status.header(r.header) };
     }),
     LeaseTimeToLive: unary(async (raw) => {

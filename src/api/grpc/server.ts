@@ -10,6 +10,7 @@ import { leaseService } from './lease.ts';
 import { watchService } from './watch.ts';
 import { lockService } from './lock.ts';
 import { electionService } from './election.ts';
+import { authService } from './auth.ts';
 import { coordErrors } from './coord_handler.ts';
 import { GrpcRouter } from './router.ts';
 import { Interceptor } from './interceptor.ts';
@@ -31,12 +32,12 @@ export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter;
     guard,
   });
   const toLeader = (path: string, raw: Buffer) => srv.forwardToLeader(path, raw);
-  router.service('etcdserverpb.KV', kvService(srv.kv, srv.limits));
-  router.service('etcdserverpb.Watch', watchService(srv.watchable, srv, srv.limits));
-  router.service('etcdserverpb.Lease', leaseService(srv.lessor, srv, toLeader));
-  router.service('etcdserverpb.Maintenance', maintenanceService(srv.maintenance, srv));
-  router.service('etcdserverpb.Cluster', clusterService(srv.cluster, toLeader));
-  router.service('etcdserverpb.Auth', {});
+  router.service('etcdserverpb.KV', kvService(srv.kv, srv.limits, srv.auth));
+  router.service('etcdserverpb.Watch', watchService(srv.watchable, srv, srv.limits, srv.auth));
+  router.service('etcdserverpb.Lease', leaseService(srv.lessor, srv, toLeader, srv.auth));
+  router.service('etcdserverpb.Maintenance', maintenanceService(srv.maintenance, srv, srv.auth));
+  router.service('etcdserverpb.Cluster', clusterService(srv.cluster, toLeader, srv.auth));
+  router.service('etcdserverpb.Auth', authService(srv.auth));
   addHealthService(router);
   // Lock and Election calls can wait indefinitely; they are ended first on close.
   const lock = lockService(srv, srv);

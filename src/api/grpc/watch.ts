@@ -4,7 +4,17 @@
 // still being written, a watcher's further revisions wait and go out together in one response: a
 // response may hold several whole revisions (never part of one, unless the watcher asked for
 // fragments), and a flush's responses are framed into one buffer handed to the front at once.
-import type { ApiLimits, RaftStatus, WatchDelivery, Watchable, Watcher } from '../../server/api.ts';
+import type {
+  ApiLimits,
+  Auth,
+  AuthSource,
+  RaftStatus,
+  WatchDelivery,
+  Watchable,
+  Watcher,
+} from '../../server/api.ts';
+import { ErrAuthOldRevision, ErrInvalidAuthToken, ErrUserEmpty } from '../../auth/errors.ts';
+import { ClientError } from '../../pkg/errors.ts';
 import { messageType, sat, type Int64, type MessageType } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { HeaderCache, responseSize, writeResponse } from './watch_codec.ts';
@@ -53,12 +63,17 @@ const RESPONSE_HEAD = 64;
 /** Responses the front may still be writing when the next batch is handed over. */
 const FLUSH_BELOW = 1;
 
-export function watchService(watchable: Watchable, status: RaftStatus, limits: ApiLimits): ServiceImpl {
+export function watchService(
+  watchable: Watchable,
+  status: RaftStatus,
+  limits: ApiLimits,
+  auth?: Auth,
+): ServiceImpl {
   const reqType = requestTypes('etcdserverpb.Watch')['Watch']!;
   const respType = messageType('etcdserverpb.WatchResponse');
   return {
     Watch: bidi(
-      (out) =>
+      (out, ctx) =>
         new WatchStream(
           watchable,
           status,
@@ -66,9 +81,23 @@ export function watchService(watchable: Watchable, status: RaftStatus, limits: A
           out,
           (raw) => decode<WatchRequest>(reqType, raw, true),
           respType,
+          auth,
+          ctx,
         ).input,
     ),
   };
+}
+
+/** etcd's cancel reasons for a watch refused by auth (watch.go recvLoop). */
+function cancelReason(err: unknown): string {
+  if (
+    err instanceof ErrInvalidAuthToken ||
+    err instanceof ErrAuthOldRevision ||
+    err instanceof ErrUserEmpty
+  ) {
+    return err.message;
+  }
+  return 'etcdserver: permission denied';
 }
 
 /**
@@ -123,6 +152,8 @@ class WatchStream {
     private readonly out: StreamOut,
     private readonly decodeReq: (raw: Buffer) => WatchRequest,
     private readonly respType: MessageType,
+    private readonly auth?: Auth,
+    private readonly caller?: AuthSource,
   ) {
     this.headers = new HeaderCache((revision) => status.header({ revision }));
     counts.watchStreams++;
@@ -209,9 +240,66 @@ class WatchStream {
       this.out.fail(err);
       return;
     }
-    if (req.createRequest) this.create(req.createRequest);
+    // While auth is enabled, requests wait their turn behind a create whose caller is still looked up.
+    if (this.queue || this.auth?.enabled) {
+      const prev = this.queue ?? Promise.resolve();
+      const next = prev.then(() => this.handle(req)).catch((err: unknown) => this.out.fail(err));
+      this.queue = next;
+      void next.then(() => {
+        if (this.queue === next) this.queue = undefined;
+      });
+      return;
+    }
+    // Without auth every request is handled at once (nothing here returns a promise then).
+    void this.handle(req);
+  }
+
+  /** Requests waiting behind a permission check (only while auth is enabled). */
+  private queue: Promise<void> | undefined;
+
+  private handle(req: WatchRequest): void | Promise<void> {
+    if (req.createRequest) return this.checkedCreate(req.createRequest);
     else if (req.cancelRequest) this.cancel(sat(req.cancelRequest.watchId));
     else if (req.progressRequest) this.progress();
+  }
+
+  /**
+   * etcd's isWatchPermitted before the create: read permission on the range (a range end of "\0" is
+   * checked as the key alone, as etcd 3.4 turns it into an empty end first). A refusal is a created
+   * and canceled response with watch ID -1 and etcd's reason.
+   */
+  private checkedCreate(c: CreateRequest): void | Promise<void> {
+    const auth = this.auth;
+    if (!auth?.enabled || !this.caller) return this.create(c);
+    const end = c.rangeEnd.length === 1 && c.rangeEnd[0] === 0 ? undefined : c.rangeEnd;
+    const refuse = (err: unknown) => {
+      if (!(err instanceof ClientError)) throw err;
+      this.write({
+        header: this.header(this.status.rev()),
+        watchId: -1,
+        created: true,
+        canceled: true,
+        cancelReason: cancelReason(err),
+      });
+    };
+    const check = (ai: Awaited<ReturnType<Auth['authInfo']>>) => {
+      try {
+        auth.isRangePermitted(ai, c.key, end);
+      } catch (err) {
+        refuse(err);
+        return;
+      }
+      this.create(c);
+    };
+    let ai: ReturnType<Auth['authInfo']>;
+    try {
+      ai = auth.authInfo(this.caller);
+    } catch (err) {
+      refuse(err);
+      return;
+    }
+    if (ai instanceof Promise) return ai.then(check, refuse);
+    check(ai);
   }
 
   private create(c: CreateRequest): void {

@@ -58,6 +58,7 @@ function setup(keys: string[], throws: Record<string, () => Error>) {
     appliedIndex: () => 0,
     applyConfChange: () => assert.fail('no conf change here'),
     applyEmpty: () => assert.fail('no empty entry here'),
+    applyAuth: () => assert.fail('no auth entries here'),
     applyAttributes: () => assert.fail('no attributes here'),
     commitBackend: () => commits.push(1),
   };

@@ -6,7 +6,14 @@
 // request; anything else thrown here is a bug or a broken invariant and propagates to the Ready loop,
 // which stops the member (fail-stop). The decision is made on the error's class, never its message.
 import { EntryType, type Entry } from '../../raft/index.ts';
-import { decodeRaftRequest, Op, peekRaftRequest } from '../raft_request.ts';
+import {
+  AUTH_OP_MAX,
+  AUTH_OP_MIN,
+  decodeRaftRequest,
+  Op,
+  peekRaftRequest,
+  type RequestAuth,
+} from '../raft_request.ts';
 import type { Proposer } from '../propose.ts';
 import { ClientError, InvariantError } from '../../pkg/errors.ts';
 import { ErrNoSpace } from '../errors.ts';
@@ -26,8 +33,13 @@ import type {
 } from '../../proto/etcdserverpb.ts';
 
 export interface ApplyDeps {
-  /** The applier chain for the next entry (the alarms raised choose its layers). */
-  applier(): Applier;
+  /**
+   * The applier chain for the next entry (the alarms raised choose its layers; enabled auth adds its
+   * checks for `auth`, the caller the entry's header names).
+   */
+  applier(auth?: RequestAuth): Applier;
+  /** An Auth service entry (etcd's InternalRaftRequest auth_* fields): its response. */
+  applyAuth(op: Op, req: unknown, auth: RequestAuth | undefined, index: number): unknown;
   /** Where the next entry's writes record their index. */
   setPosition(p: ApplyPosition): void;
   /**
@@ -114,8 +126,13 @@ export function applyEntries(deps: ApplyDeps, entries: readonly Entry[]): number
     }
     deps.setPosition({ index: e.index, term: e.term });
     try {
-      const result = applyOne(deps.applier(), op, req);
-      waiter?.resolve(result);
+      const result =
+        op >= AUTH_OP_MIN && op <= AUTH_OP_MAX
+          ? deps.applyAuth(op, req, head?.auth, e.index)
+          : applyOne(deps.applier(head?.auth), op, req);
+      if (waiter) waiter.resolve(result);
+      // An answer made later (a signed JWT) that nobody here waits for: its failure is no one's.
+      else if (result instanceof Promise) result.catch(() => undefined);
     } catch (err) {
       if (!(err instanceof ClientError)) throw err;
       const raising = err instanceof ErrNoSpace ? deps.onNoSpace() : undefined;

@@ -15,6 +15,9 @@ import { AlarmChains, type QuotaCheck } from './quota_applier.ts';
 import { AlarmType, ALARM_TYPE_NAMES } from '../alarm_store.ts';
 import { raiseNoSpace, type AlarmProposer } from '../quota.ts';
 import { applyConfChange, type ConfChangeDeps, type ConfChangeRaft } from './conf_change.ts';
+import { applyAuth, AuthApplier, type AuthApplyDeps } from './auth_applier.ts';
+import type { Op, RequestAuth } from '../raft_request.ts';
+import type { AuthStore } from '../../auth/store.ts';
 
 export interface EntryApplierDeps extends ConfChangeDeps {
   raft: ConfChangeRaft & { term(): number };
@@ -35,6 +38,8 @@ export class EntryApplier implements ApplyDeps {
   private raising: Promise<void> | undefined;
   /** The alarms raised when the last entry applied, to log a change as etcd does. */
   private raised = { noSpace: false, corrupt: false };
+  private readonly authDeps: AuthApplyDeps | undefined;
+  private readonly authLayer: AuthApplier | undefined;
 
   constructor(private readonly deps: EntryApplierDeps) {
     const backend = new BackendApplier(deps.stores);
@@ -49,12 +54,36 @@ export class EntryApplier implements ApplyDeps {
     );
     const { alarms } = deps.stores;
     this.raised = { noSpace: alarms.has(AlarmType.NOSPACE), corrupt: alarms.has(AlarmType.CORRUPT) };
+    const store = deps.stores.auth as AuthStore | undefined;
+    if (store) {
+      const stores = deps.stores;
+      this.authDeps = {
+        store,
+        lessor: () => stores.lessor,
+        noKvChange: () => backend.noKvChange(),
+        rev: () => stores.kv.rev(),
+      };
+      this.authLayer = new AuthApplier(this.authDeps);
+    }
   }
 
-  /** The chain for the alarms raised now: NOSPACE adds the capped layer, CORRUPT the corrupt one. */
-  applier(): Applier {
+  /**
+   * The chain for the alarms raised now: NOSPACE adds the capped layer, CORRUPT the corrupt one; while
+   * auth is enabled, its checks for the entry's caller go on top.
+   */
+  applier(auth?: RequestAuth): Applier {
     const { alarms } = this.deps.stores;
-    return this.chains.chainFor(alarms.has(AlarmType.NOSPACE), alarms.has(AlarmType.CORRUPT));
+    const chain = this.chains.chainFor(alarms.has(AlarmType.NOSPACE), alarms.has(AlarmType.CORRUPT));
+    const layer = this.authLayer;
+    if (!layer || !this.authDeps!.store.enabled) return chain;
+    layer.next = chain;
+    layer.info = auth;
+    return layer;
+  }
+
+  applyAuth(op: Op, req: unknown, auth: RequestAuth | undefined, index: number): unknown {
+    if (!this.authDeps) throw new Error('apply: an auth entry on a member without an auth store');
+    return applyAuth(this.authDeps, op, req, auth, index);
   }
 
   /** After an Alarm entry: logs a type raised or disarmed (the first of its type or the last), as etcd. */
