@@ -48,6 +48,12 @@ export interface TetcdConfig {
   listenMetricsUrls: string[];
   /** --quota-backend-bytes (0: etcd's default, negative: no quota). */
   quotaBackendBytes: number;
+  /** --auth-token as given ("simple", or "jwt,..."; checked when the member starts, as etcd does). */
+  authToken: string;
+  /** --auth-token-ttl, seconds. */
+  authTokenTtl: number;
+  /** --bcrypt-cost (out of range: the auth store warns and takes 10, as etcd). */
+  bcryptCost: number;
   autoCompactionMode: CompactionMode;
   /** --auto-compaction-retention as given (checked here, read by the compactor). */
   autoCompactionRetention: string;
@@ -477,6 +483,9 @@ function build(raw: Map<string, string>, warnings: string[] = []): TetcdConfig {
     enablePprof: bool('enable-pprof', false),
     metrics: get('metrics', 'basic'),
     quotaBackendBytes: Number(get('quota-backend-bytes', '0')),
+    authToken: get('auth-token', 'simple'),
+    authTokenTtl: uint('auth-token-ttl', get('auth-token-ttl', '300')),
+    bcryptCost: uint('bcrypt-cost', get('bcrypt-cost', '10')),
     ...autoCompaction(get('auto-compaction-mode', 'periodic'), get('auto-compaction-retention', '0')),
     listenMetricsUrls: metricsUrls ? urls('listen-metrics-urls', metricsUrls, true) : [],
     watchProgressNotifyInterval: positiveDuration(

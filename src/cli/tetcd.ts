@@ -10,6 +10,7 @@ import { BootstrapError } from '../server/bootstrap.ts';
 import { startClientServer, startMetricsServer, type ClientServer } from './client_port.ts';
 import { enableExtensive } from '../pkg/metrics.ts';
 import { TlsConfigError } from '../pkg/tls.ts';
+import { AuthOptionError } from '../server/server.ts';
 import { setupTls, type MemberTls } from './tls_setup.ts';
 import { splitUrl } from './config.ts';
 
@@ -109,6 +110,10 @@ async function main(): Promise<void> {
       initialElectionTickAdvance: config.initialElectionTickAdvance,
       strictReconfigCheck: config.strictReconfigCheck,
       quotaBackendBytes: config.quotaBackendBytes,
+      authToken: config.authToken,
+      authTokenTtlSec: config.authTokenTtl,
+      bcryptCost: config.bcryptCost,
+      clientCertAuth: config.clientTls?.clientCertAuth ?? false,
       autoCompactionMode: config.autoCompactionMode,
       autoCompactionRetention: config.autoCompactionRetention,
       watchProgressNotifyIntervalMs: config.watchProgressNotifyInterval,
@@ -129,6 +134,8 @@ async function main(): Promise<void> {
     });
   } catch (e) {
     if (e instanceof BootstrapError) refuse(e.message);
+    // etcd 3.4: "failed to create token provider", then the error (auth: invalid auth options, ...).
+    if (e instanceof AuthOptionError) refuse(e.message);
     // A system error the checks could not foresee (a full disk, a race on a port): its line, no stack.
     if (isSystemError(e)) refuse(e.message);
     throw e;

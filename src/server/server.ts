@@ -47,6 +47,14 @@ import { logQuota, Quota, QuotaGate, quotaBytes } from './quota.ts';
 import { messageType } from '../proto/index.ts';
 import { newCompactor, parseCompactionRetention, type Compactor } from './compactor.ts';
 import { StateType } from '../raft/index.ts';
+import { AuthStore, type AuthInfo } from '../auth/store.ts';
+import { newTokenProvider, type TokenProvider } from '../auth/token.ts';
+
+/** A bad --auth-token: the CLI refuses to start with its one line. */
+export { AuthOptionError } from '../auth/token.ts';
+import { AuthServer } from './auth_server.ts';
+import { ApplyWait } from './apply_wait.ts';
+import { parseGoDuration } from './compactor.ts';
 
 export interface ServerConfig {
   name: string;
@@ -89,6 +97,14 @@ export interface ServerConfig {
   autoCompactionRetention?: string;
   /** --quota-backend-bytes: 0 or unset is etcd's default (2 GiB), < 0 no quota (server/quota.ts). */
   quotaBackendBytes?: number;
+  /** --auth-token (default "simple"): "simple" or "jwt,pub-key=..,priv-key=..,sign-method=..,ttl=..". */
+  authToken?: string;
+  /** --auth-token-ttl in seconds (default 300): a simple token's life after its last use. */
+  authTokenTtlSec?: number;
+  /** --bcrypt-cost (default 10; outside [4, 31] etcd's default, with its warning). */
+  bcryptCost?: number;
+  /** --client-cert-auth: a call without a token is its verified client certificate's CN. */
+  clientCertAuth?: boolean;
   /** This member was removed from the cluster (MemberRemove): the process should stop. */
   onRemoved?: () => void;
   logger: Logger;
@@ -104,6 +120,7 @@ export class EtcdServer implements ClientApi {
   readonly lessor: LeaseServer;
   readonly cluster: Cluster;
   readonly maintenance: Maintenance;
+  readonly auth: AuthServer;
   readonly watchable: WatchableStore;
   readonly limits: ApiLimits;
 
@@ -121,6 +138,7 @@ export class EtcdServer implements ClientApi {
   private readonly applier: EntryApplier;
   private readonly quota: Quota;
   private readonly forward = new LeaderForward();
+  private readonly applyWait: ApplyWait;
   /** Auto-compaction, when a retention is set; it acts only while this member leads. */
   private readonly compactor: Compactor | undefined;
   private readTimer: NodeJS.Timeout | undefined;
@@ -130,6 +148,8 @@ export class EtcdServer implements ClientApi {
     private readonly cfg: ServerConfig,
     private readonly booted: Booted,
     leases: LeaseStore,
+    tokens: TokenProvider,
+    applyWait: ApplyWait,
   ) {
     const log = cfg.logger;
     const fatal = (err: unknown) => cfg.fatal(err);
@@ -145,7 +165,9 @@ export class EtcdServer implements ClientApi {
       watchProgressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs ?? 10 * 60 * 1000,
       electionMs: this.electionMs,
     };
-    const stores = new Stores(booted.backend, booted.kv, booted.cluster, leases, fatal);
+    const authStore = new AuthStore(booted.backend, { log, tokens, bcryptCost: cfg.bcryptCost });
+    const stores = new Stores(booted.backend, booted.kv, booted.cluster, leases, authStore, fatal);
+    this.applyWait = applyWait;
     this.stores = stores;
     this.watchable = stores.watchable;
     this.committer = new BatchCommitter(booted.backend, fatal);
@@ -211,8 +233,18 @@ export class EtcdServer implements ClientApi {
       quota: this.quota,
       alarmProposer: this.proposer,
     });
-    this.kv = new KVServer(stores, this.proposer, this.reads, this, quotaGate);
-    this.lessor = new LeaseServer(leases, this.proposer, node, log, quotaGate);
+    this.kv = new KVServer(stores, this.proposer, this.reads, this, quotaGate, authStore);
+    const asRoot = (): AuthInfo | undefined =>
+      authStore.enabled ? { username: 'root', revision: authStore.revision() } : undefined;
+    this.lessor = new LeaseServer(leases, this.proposer, node, log, quotaGate, asRoot);
+    this.auth = new AuthServer({
+      store: authStore,
+      proposer: this.proposer,
+      reads: this.reads,
+      status: this,
+      clientCertAuth: cfg.clientCertAuth ?? false,
+      log,
+    });
     this.cluster = clusterServerOf({
       stores,
       raft: node,
@@ -257,8 +289,16 @@ export class EtcdServer implements ClientApi {
     const electionMs = cfg.electionTimeoutMs ?? 1000;
     const heartbeatMs = cfg.heartbeatMs ?? 100;
     const electionTicks = Math.max(2, Math.round(electionMs / heartbeatMs));
-    // A bad --auto-compaction-retention is refused before anything is opened.
+    // A bad --auto-compaction-retention or --auth-token is refused before anything is opened.
     parseCompactionRetention(cfg.autoCompactionMode ?? 'periodic', cfg.autoCompactionRetention ?? '0');
+    let applied = (): number => 0;
+    const applyWait = new ApplyWait(() => applied(), 5000 + 2 * electionMs);
+    const tokens = newTokenProvider(cfg.authToken ?? 'simple', {
+      log,
+      simpleTtlMs: (cfg.authTokenTtlSec ?? 300) * 1000,
+      waitApplied: (index) => applyWait.wait(index),
+      parseDuration: parseGoDuration,
+    });
     const booted = await openMember({
       name: cfg.name,
       dataDir: cfg.dataDir,
@@ -281,7 +321,8 @@ export class EtcdServer implements ClientApi {
       store: backendLeaseStore(booted.backend),
     });
     logQuota(log, cfg.quotaBackendBytes);
-    const srv = new EtcdServer(cfg, booted, leases);
+    const srv = new EtcdServer(cfg, booted, leases, tokens, applyWait);
+    applied = () => srv.stores.appliedIndex();
     await srv.startRaft(heartbeatMs);
     srv.advanceTicks(electionTicks);
     srv.lessor.start();
@@ -352,7 +393,10 @@ export class EtcdServer implements ClientApi {
   }
 
   private applyEntries(entries: Entry[]): void {
-    if (this.applier.apply(entries) > 0) this.reads.onApplied(this.stores.appliedIndex());
+    if (this.applier.apply(entries) > 0) {
+      this.reads.onApplied(this.stores.appliedIndex());
+      this.applyWait.onApplied(this.stores.appliedIndex());
+    }
     this.updateLearner();
   }
 
@@ -364,6 +408,7 @@ export class EtcdServer implements ClientApi {
   private async applySnapshot(snap: Snapshot): Promise<void> {
     await this.snapshots.restore(snap);
     this.reads.onApplied(this.stores.appliedIndex());
+    this.applyWait.onApplied(this.stores.appliedIndex());
     this.updateLearner();
     // The snapshot may name members this one never heard of.
     this.peers.syncAll();
@@ -466,6 +511,8 @@ export class EtcdServer implements ClientApi {
     this.watchable.close();
     await this.stopRaft();
     this.forward.close();
+    this.applyWait.close();
+    this.stores.auth.close();
     const { backend } = this.stores;
     await backend.commit();
     await backend.close();
