@@ -304,6 +304,10 @@ describe('auth: the same etcdctl 3.4 session against tetcd and etcd 3.4', { skip
     const t = got.get('tetcd')!.session;
     const d = differences(e, t);
     recordDiffs('auth_session etcdctl', d);
+    if (d.length > 0) {
+      // The whole masked transcripts, for reading a difference in its context.
+      console.log(`--- etcd 3.4 transcript ---\n${e.join('\n')}\n--- tetcd transcript ---\n${t.join('\n')}`);
+    }
     assert.deepEqual(d, [], `${d.length} of ${e.length} steps differ:\n${d.join('\n')}`);
   });
 
