@@ -2,6 +2,8 @@
 //   snapshot status FILE              hash, revision, keys and size of an etcd or tetcd snapshot
 //   snapshot restore FILE ...         a tetcd data dir from an etcd or tetcd snapshot
 //   migrate --from-etcd-data-dir DIR  a tetcd data dir from a stopped etcd 3.4 member's data dir
+//   hashkv --data-dir D [--rev N]     the KV hash HashKV gives, from a stopped member's data dir
+//   defrag --data-dir D               a stopped member's backend compacted into a new file
 // Errors are one line on stderr ("Error: ..."), exit status 1; progress goes to stderr on a TTY.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,7 +11,8 @@ import { Command, Option } from 'commander';
 import { snapshotStatus } from '../snap/etcd_file.ts';
 import { restoreSnapshot, type RestoreConfig } from '../server/snapshot_restore.ts';
 import { idHex } from '../pkg/ids.ts';
-import { formatStatus, humanBytes, WRITE_OUT, type WriteOut } from './tetcdutl_format.ts';
+import { defragOffline, hashKVOffline } from '../server/offline_tools.ts';
+import { formatHashKV, formatStatus, humanBytes, WRITE_OUT, type WriteOut } from './tetcdutl_format.ts';
 
 function fail(err: unknown): never {
   const msg = err instanceof Error ? err.message : String(err);
@@ -167,6 +170,44 @@ export function program(): Command {
     if (!existsSync(db)) fail(`${o.fromEtcdDataDir} is not an etcd data dir: ${db} not found`);
     await runRestore(db, { ...o, writeOut: prog.opts<{ writeOut: WriteOut }>().writeOut }, true);
   });
+  prog
+    .command('hashkv')
+    .description("Prints the KV history hash of a stopped member's data dir (what HashKV answers)")
+    .requiredOption('--data-dir <dir>', 'Path to the data directory')
+    .option('--rev <revision>', 'maximum revision to hash (default: latest revision)', '0')
+    .action(async (o: { dataDir: string; rev: string }) => {
+      const rev = Number(o.rev);
+      if (!Number.isSafeInteger(rev) || rev < 0) fail(`invalid --rev ${JSON.stringify(o.rev)}`);
+      try {
+        const r = await hashKVOffline(o.dataDir, rev);
+        process.stdout.write(formatHashKV(r, prog.opts<{ writeOut: WriteOut }>().writeOut));
+      } catch (err) {
+        fail(err);
+      }
+    });
+  prog
+    .command('defrag')
+    .description("Defragments a stopped member's data dir (online: etcdctl defrag)")
+    .requiredOption('--data-dir <dir>', 'Required. Defragments a data directory not in use by tetcd.')
+    .action(async (o: { dataDir: string }) => {
+      try {
+        const r = await defragOffline(o.dataDir);
+        process.stderr.write(
+          JSON.stringify({
+            level: 'info',
+            ts: new Date().toISOString(),
+            msg: 'defragmented',
+            'data-dir': o.dataDir,
+            'size-before': r.sizeBefore,
+            'size-after': r.sizeAfter,
+          }) + '\n',
+        );
+      } catch (err) {
+        fail(
+          `Failed to defragment etcd data[${o.dataDir}] (${err instanceof Error ? err.message : String(err)})`,
+        );
+      }
+    });
   return prog;
 }
 

@@ -29,6 +29,30 @@ function table(header: string[], row: string[]): string {
   return line + head + line + body + line;
 }
 
+export interface HashKVResult {
+  hash: number;
+  hashRevision: number;
+  compactRevision: number;
+}
+
+/** etcdutl's `hashkv` (3.6's printers: the hash in decimal). */
+export function formatHashKV(r: HashKVResult, w: WriteOut): string {
+  const row = [String(r.hash), String(r.hashRevision), String(r.compactRevision)];
+  switch (w) {
+    case 'json':
+      return (
+        JSON.stringify({ hash: r.hash, hashRevision: r.hashRevision, compactRevision: r.compactRevision }) +
+        '\n'
+      );
+    case 'table':
+      return table(['HASH', 'HASH REVISION', 'COMPACT REVISION'], row);
+    case 'fields':
+      return `"Hash" : ${r.hash}\n"Hash revision" : ${r.hashRevision}\n"Compact revision" : ${r.compactRevision}\n`;
+    default:
+      return row.join(', ') + '\n';
+  }
+}
+
 export function formatStatus(s: SnapshotStatus, w: WriteOut): string {
   const hex = s.hash.toString(16);
   switch (w) {
