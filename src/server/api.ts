@@ -74,12 +74,11 @@ export interface Auth {
   isAdminPermitted(ai: AuthInfo | undefined): void;
   /** Throws unless the caller may read [key, rangeEnd) (Watch creation). */
   isRangePermitted(ai: AuthInfo | undefined, key: Uint8Array, rangeEnd: Uint8Array | undefined): void;
-  /** Authenticate: checks the password, then a token is assigned through the log. */
-  authenticate(
-    name: string,
-    password: string,
-    remoteAddress?: string,
-  ): Promise<{ header: Header; token: string }>;
+  /**
+   * Authenticate: checks the password, then a token is assigned through the log (a token the call
+   * itself carries is looked up before proposing, as etcd's raftRequest does).
+   */
+  authenticate(name: string, password: string, src: AuthSource): Promise<{ header: Header; token: string }>;
   /**
    * Any other Auth RPC by its method name (AuthEnable, UserAdd, RoleGet, ...): through the log, as
    * etcd 3.4 does even for the reads; the response with its header filled.

@@ -81,8 +81,9 @@ export class AuthServer implements Auth {
   async authenticate(
     name: string,
     password: string,
-    remoteAddress?: string,
+    src: AuthSource,
   ): Promise<{ header: Header; token: string }> {
+    const remoteAddress = src.remoteAddress;
     const { store, proposer, log } = this.deps;
     const barrier = this.deps.reads.barrier();
     if (barrier) await barrier;
@@ -105,7 +106,9 @@ export class AuthServer implements Auth {
       }
       const req = { name, simpleToken: store.tokens.genTokenPrefix() };
       const raw = authRequestType(Op.Authenticate).encode(req).finish();
-      const resp = await proposer.propose<{ header: Header; token: string }>(Op.Authenticate, raw, req);
+      const caller = src.metadata('token') ?? src.metadata('authorization');
+      const ai = caller === undefined ? undefined : await this.authInfo(src);
+      const resp = await proposer.propose<{ header: Header; token: string }>(Op.Authenticate, raw, req, ai);
       if (checked === store.revision()) {
         this.deps.status.header(resp.header);
         return resp;

@@ -8,9 +8,18 @@ import { ErrAuthNotEnabled } from '../../auth/errors.ts';
 import { decode, requestTypes } from './codec.ts';
 import { unary, type ServiceImpl } from './router.ts';
 
-/** The caller of a call while auth is enabled; undefined (anonymous) while it is not. */
+/** The call carries a token (metadata `token` or `authorization`). */
+export function hasToken(src: AuthSource): boolean {
+  return src.metadata('token') !== undefined || src.metadata('authorization') !== undefined;
+}
+
+/**
+ * The caller of a call: looked up while auth is enabled, and also while it is not when the call
+ * carries a token (etcd checks a token either way: a stale or made-up one is "invalid auth token"
+ * even then; its clients send none once Authenticate said auth is off).
+ */
 export function callerOf(auth: Auth, src: AuthSource): AuthInfo | undefined | Promise<AuthInfo | undefined> {
-  return auth.enabled ? auth.authInfo(src) : undefined;
+  return auth.enabled || hasToken(src) ? auth.authInfo(src) : undefined;
 }
 
 /** Runs `fn` with the caller, at once when it is known without waiting. */
@@ -46,7 +55,7 @@ export function authService(auth: Auth): ServiceImpl {
   const impl: ServiceImpl = {
     Authenticate: unary((raw, ctx) => {
       const req = decode<{ name?: string; password?: string }>(t['Authenticate']!, raw);
-      return auth.authenticate(req.name ?? '', req.password ?? '', ctx.remoteAddress);
+      return auth.authenticate(req.name ?? '', req.password ?? '', ctx);
     }),
   };
   for (const m of METHODS) {

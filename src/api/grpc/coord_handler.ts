@@ -45,5 +45,5 @@ export function withCoordSignal<T>(
 export type CoordFn = (raw: Buffer, signal: AbortSignal) => Response | Promise<Response>;
 
 export function coordUnary(kv: CoordKV, fn: CoordFn): UnaryFn {
-  return (raw, ctx) => withCoordSignal(kv, ctx, (signal) => fn(raw, signal));
+  return (raw, ctx) => withCoordSignal(kv, ctx, (signal) => kv.asCaller(ctx, () => fn(raw, signal)));
 }

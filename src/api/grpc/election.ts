@@ -7,6 +7,7 @@ import { V3Election, type LeaderKey, type LeaderResult } from './v3election.ts';
 import { asBuf, fromBigInt, sat, toBigInt, type Int64 } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { coordUnary, withCoordSignal } from './coord_handler.ts';
+import { AuthError } from '../../auth/errors.ts';
 import type { CoordService } from './lock.ts';
 import { serverStream, unary, type ServiceImpl } from './router.ts';
 
@@ -60,9 +61,13 @@ export function electionService(member: CoordMember, status: RaftStatus): CoordS
     ),
     Observe: serverStream((raw, ctx, out) => {
       const req = decode<{ name: Uint8Array }>(t('Observe'), raw, true);
+      // As the caller (etcd's in-process client carries its token). etcd's Observe ends its stream
+      // with no error when a read fails: so does a refusal by auth here.
       return withCoordSignal(kv, ctx, (signal) =>
-        election.observe(asBuf(req.name), signal, (r) => out.write(leaderOut(r))),
-      );
+        kv.asCaller(ctx, () => election.observe(asBuf(req.name), signal, (r) => out.write(leaderOut(r)))),
+      ).catch((err: unknown) => {
+        if (!(err instanceof AuthError)) throw err;
+      });
     }),
   };
   return { impl, close: () => kv.close() };

@@ -1,9 +1,10 @@
 // etcdserverpb.KV: decode, check (etcd's v3rpc checks), then the member's RaftKV, which decides between
 // a local read, a ReadIndex barrier and a proposal, and answers with the header filled. While auth is
-// enabled the caller is looked up after the checks (where etcd's server does) and passed along; while
-// it is not, nothing of auth is looked at but one boolean.
+// enabled (or a token is sent anyway, which etcd checks too) the caller is looked up after the checks
+// (where etcd's server does) and passed along; otherwise nothing of auth is looked at but one boolean
+// and the metadata.
 import type { ApiLimits, Auth, RaftKV } from '../../server/api.ts';
-import { withCaller } from './auth.ts';
+import { hasToken, withCaller } from './auth.ts';
 import { ErrRequestTooLarge } from '../../server/errors.ts';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './validate.ts';
 import type {
@@ -25,28 +26,28 @@ export function kvService(kv: RaftKV, limits: ApiLimits, auth: Auth): ServiceImp
     Range: unary((raw, ctx) => {
       const req = decode<RangeRequest>(t['Range']!, raw);
       checkRangeRequest(req);
-      if (!auth.enabled) return kv.range(req);
+      if (!auth.enabled && !hasToken(ctx)) return kv.range(req);
       return withCaller(auth, ctx, (ai) => kv.range(req, ai));
     }),
     Put: unary((raw, ctx) => {
       const req = decode<PutRequest>(t['Put']!, raw);
       checkPutRequest(req);
       limit(raw);
-      if (!auth.enabled) return kv.put(raw, req);
+      if (!auth.enabled && !hasToken(ctx)) return kv.put(raw, req);
       return withCaller(auth, ctx, (ai) => kv.put(raw, req, ai));
     }),
     DeleteRange: unary((raw, ctx) => {
       const req = decode<DeleteRangeRequest>(t['DeleteRange']!, raw);
       checkDeleteRequest(req);
       limit(raw);
-      if (!auth.enabled) return kv.deleteRange(raw, req);
+      if (!auth.enabled && !hasToken(ctx)) return kv.deleteRange(raw, req);
       return withCaller(auth, ctx, (ai) => kv.deleteRange(raw, req, ai));
     }),
     Txn: unary((raw, ctx) => {
       const req = decode<TxnRequest>(t['Txn']!, raw);
       checkTxnRequest(req, limits.maxTxnOps);
       limit(raw);
-      if (!auth.enabled) return kv.txn(raw, req);
+      if (!auth.enabled && !hasToken(ctx)) return kv.txn(raw, req);
       return withCaller(auth, ctx, (ai) => kv.txn(raw, req, ai));
     }),
     Compact: unary((raw, ctx) => {

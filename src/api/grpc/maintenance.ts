@@ -17,7 +17,8 @@ import { decode, requestTypes } from './codec.ts';
 import { serverStream, unary, type ServiceImpl, type StreamOut } from './router.ts';
 import type { CallContext } from './call.ts';
 import { Code, StatusError } from './status.ts';
-import { withCaller } from './auth.ts';
+import { callerOf, withCaller } from './auth.ts';
+import { AuthError } from '../../auth/errors.ts';
 
 const NO_LEADER = new ErrNoLeader().message;
 
@@ -86,8 +87,16 @@ async function sendSnapshot(snap: SnapshotExport, ctx: CallContext, out: StreamO
 export function maintenanceService(m: Maintenance, status: RaftStatus, auth: Auth): ServiceImpl {
   const t = requestTypes('etcdserverpb.Maintenance');
   const header = () => status.header({ revision: status.rev() });
-  // etcd's authMaintenanceServer: Snapshot, Hash, HashKV and Defragment need the root role.
-  const admin = (ctx: CallContext) => withCaller(auth, ctx, (ai) => auth.isAdminPermitted(ai));
+  // etcd's authMaintenanceServer: Snapshot, Hash, HashKV and Defragment need the root role; it returns
+  // the auth package's error untranslated (code Unknown, "auth: permission denied").
+  const admin = async (ctx: CallContext) => {
+    try {
+      await withCaller(auth, ctx, (ai) => auth.isAdminPermitted(ai));
+    } catch (err) {
+      if (err instanceof AuthError) throw new StatusError(Code.UNKNOWN, err.raw);
+      throw err;
+    }
+  };
   return {
     Status: unary((raw) => {
       decode(t['Status']!, raw);
@@ -141,13 +150,17 @@ export function maintenanceService(m: Maintenance, status: RaftStatus, auth: Aut
     }),
     // Through the log, answered as etcd's applier answers: no header (an empty list prints as {}).
     // etcd passes this call's errors on without its error table: every one is Unknown.
-    Alarm: unary(async (raw) => {
+    Alarm: unary(async (raw, ctx) => {
       const req = decode<{ action: number; memberID: Int64; alarm: number }>(t['Alarm']!, raw);
       try {
+        // Through the log: a token is looked up as for any proposal (the answer is not checked).
+        await callerOf(auth, ctx);
         const r = await m.alarm(raw, req);
         return { alarms: r.alarms.map((a) => ({ memberID: fromBigInt(a.memberId, true), alarm: a.alarm })) };
       } catch (err) {
-        if (err instanceof ClientError) throw new StatusError(Code.UNKNOWN, err.message);
+        if (err instanceof ClientError) {
+          throw new StatusError(Code.UNKNOWN, err instanceof AuthError ? err.raw : err.message);
+        }
         throw err;
       }
     }),

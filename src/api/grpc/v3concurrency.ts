@@ -2,7 +2,9 @@
 // one goes through the same validation and the same log as a client's request would), the "wait until
 // every older key of the prefix is gone" scheme of etcd's clientv3/concurrency, and the registry that
 // ends every pending wait when the services close.
-import type { ClientApi, WatchEvent, Watcher } from '../../server/api.ts';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { AuthInfo, AuthSource, ClientApi, WatchEvent, Watcher } from '../../server/api.ts';
+import { withCaller } from './auth.ts';
 import { fromBigInt, messageType } from '../../proto/index.ts';
 import { checkDeleteRequest, checkRangeRequest, checkTxnRequest } from './validate.ts';
 import type {
@@ -133,7 +135,14 @@ export function kvFromWatch(kv: WatchEvent['kv']): KeyValueMsg {
 }
 
 /** The parts of the member the coordination services use. */
-export type CoordMember = Pick<ClientApi, 'kv' | 'lessor' | 'watchable' | 'limits'>;
+export type CoordMember = Pick<ClientApi, 'kv' | 'lessor' | 'watchable' | 'limits'> &
+  Partial<Pick<ClientApi, 'auth'>>;
+
+/**
+ * The caller of the Lock or Election call under way: etcd serves them through an in-process client
+ * that carries the call's token, so each KV request they make is checked as the caller's.
+ */
+const callers = new AsyncLocalStorage<AuthInfo | undefined>();
 
 /**
  * The coordination services' view of the member, plus the set of calls in flight so that close()
@@ -144,6 +153,13 @@ export class CoordKV {
   private closed = false;
 
   constructor(private readonly member: CoordMember) {}
+
+  /** Runs `fn` as the caller of the call `src` (its token looked up as for a KV call). */
+  asCaller<T>(src: AuthSource, fn: () => T | Promise<T>): T | Promise<T> {
+    const auth = this.member.auth;
+    if (!auth) return fn();
+    return withCaller(auth, src, (ai) => (ai === undefined ? fn() : callers.run(ai, fn)));
+  }
 
   /** A signal for one call: aborted by the caller's cancel or by close(). Release it with done(). */
   begin(): { signal: AbortSignal; cancel(): void; done(): void } {
@@ -166,7 +182,7 @@ export class CoordKV {
   async txn(obj: { compare: object[]; success: object[]; failure?: object[] }): Promise<TxnResponse> {
     const { raw, req } = wire<TxnRequest>(TxnPb, obj);
     checkTxnRequest(req, this.member.limits.maxTxnOps);
-    return this.member.kv.txn(raw, req);
+    return this.member.kv.txn(raw, req, callers.getStore());
   }
 
   range(obj: object): RangeResponse {
@@ -174,7 +190,7 @@ export class CoordKV {
     checkRangeRequest(req);
     // A local read (tetcd's coordination services have always read without a ReadIndex round).
     req.serializable = true;
-    const r = this.member.kv.range(req);
+    const r = this.member.kv.range(req, callers.getStore());
     if (r instanceof Promise) throw new InvariantError('a serializable range is answered at once');
     return r;
   }
@@ -182,13 +198,13 @@ export class CoordKV {
   deleteKey(key: Buffer): Promise<DeleteRangeResponse> {
     const { raw, req } = wire<{ key: Uint8Array; rangeEnd: Uint8Array; prevKv: boolean }>(DeletePb, { key });
     checkDeleteRequest(req);
-    return this.member.kv.deleteRange(raw, req);
+    return this.member.kv.deleteRange(raw, req, callers.getStore());
   }
 
   /** The lease a request names, or (for 0) a fresh one, as clientv3's NewSession does. */
   async sessionLease(lease: bigint): Promise<bigint> {
     if (lease !== 0n) return lease;
-    const r = await this.member.lessor.leaseGrant({ TTL: DEFAULT_SESSION_TTL, ID: 0 });
+    const r = await this.member.lessor.leaseGrant({ TTL: DEFAULT_SESSION_TTL, ID: 0 }, callers.getStore());
     return r.ID;
   }
 

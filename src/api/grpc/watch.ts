@@ -15,6 +15,7 @@ import type {
 } from '../../server/api.ts';
 import { ErrAuthOldRevision, ErrInvalidAuthToken, ErrUserEmpty } from '../../auth/errors.ts';
 import { ClientError } from '../../pkg/errors.ts';
+import { hasToken } from './auth.ts';
 import { messageType, sat, type Int64, type MessageType } from '../../proto/index.ts';
 import { decode, requestTypes } from './codec.ts';
 import { HeaderCache, responseSize, writeResponse } from './watch_codec.ts';
@@ -241,7 +242,7 @@ class WatchStream {
       return;
     }
     // While auth is enabled, requests wait their turn behind a create whose caller is still looked up.
-    if (this.queue || this.auth?.enabled) {
+    if (this.queue || (this.auth && this.caller && (this.auth.enabled || hasToken(this.caller)))) {
       const prev = this.queue ?? Promise.resolve();
       const next = prev.then(() => this.handle(req)).catch((err: unknown) => this.out.fail(err));
       this.queue = next;
@@ -270,7 +271,7 @@ class WatchStream {
    */
   private checkedCreate(c: CreateRequest): void | Promise<void> {
     const auth = this.auth;
-    if (!auth?.enabled || !this.caller) return this.create(c);
+    if (!auth || !this.caller || !(auth.enabled || hasToken(this.caller))) return this.create(c);
     const end = c.rangeEnd.length === 1 && c.rangeEnd[0] === 0 ? undefined : c.rangeEnd;
     const refuse = (err: unknown) => {
       if (!(err instanceof ClientError)) throw err;
