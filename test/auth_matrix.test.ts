@@ -354,6 +354,9 @@ const DISABLE: Row = { name: 'AuthDisable', svc: AUTH, method: 'AuthDisable', re
 function cellText(o: AuthOutcome): string {
   let t = outcomeText(o);
   const f = o.first;
+  // A unary success always carries its answer; a stream may end OK without one (etcd's Observe does
+  // when its first read is refused).
+  if (o.code === 0 && !f) t += ' (ended without an answer)';
   if (o.code === 0 && f && ('created' in f || 'canceled' in f || 'cancelReason' in f)) {
     t += ` created=${Boolean(f['created'])} canceled=${Boolean(f['canceled'])}`;
     if (f['cancelReason']) t += ` reason=${JSON.stringify(f['cancelReason'])}`;
