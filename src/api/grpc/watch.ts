@@ -89,16 +89,16 @@ export function watchService(
   };
 }
 
-/** etcd's cancel reasons for a watch refused by auth (watch.go recvLoop). */
+/**
+ * etcd's cancel reasons for a watch refused by auth (watch.go recvLoop): the gRPC error's text, as Go
+ * prints a status error.
+ */
 function cancelReason(err: unknown): string {
-  if (
-    err instanceof ErrInvalidAuthToken ||
-    err instanceof ErrAuthOldRevision ||
-    err instanceof ErrUserEmpty
-  ) {
-    return err.message;
+  if (err instanceof ErrInvalidAuthToken) return `rpc error: code = Unauthenticated desc = ${err.message}`;
+  if (err instanceof ErrAuthOldRevision || err instanceof ErrUserEmpty) {
+    return `rpc error: code = InvalidArgument desc = ${err.message}`;
   }
-  return 'etcdserver: permission denied';
+  return 'rpc error: code = PermissionDenied desc = etcdserver: permission denied';
 }
 
 /**
