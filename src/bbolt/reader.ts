@@ -1,6 +1,7 @@
 // Reads a bbolt database file (an etcd snapshot or an etcd member's db) by walking its pages: the
 // newer valid meta page, the root bucket's leaf, then each bucket's tree depth first. Pages are read
-// one node at a time with positional reads, so memory is a node per tree level whatever the file's size.
+// one node at a time with positional reads into one reused buffer per tree level, so memory is a node
+// per level whatever the file's size. One walk at a time: records() generators must not interleave.
 // Inline buckets (a small bucket stored in its parent's leaf value) are read from that value.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import {
@@ -25,6 +26,9 @@ interface BucketRef {
 export class BoltReader {
   readonly meta: Meta;
   private readonly fileSize: number;
+  private readonly head = Buffer.alloc(PAGE_HEADER);
+  /** One node buffer per tree level, reused (see node()). */
+  private readonly levels: Buffer[] = [];
 
   private constructor(private readonly fd: number) {
     this.fileSize = fstatSync(fd).size;
@@ -68,38 +72,49 @@ export class BoltReader {
     return readMeta(b);
   }
 
-  /** A whole node: its first page, then as many more as its header's overflow says. */
-  private node(pgid: number): Buffer {
+  /**
+   * A whole node (its first page, then as many more as its header's overflow says), read into the
+   * buffer kept for tree level `depth`: a walk reuses one buffer per level instead of leaving a
+   * node's worth of garbage per page read.
+   */
+  private node(pgid: number, depth: number): Buffer {
     const ps = this.meta.pageSize;
     if (pgid < 2 || pgid >= this.meta.pgid) throw new BoltFormatError(`bbolt: page ${pgid} out of bounds`);
-    const head = Buffer.alloc(PAGE_HEADER);
+    const head = this.head;
     readSync(this.fd, head, 0, PAGE_HEADER, pgid * ps);
     const overflow = head.readUInt32LE(12);
     if (pgid + overflow >= this.meta.pgid)
       throw new BoltFormatError(`bbolt: page ${pgid} overflows the file`);
-    const buf = Buffer.alloc((overflow + 1) * ps);
-    readSync(this.fd, buf, 0, buf.length, pgid * ps);
-    return buf;
+    const len = (overflow + 1) * ps;
+    let buf = this.levels[depth];
+    if (!buf || buf.length < len) this.levels[depth] = buf = Buffer.alloc(Math.max(len, ps));
+    readSync(this.fd, buf, 0, len, pgid * ps);
+    return buf.subarray(0, len);
   }
 
   /** The top-level buckets' names, in file order. */
   bucketNames(): Buffer[] {
     const out: Buffer[] = [];
     for (const [k, , flags] of this.walk({ root: this.meta.root, inline: undefined })) {
-      if (flags & BUCKET_LEAF) out.push(k);
+      if (flags & BUCKET_LEAF) out.push(Buffer.from(k));
     }
     return out;
   }
 
-  /** A top-level bucket's records in key order (nested buckets skipped); empty when it is absent. */
-  *records(name: Buffer | string): Generator<[Buffer, Buffer]> {
+  /**
+   * A top-level bucket's records in key order (nested buckets skipped); empty when it is absent.
+   * With `copy` false the key and value are views valid only until the next record is asked for.
+   */
+  *records(name: Buffer | string, copy = true): Generator<[Buffer, Buffer]> {
     const want = typeof name === 'string' ? Buffer.from(name) : name;
     let ref: BucketRef | undefined;
     for (const [k, v, flags] of this.walk({ root: this.meta.root, inline: undefined })) {
-      if (flags & BUCKET_LEAF && k.equals(want)) ref = bucketRef(v);
+      if (flags & BUCKET_LEAF && k.equals(want)) ref = bucketRef(Buffer.from(v));
     }
     if (!ref) return;
-    for (const [k, v, flags] of this.walk(ref)) if (!(flags & BUCKET_LEAF)) yield [k, v];
+    for (const [k, v, flags] of this.walk(ref)) {
+      if (!(flags & BUCKET_LEAF)) yield copy ? [Buffer.from(k), Buffer.from(v)] : [k, v];
+    }
   }
 
   private *walk(ref: BucketRef): Generator<[Buffer, Buffer, number]> {
@@ -112,7 +127,7 @@ export class BoltReader {
 
   private *walkPage(pgid: number, depth: number): Generator<[Buffer, Buffer, number]> {
     if (depth > 64) throw new BoltFormatError('bbolt: tree too deep (a cycle?)');
-    const p = this.node(pgid);
+    const p = this.node(pgid, depth);
     const flags = p.readUInt16LE(8);
     if (flags & LEAF_PAGE) {
       yield* leafElements(p);
@@ -132,7 +147,7 @@ function bucketRef(v: Buffer): BucketRef {
   return { root, inline: root === 0 ? v.subarray(BUCKET_HEADER) : undefined };
 }
 
-/** A leaf node's elements [key, value, flags] (copies: the node's buffer may be large). */
+/** A leaf node's elements [key, value, flags], as views into the node's buffer. */
 function* leafElements(p: Buffer): Generator<[Buffer, Buffer, number]> {
   const count = p.readUInt16LE(10);
   for (let i = 0; i < count; i++) {
@@ -142,6 +157,6 @@ function* leafElements(p: Buffer): Generator<[Buffer, Buffer, number]> {
     const ks = p.readUInt32LE(e + 8);
     const vs = p.readUInt32LE(e + 12);
     if (pos + ks + vs > p.length) throw new BoltFormatError('bbolt: leaf element beyond its node');
-    yield [Buffer.from(p.subarray(pos, pos + ks)), Buffer.from(p.subarray(pos + ks, pos + ks + vs)), flags];
+    yield [p.subarray(pos, pos + ks), p.subarray(pos + ks, pos + ks + vs), flags];
   }
 }

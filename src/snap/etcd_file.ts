@@ -69,7 +69,7 @@ export function snapshotStatus(path: string, onProgress?: (keys: number) => void
     for (const name of r.bucketNames()) {
       hash = crc32c(name, hash);
       const isKey = name.toString('latin1') === 'key';
-      for (const [k, v] of r.records(name)) {
+      for (const [k, v] of r.records(name, false)) {
         hash = crc32c(v, crc32c(k, hash));
         if (isKey && k.length >= 8) revision = Number(k.readBigUInt64BE(0));
         if (++totalKey % 65536 === 0) onProgress?.(totalKey);
