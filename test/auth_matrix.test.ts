@@ -504,7 +504,7 @@ class Side {
 /** Identities of the gateway matrix, with the header each sends. */
 const GW_IDS = ['root', 'reader', 'writer', 'noperm', 'none', 'bad'] as const;
 
-const GW_ROUTES: { path: string; body: string }[] = [
+const GW_ROUTES: { path: string; body: string; mask?: string[] }[] = [
   { path: '/v3/kv/range', body: JSON.stringify({ key: b('a1').toString('base64') }) },
   { path: '/v3/kv/range', body: JSON.stringify({ key: b('x1').toString('base64') }) },
   {
@@ -522,6 +522,17 @@ const GW_ROUTES: { path: string; body: string }[] = [
   { path: '/v3/cluster/member/list', body: '{}' },
   { path: '/v3/maintenance/status', body: '{}' },
   { path: '/v3/maintenance/alarm', body: '{}' },
+  { path: '/v3/lease/revoke', body: JSON.stringify({ ID: '4660' }) },
+  { path: '/v3/cluster/member/remove', body: JSON.stringify({ ID: '4660' }) },
+  { path: '/v3/maintenance/hash', body: '{}' },
+  { path: '/v3/maintenance/defragment', body: '{}' },
+  {
+    path: '/v3/election/leader',
+    body: JSON.stringify({ name: b('a-fixed').toString('base64') }),
+    // the leader's key is the election's name and its lease ID
+    mask: ['key'],
+  },
+  { path: '/v3/auth/role/delete', body: JSON.stringify({ role: 'no-such-role' }) },
   { path: '/v3/auth/authenticate', body: JSON.stringify({ name: 'reader', password: 'readerpw' }) },
   { path: '/v3/auth/authenticate', body: JSON.stringify({ name: 'reader', password: 'wrong' }) },
   { path: '/v3/auth/enable', body: '{}' },
@@ -538,14 +549,15 @@ const GW_ROUTES: { path: string; body: string }[] = [
 
 /** Values that differ between two servers for a good reason (IDs, revisions, sizes, tokens). */
 const VOLATILE =
-  /^(cluster_id|member_id|revision|raft_term|ID|id|token|version|dbSize|dbSizeInUse|leader|raftIndex|raftTerm|raftAppliedIndex|create_revision|mod_revision|TTL|grantedTTL|peerURLs|clientURLs|name|watch_id|compact_revision)$/;
+  /^(cluster_id|member_id|revision|raft_term|ID|id|token|version|dbSize|dbSizeInUse|leader|raftIndex|raftTerm|raftAppliedIndex|create_revision|mod_revision|TTL|grantedTTL|peerURLs|clientURLs|name|watch_id|compact_revision|hash|lease)$/;
 
-function maskJson(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(maskJson);
+function maskJson(v: unknown, also: string[] = []): unknown {
+  if (Array.isArray(v)) return v.map((x) => maskJson(x, also));
   if (v && typeof v === 'object') {
     const out: Any = {};
     for (const [k, x] of Object.entries(v as Any)) {
-      out[k] = VOLATILE.test(k) && (typeof x !== 'object' || Array.isArray(x)) ? '<x>' : maskJson(x);
+      const volatile = VOLATILE.test(k) || also.includes(k);
+      out[k] = volatile && (typeof x !== 'object' || Array.isArray(x)) ? '<x>' : maskJson(x, also);
     }
     return out;
   }
@@ -567,7 +579,7 @@ async function gatewayMatrix(side: Side): Promise<void> {
       });
       let body = a.body.split('\n')[0] ?? '';
       try {
-        body = JSON.stringify(maskJson(JSON.parse(body)));
+        body = JSON.stringify(maskJson(JSON.parse(body), r.mask));
       } catch {
         // not JSON: compared as it is
       }
