@@ -267,7 +267,7 @@ export interface ClientApi extends RaftStatus {
    * undefined when this member leads and answers itself, else the leader's response to `raw` on gRPC
    * `path`. Waits up to the request timeout for a leader ("etcdserver: no leader" after that).
    */
-  forwardToLeader(path: string, raw: Uint8Array): Promise<Buffer | undefined>;
+  forwardToLeader(path: string, raw: Uint8Array, token?: string): Promise<Buffer | undefined>;
   /** The raft state as etcd's /debug/vars shows it ("raft.status"). */
   raftStatus(): unknown;
 }

@@ -10,10 +10,12 @@ export class LeaderForward {
   private closed = false;
 
   /** Sends one request message on `path` to `url` and resolves with the first response message. */
-  call(url: string, path: string, payload: Uint8Array, timeoutMs: number): Promise<Buffer> {
+  call(url: string, path: string, payload: Uint8Array, timeoutMs: number, token?: string): Promise<Buffer> {
     if (this.closed) return Promise.reject(new ErrTimeout());
     const session = this.session(url);
-    return grpcUnary(session, path, payload, timeoutMs).then(
+    // The caller's auth token goes along: the leader checks it again (MemberPromote needs root).
+    const md = token === undefined ? undefined : { token };
+    return grpcUnary(session, path, payload, timeoutMs, md).then(
       (r) => {
         if (r.code > 0) throw new ForwardedStatusError(r.code, r.message);
         if (r.code < 0 || r.payload === undefined) throw new ErrTimeout();

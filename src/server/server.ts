@@ -487,14 +487,14 @@ export class EtcdServer implements ClientApi {
     return raftStatusJson(this.node.status());
   }
 
-  async forwardToLeader(path: string, raw: Uint8Array): Promise<Buffer | undefined> {
+  async forwardToLeader(path: string, raw: Uint8Array, token?: string): Promise<Buffer | undefined> {
     const until = performance.now() + 5000 + 2 * this.electionMs;
     for (;;) {
       if (this.closed) throw new ErrStopped();
       const lead = this.node.lead();
       if (lead === this.memberId) return undefined;
       const url = lead === 0n ? undefined : this.stores.cluster.member(lead)?.clientURLs[0];
-      if (url) return this.forward.call(url, path, raw, Math.max(100, until - performance.now()));
+      if (url) return this.forward.call(url, path, raw, Math.max(100, until - performance.now()), token);
       if (performance.now() > until) throw new ErrNoLeader();
       await new Promise((r) => setTimeout(r, 20));
     }

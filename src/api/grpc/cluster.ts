@@ -44,7 +44,7 @@ export function headerToProto(h: ClusterHeaderFields): { clusterId: Long; member
 }
 
 /** The leader's answer to a request only it can judge, or undefined when this member leads. */
-export type ToLeader = (path: string, raw: Buffer) => Promise<Buffer | undefined>;
+export type ToLeader = (path: string, raw: Buffer, token?: string) => Promise<Buffer | undefined>;
 
 export function clusterService(srv: Cluster, toLeader: ToLeader, auth: Auth): ServiceImpl {
   // etcd's checkMembershipOperationPermission: add, remove, update and promote need the root role.
@@ -87,7 +87,8 @@ export function clusterService(srv: Cluster, toLeader: ToLeader, auth: Auth): Se
       const req = decode<{ ID: Int64 }>(t['MemberPromote']!, raw);
       await admin(ctx);
       // Only the leader knows whether a learner has caught up: a follower forwards (as etcd does).
-      const fwd = await toLeader('/etcdserverpb.Cluster/MemberPromote', raw);
+      const token = ctx.metadata('token') ?? ctx.metadata('authorization');
+      const fwd = await toLeader('/etcdserverpb.Cluster/MemberPromote', raw, token);
       if (fwd) return PromoteResponsePb.decode(fwd);
       const members = await srv.promoteMember(toBigInt(req.ID, true), ctx.signal);
       return { header: header(), members: list(members) };

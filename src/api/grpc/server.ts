@@ -31,7 +31,7 @@ export function clientRouter(srv: ClientApi, log: Logger): { router: GrpcRouter;
     log,
     guard,
   });
-  const toLeader = (path: string, raw: Buffer) => srv.forwardToLeader(path, raw);
+  const toLeader = (path: string, raw: Buffer, token?: string) => srv.forwardToLeader(path, raw, token);
   router.service('etcdserverpb.KV', kvService(srv.kv, srv.limits, srv.auth));
   router.service('etcdserverpb.Watch', watchService(srv.watchable, srv, srv.limits, srv.auth));
   router.service('etcdserverpb.Lease', leaseService(srv.lessor, srv, toLeader, srv.auth));
