@@ -265,7 +265,7 @@ describe('tetcd starts with every flag of etcd 3.4 --help', () => {
     const warns = logMessages(stderr, 'warn');
     const pending = warns.find((m) => m.startsWith('flags accepted, not in effect yet: '));
     assert.ok(pending, stderr);
-    for (const f of ['--experimental-initial-corrupt-check (issue 14)']) {
+    for (const f of ['--experimental-compaction-batch-limit (issue 14)']) {
       assert.ok(pending.includes(f), `${f} in ${pending}`);
     }
     const ignored = warns.find((m) => m.startsWith('flags accepted, with no meaning in tetcd'));

@@ -40,6 +40,10 @@ export interface TetcdConfig {
   forceNewCluster: boolean;
   initialElectionTickAdvance: boolean;
   strictReconfigCheck: boolean;
+  /** --experimental-initial-corrupt-check. */
+  initialCorruptCheck: boolean;
+  /** --experimental-corrupt-check-time, ms (0: off). */
+  corruptCheckTime: number;
   /** --enable-pprof: profiles under /debug/pprof/ on the client port. */
   enablePprof: boolean;
   /** --metrics: 'extensive' adds the gRPC handling-time histogram (any other value is etcd's basic). */
@@ -480,6 +484,11 @@ function build(raw: Map<string, string>, warnings: string[] = []): TetcdConfig {
     forceNewCluster: bool('force-new-cluster', false),
     initialElectionTickAdvance: bool('initial-election-tick-advance', true),
     strictReconfigCheck: bool('strict-reconfig-check', true),
+    initialCorruptCheck: bool('experimental-initial-corrupt-check', false),
+    corruptCheckTime: parseDuration(
+      'experimental-corrupt-check-time',
+      get('experimental-corrupt-check-time', '0s'),
+    ),
     enablePprof: bool('enable-pprof', false),
     metrics: get('metrics', 'basic'),
     quotaBackendBytes: Number(get('quota-backend-bytes', '0')),

@@ -7,6 +7,7 @@ import { PreflightError, hostPort, preflight, type BoundPorts } from './prefligh
 import { createLogger } from '../pkg/logger.ts';
 import { EtcdServer } from '../server/server.ts';
 import { BootstrapError } from '../server/bootstrap.ts';
+import { DataInconsistencyError } from '../server/corrupt.ts';
 import { startClientServer, startMetricsServer, type ClientServer } from './client_port.ts';
 import { enableExtensive } from '../pkg/metrics.ts';
 import { TlsConfigError } from '../pkg/tls.ts';
@@ -109,6 +110,8 @@ async function main(): Promise<void> {
       forceNewCluster: config.forceNewCluster,
       initialElectionTickAdvance: config.initialElectionTickAdvance,
       strictReconfigCheck: config.strictReconfigCheck,
+      initialCorruptCheck: config.initialCorruptCheck,
+      corruptCheckTimeMs: config.corruptCheckTime,
       quotaBackendBytes: config.quotaBackendBytes,
       authToken: config.authToken,
       authTokenTtlSec: config.authTokenTtl,
@@ -134,6 +137,8 @@ async function main(): Promise<void> {
     });
   } catch (e) {
     if (e instanceof BootstrapError) refuse(e.message);
+    // etcd 3.4 ends the same way when --experimental-initial-corrupt-check finds a mismatch.
+    if (e instanceof DataInconsistencyError) refuse(e.message);
     // etcd 3.4: "failed to create token provider", then the error (auth: invalid auth options, ...).
     if (e instanceof AuthOptionError) refuse(e.message);
     // A system error the checks could not foresee (a full disk, a race on a port): its line, no stack.

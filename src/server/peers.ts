@@ -38,6 +38,8 @@ export interface PeersDeps {
   fatal(err: unknown): void;
   /** This member was removed from the cluster: the process should stop. */
   onRemoved?: (() => void) | undefined;
+  /** Answers a peer's HashKV request (corruption checks: corrupt_peers.ts). */
+  hashKV?: ((req: Uint8Array) => Promise<Uint8Array>) | undefined;
 }
 
 export class Peers implements ConfChangePeers {
@@ -67,6 +69,7 @@ export class Peers implements ConfChangePeers {
       onUnreachable: (id) => raft.reportUnreachable(id),
       onSnapshotStatus: (id, ok) => raft.reportSnapshot(id, ok),
       membersInfo: () => encodeClusterInfo(deps.stores.cluster),
+      hashKV: deps.hashKV,
       logger: transportLogger(deps.log),
       tls: deps.tls,
     });

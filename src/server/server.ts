@@ -41,6 +41,8 @@ import { Op } from './raft_request.ts';
 import { memberSource, raftStatusJson } from './member_metrics.ts';
 import { bindMember, bindPeers, setVersion } from '../pkg/metrics.ts';
 import { defragment, hashNow } from './maintenance_server.ts';
+import { corruptCheckDeps, hashKVAnswer } from './corrupt_peers.ts';
+import { checkInitialHashKV, monitorKVHash } from './corrupt.ts';
 import { SERVER_VERSION } from '../pkg/version.ts';
 import { ErrNoLeader, ErrStopped } from './errors.ts';
 import { logQuota, Quota, QuotaGate, quotaBytes } from './quota.ts';
@@ -91,6 +93,10 @@ export interface ServerConfig {
   initialElectionTickAdvance?: boolean;
   /** --strict-reconfig-check (default true): refuse membership changes that could lose quorum. */
   strictReconfigCheck?: boolean;
+  /** --experimental-initial-corrupt-check: compare HashKV with the peers before serving (corrupt.ts). */
+  initialCorruptCheck?: boolean;
+  /** --experimental-corrupt-check-time, ms (0: off): the leader's periodic HashKV comparison. */
+  corruptCheckTimeMs?: number;
   /** --auto-compaction-mode (default periodic). */
   autoCompactionMode?: 'periodic' | 'revision';
   /** --auto-compaction-retention as given ("1": hours or revisions, "30m"; default "0": off); compactor.ts. */
@@ -142,6 +148,7 @@ export class EtcdServer implements ClientApi {
   /** Auto-compaction, when a retention is set; it acts only while this member leads. */
   private readonly compactor: Compactor | undefined;
   private readTimer: NodeJS.Timeout | undefined;
+  private stopCorruptMonitor: (() => void) | undefined;
   private closed = false;
 
   private constructor(
@@ -207,6 +214,7 @@ export class EtcdServer implements ClientApi {
       log,
       fatal,
       onRemoved: cfg.onRemoved,
+      hashKV: hashKVAnswer(this.currentKv(), (h) => this.header(h)),
     });
     this.leadership = new Leadership({
       raft: node,
@@ -343,6 +351,9 @@ export class EtcdServer implements ClientApi {
     );
     srv.publish(cfg.name, cfg.advertiseClientUrls ?? []);
     srv.bindMetrics();
+    if ((cfg.corruptCheckTimeMs ?? 0) > 0) {
+      srv.stopCorruptMonitor = monitorKVHash(srv.corruptDeps(), cfg.corruptCheckTimeMs!);
+    }
     return srv;
   }
 
@@ -351,6 +362,10 @@ export class EtcdServer implements ClientApi {
     if (booted.bootstrapPeers) node.bootstrap(booted.bootstrapPeers);
     if (this.cfg.listenPeerUrls !== undefined || this.stores.cluster.members().length > 1) {
       await this.peers.start();
+    }
+    // etcd's CheckInitialHashKV: a member that holds data compares with its peers before it serves.
+    if (this.cfg.initialCorruptCheck && this.stores.appliedIndex() > 0) {
+      await checkInitialHashKV(this.corruptDeps(), this.requestTimeoutMs());
     }
     this.proposer.startTimeouts();
     this.readTimer = setInterval(() => this.reads.tick(), 100);
@@ -500,11 +515,40 @@ export class EtcdServer implements ClientApi {
     }
   }
 
+  /** etcd's ReqTimeout: 5 s plus two election timeouts. */
+  private requestTimeoutMs(): number {
+    return 5000 + 2 * (this.cfg.electionTimeoutMs ?? 1000);
+  }
+
+  /** The KV store's hashes, read through the store of the moment (a snapshot replaces it). */
+  private currentKv() {
+    return {
+      hashKV: (rev: number) => this.stores.kv.hashKV(rev),
+      rev: () => this.stores.kv.rev(),
+    };
+  }
+
+  /** The corruption checks' view of this member (corrupt.ts, corrupt_peers.ts). */
+  private corruptDeps() {
+    return corruptCheckDeps({
+      memberId: this.memberId,
+      kv: this.currentKv(),
+      members: () => this.stores.cluster.members(),
+      tls: this.cfg.peerTls,
+      timeoutMs: this.requestTimeoutMs(),
+      barrier: () => this.reads.barrier(),
+      proposeAlarm: (raw, req) => this.proposer.propose(Op.Alarm, raw, req),
+      isLeader: () => this.node.isLeader(),
+      log: this.cfg.logger,
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     // The leader hands over first so the cluster does not wait an election timeout (etcd does too).
     await this.leadership.transferBeforeStop();
+    this.stopCorruptMonitor?.();
     this.compactor?.close();
     this.lessor.close();
     this.committer.close();

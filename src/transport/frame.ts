@@ -21,6 +21,13 @@ export enum FrameKind {
   MembersReq = 8,
   /** The answer to MembersReq: opaque bytes from the host (JSON), then the connection ends. */
   MembersResp = 9,
+  /**
+   * Instead of a HELLO: a member checking for corruption asks for this one's HashKV (etcd's POST
+   * /members/hashkv on the peer URL); the payload is an etcdserverpb.HashKVRequest.
+   */
+  HashKVReq = 10,
+  /** The answer to HashKVReq: an etcdserverpb.HashKVResponse (or a Reject with the error), then the end. */
+  HashKVResp = 11,
 }
 
 export enum Channel {

@@ -19,6 +19,8 @@ export interface InboundHost {
   peerDialedIn?(id: bigint): void;
   /** The member list for a joining member, or undefined when this member cannot answer. */
   membersInfo?(): Uint8Array | undefined;
+  /** Answers a HashKV request (both encoded); rejects with the error to send back. */
+  readonly hashKV?: ((req: Uint8Array) => Promise<Uint8Array>) | undefined;
   /** Bytes read from a peer (after its hello), for the metrics. */
   countBytes(id: bigint, sent: number, received: number): void;
 }
@@ -65,6 +67,16 @@ export function serveInbound(s: Socket, host: InboundHost): void {
     s.end(frame(FrameKind.MembersResp, info));
   };
 
+  // Like the member list, a hash is asked for before (and instead of) any HELLO.
+  const answerHashKV = (req: Uint8Array) => {
+    stopped = true;
+    if (host.hashKV === undefined) return void s.end(rejectFrame('hash not available'));
+    host.hashKV(req.slice()).then(
+      (resp) => s.end(frame(FrameKind.HashKVResp, resp)),
+      (err: unknown) => s.end(rejectFrame(err instanceof Error ? err.message : String(err))),
+    );
+  };
+
   const onSnapFrame = (kind: number, payload: Uint8Array) => {
     if (kind === FrameKind.SnapHead && snap === undefined) {
       if (payload.length < 8) throw new TransportProtocolError('short snapshot head');
@@ -95,6 +107,7 @@ export function serveInbound(s: Socket, host: InboundHost): void {
     if (stopped) return;
     if (hello === undefined) {
       if (kind === FrameKind.MembersReq) return answerMembers();
+      if (kind === FrameKind.HashKVReq) return answerHashKV(payload);
       if (kind !== FrameKind.Hello)
         throw new TransportProtocolError(`expected a hello frame, got kind ${kind}`);
       const h = parseHello(payload);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer } from 'node:net';
 import { freePort } from '../../test/helpers/procs.ts';
 import { fetchMembersInfo, Transport } from './transport.ts';
+import { fetchHashKV, PeerRefusedError } from './members_fetch.ts';
 import { frame, FrameKind } from './frame.ts';
 
 const open: Transport[] = [];
@@ -55,4 +56,28 @@ test('garbage instead of a hello or a members request closes only that connectio
   await new Promise((r) => s.once('close', r));
   // The listener is still serving.
   assert.equal(new TextDecoder().decode(await fetchMembersInfo(url, 2000)), '{}');
+});
+
+test('a HashKV request is answered by the host, and an error it meets comes back as the reason', async () => {
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const seen: number[][] = [];
+  const t = new Transport({
+    clusterId: 7n,
+    memberId: 1n,
+    listenUrl: url,
+    hashKV: (req) => {
+      seen.push([...req]);
+      if (req[0] === 0xff) return Promise.reject(new Error('mvcc: required revision is a future revision'));
+      return Promise.resolve(new Uint8Array([9, 8, 7]));
+    },
+  });
+  await t.start();
+  open.push(t);
+  assert.deepEqual([...(await fetchHashKV(url, new Uint8Array([8, 5]), 2000))], [9, 8, 7]);
+  assert.deepEqual(seen, [[8, 5]]);
+  await assert.rejects(fetchHashKV(url, new Uint8Array([0xff]), 2000), (e: Error) => {
+    assert.ok(e instanceof PeerRefusedError);
+    assert.equal(e.reason, 'mvcc: required revision is a future revision');
+    return true;
+  });
 });

@@ -20,7 +20,7 @@ import { peerTlsFront, type PeerTls } from './secure.ts';
 import { sendSnapshot } from './snapshot.ts';
 
 export { ClusterIdMismatchError, MemberIdMismatchError, TransportProtocolError } from './errors.ts';
-export { fetchMembersInfo } from './members_fetch.ts';
+export { fetchHashKV, fetchMembersInfo, PeerRefusedError } from './members_fetch.ts';
 export type { PeerTls } from './secure.ts';
 export { DEFAULT_LIMITS, type Limits, parsePeerUrl, type TransportLogger } from './options.ts';
 
@@ -40,6 +40,8 @@ export interface TransportOptions {
   onSnapshotStatus?: (id: bigint, ok: boolean) => void;
   /** Answers a joining member's request for the member list (see members_fetch.ts). */
   membersInfo?: () => Uint8Array | undefined;
+  /** Answers a peer's HashKV request (corruption checks; see members_fetch.ts fetchHashKV). */
+  hashKV?: ((req: Uint8Array) => Promise<Uint8Array>) | undefined;
   logger?: TransportLogger;
   limits?: Partial<Limits>;
   /** Peer TLS credentials: an https:// listen URL serves TLS, https:// peers are dialed over TLS. */
@@ -56,6 +58,7 @@ export class Transport {
   onSnapshotStatus: (id: bigint, ok: boolean) => void;
   faults: FaultHook | undefined;
   membersInfo: () => Uint8Array | undefined;
+  hashKV: ((req: Uint8Array) => Promise<Uint8Array>) | undefined;
   readonly tls: PeerTls | undefined;
 
   private readonly listenUrl: string;
@@ -83,6 +86,7 @@ export class Transport {
     this.onUnreachable = opts.onUnreachable ?? (() => {});
     this.onSnapshotStatus = opts.onSnapshotStatus ?? (() => {});
     this.membersInfo = opts.membersInfo ?? (() => undefined);
+    this.hashKV = opts.hashKV;
     this.tls = opts.tls;
   }
 
