@@ -75,6 +75,7 @@ async function fill(endpoint: string): Promise<string[]> {
     await c.put('a', '2');
     await c.put('b', 'gone');
     await c.deleteRange('b');
+    await c.compact(4);
     const leases: string[] = [];
     for (const ttl of [600, 900]) {
       const g = await c.call('etcdserverpb.Lease', 'LeaseGrant', { TTL: ttl });
@@ -106,6 +107,12 @@ async function allKeys(endpoint: string, rev?: number): Promise<unknown> {
   assert.equal(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as { kvs: unknown; count: number; header: { revision: number } };
   return { kvs: j.kvs, count: j.count, revision: rev ?? j.header.revision };
+}
+
+/** What a read below the compaction answers (the compacted revision must come across too). */
+async function compacted(endpoint: string): Promise<string> {
+  const r = await etcdctl(endpoint, ['get', 'a', '--rev', '3']);
+  return `${r.code} ${r.stdout}${r.stderr.trim().split('\n').pop() ?? ''}`;
 }
 
 /** Each lease's granted TTL and keys (the remaining TTL moves on). */
@@ -167,6 +174,8 @@ describe('snapshots in etcd 3.4 format', { skip: !haveEtcd() }, () => {
     assert.equal(rs.code, 0, rs.stderr);
     const etcd = await startOn('etcd', data, 'r1', peer);
     assert.deepEqual(await allKeys(etcd), want);
+    assert.match(await compacted(etcd), /required revision has been compacted/);
+    assert.equal(await compacted(etcd), await compacted(src.endpoint));
     assert.deepEqual(await leaseView(etcd, leases), await leaseView(src.endpoint, leases));
   });
 
@@ -202,6 +211,8 @@ describe('snapshots in etcd 3.4 format', { skip: !haveEtcd() }, () => {
     assert.equal(rs.code, 0, rs.stderr);
     const tetcd = await startOn('tetcd', data, 'r1', peer);
     assert.deepEqual(await allKeys(tetcd), await allKeys(src.endpoint));
+    assert.match(await compacted(tetcd), /required revision has been compacted/);
+    assert.equal(await compacted(tetcd), await compacted(src.endpoint));
     assert.deepEqual(await leaseView(tetcd, leases), await leaseView(src.endpoint, leases));
     // The restored member takes writes on from the snapshot's revision.
     const put = await etcdctl(tetcd, ['put', 'after', 'restore', '-w', 'json']);
