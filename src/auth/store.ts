@@ -32,7 +32,7 @@ import {
   ErrUserNotFound,
 } from './errors.ts';
 import { UnifiedPerms, type Permission } from './range_perm_cache.ts';
-import type { TokenProvider } from './token.ts';
+import type { AuthInfo, TokenProvider } from './token.ts';
 
 export const ROOT_USER = 'root';
 export const ROOT_ROLE = 'root';
@@ -50,11 +50,7 @@ export const BCRYPT_DEFAULT_COST = 10;
 const UserPb = messageType('authpb.User');
 const RolePb = messageType('authpb.Role');
 
-/** Who a request comes from (etcd's AuthInfo): the token's user and the auth revision it saw. */
-export interface AuthInfo {
-  username: string;
-  revision: number;
-}
+export type { AuthInfo } from './token.ts';
 
 export interface User {
   name: string;

@@ -11,7 +11,12 @@ import { readFileSync } from 'node:fs';
 import { SignJWT, jwtVerify } from 'jose';
 import type { Logger } from 'pino';
 import { ErrVerifyOnly } from './errors.ts';
-import type { AuthInfo } from './store.ts';
+
+/** Who a request comes from (etcd's AuthInfo): the token's user and the auth revision it saw. */
+export interface AuthInfo {
+  username: string;
+  revision: number;
+}
 
 export interface TokenProvider {
   /** The user a token names, with the auth revision to check against; undefined: not a valid token. */
