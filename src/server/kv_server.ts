@@ -89,9 +89,13 @@ export class KVServer implements RaftKV {
     return resp;
   }
 
-  /** etcd's doSerialize, after the read: the token's auth revision must still be the store's. */
+  /**
+   * etcd's doSerialize, after the read: the token's auth revision must still be the store's (also
+   * while auth is disabled: a stale JWT is told so either way).
+   */
   private checkRevision(ai: AuthInfo | undefined): void {
-    if (ai && ai.revision !== 0 && ai.revision !== this.auth!.revision()) throw new ErrAuthOldRevision();
+    const auth = this.auth;
+    if (ai && ai.revision !== 0 && auth && ai.revision !== auth.revision()) throw new ErrAuthOldRevision();
   }
 
   private localRange(req: RangeRequest, ai: AuthInfo | undefined): RangeResponse {
@@ -101,7 +105,7 @@ export class KVServer implements RaftKV {
     const txn = this.stores.kv.read();
     try {
       const resp = executeRange(txn, req);
-      if (checked) this.checkRevision(ai);
+      if (ai) this.checkRevision(ai);
       this.status.header(resp.header);
       return resp;
     } finally {
@@ -120,7 +124,7 @@ export class KVServer implements RaftKV {
       const view = txn as unknown as WriteView;
       const ctx: WriteCtx = { view, beginRev: kv.rev(), changes: 0 };
       const resp = executeTxn(ctx, req, NO_LEASES);
-      if (checked) this.checkRevision(ai);
+      if (ai) this.checkRevision(ai);
       this.status.header(resp.header);
       return resp;
     } finally {
