@@ -141,9 +141,30 @@ export function hasRootRole(u: User): boolean {
   return hasSorted(u.roles, ROOT_ROLE);
 }
 
+/**
+ * bcrypt jobs running on libuv's thread pool at once. The pool (4 threads by default) also runs the
+ * WAL's large writes and other file work: a flood of Authenticate calls must leave it room, so at most
+ * two bcrypt jobs run at a time and the rest wait their turn here.
+ */
+const BCRYPT_SLOTS = 2;
+let bcryptRunning = 0;
+const bcryptWaiting: (() => void)[] = [];
+
+async function inBcryptSlot<T>(job: () => Promise<T>): Promise<T> {
+  if (bcryptRunning >= BCRYPT_SLOTS) await new Promise<void>((r) => bcryptWaiting.push(r));
+  else bcryptRunning++;
+  try {
+    return await job();
+  } finally {
+    const next = bcryptWaiting.shift();
+    if (next) next();
+    else bcryptRunning--;
+  }
+}
+
 /** A bcrypt hash of `password` at `cost`, computed on the thread pool ($2a$, as Go writes it). */
 export async function hashPassword(password: string, cost: number): Promise<Buffer> {
-  const h = await bcryptHash(password, cost, randomBytes(16));
+  const h = await inBcryptSlot(() => bcryptHash(password, cost, randomBytes(16)));
   // $2b$ and Go's $2a$ hash the same for passwords up to 72 bytes, and both truncate there.
   return Buffer.from(h.startsWith('$2b$') ? '$2a$' + h.slice(4) : h, 'latin1');
 }
@@ -466,7 +487,8 @@ export class AuthStore {
     // bcrypt's own comparison is constant-time over the hash; it runs on the thread pool.
     let ok = false;
     try {
-      ok = await bcryptCompare(password, u.password.toString('latin1'));
+      const stored = u.password.toString('latin1');
+      ok = await inBcryptSlot(() => bcryptCompare(password, stored));
     } catch {
       ok = false;
     }
