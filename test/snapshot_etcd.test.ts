@@ -176,6 +176,10 @@ describe('snapshots in etcd 3.4 format', { skip: !haveEtcd() }, () => {
     assert.deepEqual(await allKeys(etcd), want);
     assert.match(await compacted(etcd), /required revision has been compacted/);
     assert.equal(await compacted(etcd), await compacted(src.endpoint));
+    // Membership is the restore's, not the source's.
+    const ml = (await etcdctl(etcd, ['member', 'list'])).stdout.trim().split('\n');
+    assert.equal(ml.length, 1, ml.join('\n'));
+    assert.match(ml[0]!, new RegExp(`, started, r1, ${peer}, `));
     assert.deepEqual(await leaseView(etcd, leases), await leaseView(src.endpoint, leases));
   });
 
@@ -209,10 +213,32 @@ describe('snapshots in etcd 3.4 format', { skip: !haveEtcd() }, () => {
       peer,
     ]);
     assert.equal(rs.code, 0, rs.stderr);
+    // The same member and cluster IDs as etcdctl's restore derives from the same flags.
+    const ers = await etcdctl(src.endpoint, [
+      'snapshot',
+      'restore',
+      file,
+      '--data-dir',
+      join(dir, 'etcd-ids'),
+      '--name',
+      'r1',
+      '--initial-cluster',
+      `r1=${peer}`,
+      '--initial-advertise-peer-urls',
+      peer,
+    ]);
+    const added = /"cluster-id":"([0-9a-f]+)".*"added-peer-id":"([0-9a-f]+)"/.exec(ers.stderr);
+    assert.ok(added, ers.stderr);
+    const mine = JSON.parse(rs.stderr.trim().split('\n').pop()!) as Record<string, string>;
+    assert.equal(mine['cluster-id'], added[1]);
+    assert.equal(mine['member-id'], added[2]);
     const tetcd = await startOn('tetcd', data, 'r1', peer);
     assert.deepEqual(await allKeys(tetcd), await allKeys(src.endpoint));
     assert.match(await compacted(tetcd), /required revision has been compacted/);
     assert.equal(await compacted(tetcd), await compacted(src.endpoint));
+    const ml = (await etcdctl(tetcd, ['member', 'list'])).stdout.trim().split('\n');
+    assert.equal(ml.length, 1, ml.join('\n'));
+    assert.match(ml[0]!, new RegExp(`, started, r1, ${peer}, `));
     assert.deepEqual(await leaseView(tetcd, leases), await leaseView(src.endpoint, leases));
     // The restored member takes writes on from the snapshot's revision.
     const put = await etcdctl(tetcd, ['put', 'after', 'restore', '-w', 'json']);
