@@ -56,6 +56,8 @@ interface Row {
   svc: string;
   method: string;
   req: (c: Ctx) => Any | Promise<Any>;
+  /** The row may drop users' tokens (a password change): fetch every token again after each cell. */
+  dropsTokens?: true;
 }
 
 async function grantLease(c: Ctx, key?: string): Promise<string> {
@@ -141,6 +143,66 @@ const ROWS: Row[] = [
     }),
   },
   {
+    name: 'Range a1 serializable',
+    svc: KV,
+    method: 'Range',
+    req: () => ({ key: b('a1'), serializable: true }),
+  },
+  {
+    name: 'Range a1 keysOnly countOnly',
+    svc: KV,
+    method: 'Range',
+    req: () => ({ key: b('a1'), keysOnly: true, countOnly: true }),
+  },
+  {
+    name: 'Put a2 with a lease holding x-key (outside)',
+    svc: KV,
+    method: 'Put',
+    req: async (c) => ({ key: b('a2'), value: b('v'), lease: await grantLease(c, `x-key-${c.tag}`) }),
+  },
+  {
+    name: 'Put a2 with a lease holding a-key',
+    svc: KV,
+    method: 'Put',
+    req: async (c) => ({ key: b('a2'), value: b('v'), lease: await grantLease(c, `a-key-${c.tag}`) }),
+  },
+  {
+    name: 'DeleteRange [a-n, a-o)',
+    svc: KV,
+    method: 'DeleteRange',
+    req: () => ({ key: b('a-n'), rangeEnd: b('a-o') }),
+  },
+  {
+    name: 'DeleteRange [b-n, d)',
+    svc: KV,
+    method: 'DeleteRange',
+    req: () => ({ key: b('b-n'), rangeEnd: b('d') }),
+  },
+  {
+    name: 'Txn compare over [a, c), range a1',
+    svc: KV,
+    method: 'Txn',
+    req: () => ({
+      compare: [{ key: b('a'), rangeEnd: b('c'), target: 'VERSION', result: 'GREATER', version: 0 }],
+      success: [{ requestRange: { key: b('a1') } }],
+    }),
+  },
+  {
+    name: 'Txn success range a1, failure put x1 (not taken)',
+    svc: KV,
+    method: 'Txn',
+    req: () => ({
+      success: [{ requestRange: { key: b('a1') } }],
+      failure: [{ requestPut: { key: b('x1'), value: b('v') } }],
+    }),
+  },
+  {
+    name: 'Txn put a1 prevKv',
+    svc: KV,
+    method: 'Txn',
+    req: () => ({ success: [{ requestPut: { key: b('a1'), value: b('v'), prevKv: true } }] }),
+  },
+  {
     name: 'Compact (latest revision)',
     svc: KV,
     method: 'Compact',
@@ -161,6 +223,18 @@ const ROWS: Row[] = [
     svc: WATCH,
     method: 'Watch',
     req: () => ({ createRequest: { key: b('x1') } }),
+  },
+  {
+    name: 'Watch from a (to the end)',
+    svc: WATCH,
+    method: 'Watch',
+    req: () => ({ createRequest: { key: b('a'), rangeEnd: b('\0') } }),
+  },
+  {
+    name: 'Watch a1 prevKv',
+    svc: WATCH,
+    method: 'Watch',
+    req: () => ({ createRequest: { key: b('a1'), prevKv: true } }),
   },
   { name: 'LeaseGrant', svc: LEASE, method: 'LeaseGrant', req: () => ({ TTL: 600 }) },
   {
@@ -254,6 +328,19 @@ const ROWS: Row[] = [
     svc: AUTH,
     method: 'UserChangePassword',
     req: () => ({ name: 'victim', password: 'victimpw' }),
+  },
+  {
+    name: 'UserChangePassword reader (self, same password)',
+    svc: AUTH,
+    method: 'UserChangePassword',
+    req: () => ({ name: 'reader', password: 'readerpw' }),
+    dropsTokens: true,
+  },
+  {
+    name: 'UserAdd reader (exists)',
+    svc: AUTH,
+    method: 'UserAdd',
+    req: () => ({ name: 'reader', password: 'x' }),
   },
   {
     name: 'UserGrantRole victim',
@@ -498,6 +585,7 @@ class Side {
     }
     const o = await this.c.call(row.svc, row.method, req, await this.token(id), 3000);
     this.cells.set(key, cellText(o));
+    if (row.dropsTokens) for (const k of [...this.tokens.keys()]) if (k !== 'expired') this.tokens.delete(k);
   }
 }
 
