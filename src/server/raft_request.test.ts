@@ -47,3 +47,39 @@ test("the spliced encoding is protobufjs's header field followed by its request 
 test('an entry that does not start with a header has no head to peek', () => {
   assert.equal(peekRaftRequest(Uint8Array.of(0x22, 0)), undefined);
 });
+
+test('the caller rides in the header (username 2, auth_revision 3) as protobufjs encodes it, and peeks back', () => {
+  const PutRequest = messageType('etcdserverpb.PutRequest');
+  const Internal = messageType('etcdserverpb.InternalRaftRequest');
+  const raw = PutRequest.encode({ key: Buffer.from('k'), value: Buffer.from('v') }).finish();
+  for (const auth of [
+    { username: 'alice', revision: 7 },
+    { username: 'rööt', revision: 2 ** 40 },
+    { username: '', revision: 3 },
+  ]) {
+    const mine = encodeRaftRequest(42n, Op.Put, raw, auth);
+    const header: Record<string, unknown> = { ID: fromBigInt(42n, true), authRevision: auth.revision };
+    if (auth.username) header['username'] = auth.username;
+    const ref = Buffer.concat([
+      Internal.encode({ header }).finish(),
+      Internal.encode({ put: PutRequest.decode(raw) }).finish(),
+    ]);
+    assert.deepEqual(mine, ref);
+    const head = peekRaftRequest(mine);
+    assert.equal(head?.id, 42n);
+    assert.equal(head?.op, Op.Put);
+    assert.deepEqual(head?.auth, auth);
+  }
+  assert.equal(peekRaftRequest(encodeRaftRequest(42n, Op.Put, raw))?.auth, undefined, 'no caller: no fields');
+});
+
+test('auth entries decode to their request; Attributes is no longer 1100 (auth_user_add)', () => {
+  const type = messageType('etcdserverpb.AuthUserAddRequest');
+  const req = { name: 'bob', hashedPassword: '$2a$04$x', options: { noPassword: false } };
+  const d = decodeRaftRequest(encodeRaftRequest(9n, Op.AuthUserAdd, type.encode(req).finish()));
+  assert.equal(d.op, Op.AuthUserAdd);
+  assert.equal((d.req as { name: string }).name, 'bob');
+  assert.equal((d.req as { hashedPassword: string }).hashedPassword, '$2a$04$x');
+  assert.equal(Op.AuthUserAdd, 1100);
+  assert.equal(Op.Attributes, 1301);
+});
