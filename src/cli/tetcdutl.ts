@@ -116,7 +116,6 @@ export function program(): Command {
     .addOption(
       new Option('-w, --write-out <format>', 'set the output format').choices(WRITE_OUT).default('simple'),
     )
-    .showHelpAfterError()
     .configureOutput({
       outputError: (s, write) => write(s.startsWith('error: ') ? `Error: ${s.slice(7)}` : s),
     });
