@@ -67,6 +67,8 @@ const SESSION: Step[] = [
   // have root role", then enables
   s(['auth', 'enable']),
   s(['user', 'get', 'root', ...ROOT]),
+  s(['auth', 'enable', ...ROOT]), // already enabled
+  s(['get', 'k1', '--user', 'alice'], 'alicepw\n'), // the password prompted for, on stdin
   // no credentials
   s(['get', 'k1']),
   s(['put', 'k1', 'x']),
