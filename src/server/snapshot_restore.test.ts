@@ -108,5 +108,17 @@ test('restore refuses, in etcd’s words, and leaves nothing: an existing data d
     restoreSnapshot(cfg(file, out, { initialAdvertisePeerUrls: ['http://127.0.0.1:9'] })),
     RestoreError,
   );
+  await assert.rejects(
+    restoreSnapshot(cfg(file, out, { initialAdvertisePeerUrls: ['http://127.0.0.1:9'] })),
+    {
+      message: `--initial-cluster has b=${PEERS[1]} but missing from --initial-advertise-peer-urls=http://127.0.0.1:9 (resolved urls: "http://127.0.0.1:9" != "${PEERS[1]}")`,
+    },
+  );
+  await assert.rejects(restoreSnapshot(cfg(file, out, { initialAdvertisePeerUrls: ['bad'] })), {
+    message: 'URL scheme must be http, https, unix, or unixs: bad',
+  });
+  await assert.rejects(restoreSnapshot(cfg(file, out, { initialCluster: 'b=http://127.0.0.1' })), {
+    message: 'URL address does not have the form "host:port": http://127.0.0.1',
+  });
   assert.equal(existsSync(out), false);
 });

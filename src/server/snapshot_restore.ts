@@ -97,6 +97,13 @@ export async function restoreSnapshot(cfg: RestoreConfig): Promise<RestoreResult
 
 /** The new cluster from --initial-cluster, checked as etcd's VerifyBootstrap checks it. */
 function clusterOf(cfg: RestoreConfig): RaftCluster {
+  checkUrls(cfg.initialAdvertisePeerUrls);
+  checkUrls(
+    cfg.initialCluster
+      .split(',')
+      .filter((p) => p !== '')
+      .map((p) => p.slice(p.indexOf('=') + 1)),
+  );
   let cluster: RaftCluster;
   try {
     cluster = RaftCluster.fromInitialCluster(cfg.initialCluster, cfg.initialClusterToken);
@@ -106,13 +113,55 @@ function clusterOf(cfg: RestoreConfig): RaftCluster {
   const me = cluster.memberByName(cfg.name);
   if (!me)
     throw new RestoreError(`couldn't find local name "${cfg.name}" in the initial cluster configuration`);
-  const want = [...cfg.initialAdvertisePeerUrls].sort().join(',');
-  if ([...me.peerURLs].sort().join(',') !== want) {
-    throw new RestoreError(
-      `--initial-cluster has ${cfg.name}=${me.peerURLs.join(',')} but missing from --initial-advertise-peer-urls=${cfg.initialAdvertisePeerUrls.join(',')}`,
-    );
-  }
+  const why = advertiseMismatch(cfg.name, me.peerURLs, cfg.initialAdvertisePeerUrls);
+  if (why) throw new RestoreError(why);
   return cluster;
+}
+
+/** etcd's types.NewURLs checks, with its messages (before anything else looks at the URLs). */
+function checkUrls(urls: readonly string[]): void {
+  if (urls.length === 0) throw new RestoreError('no valid URLs given');
+  for (const raw of urls) {
+    const u = raw.trim();
+    const m = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)([^?#]*)/i.exec(u);
+    const scheme = m?.[1]?.toLowerCase();
+    if (!m || !['http', 'https', 'unix', 'unixs'].includes(scheme!)) {
+      throw new RestoreError(`URL scheme must be http, https, unix, or unixs: ${u}`);
+    }
+    if (!/^(\[[^\]]*\]|[^:[\]]*):[^:]*$/.test(m[2]!)) {
+      throw new RestoreError(`URL address does not have the form "host:port": ${u}`);
+    }
+    if (m[3] !== '') throw new RestoreError(`URL must not contain a path: ${u}`);
+  }
+}
+
+const goQuote = (a: readonly string[]) => `[${a.map((u) => JSON.stringify(u)).join(' ')}]`;
+
+/**
+ * etcd's advertiseMatchesCluster, with its messages: the advertised peer URLs must be the member's
+ * in --initial-cluster (compared as strings: etcd also resolves host names before giving up).
+ */
+export function advertiseMismatch(
+  name: string,
+  clusterUrls: readonly string[],
+  advertised: readonly string[],
+): string | undefined {
+  const a = [...advertised].sort();
+  const b = [...clusterUrls].sort();
+  let err: string | undefined;
+  if (a.length !== b.length) err = `len(${goQuote(a)}) != len(${goQuote(b)})`;
+  else {
+    const i = a.findIndex((u, j) => u !== b[j]);
+    if (i >= 0) err = `resolved urls: ${JSON.stringify(a[i])} != ${JSON.stringify(b[i])}`;
+  }
+  if (err === undefined) return undefined;
+  const missing = b.filter((u) => !a.includes(u));
+  if (missing.length > 0) {
+    return `--initial-cluster has ${missing.map((u) => `${name}=${u}`).join(',')} but missing from --initial-advertise-peer-urls=${a.join(',')} (${err})`;
+  }
+  const extra = a.filter((u) => !b.includes(u));
+  const umap = a.map((u) => `${name}=${u}`).join(',');
+  return `--initial-advertise-peer-urls has ${extra.join(',')} but missing from --initial-cluster=${umap}`;
 }
 
 /**
