@@ -185,7 +185,7 @@ test('flags waiting for another issue and flags with no meaning here are accepte
   const p = parseConfig(
     [
       '--quota-backend-bytes=8589934592',
-      '--experimental-initial-corrupt-check',
+      '--experimental-compaction-batch-limit=500',
       '--metrics',
       'extensive',
       '--enable-v2',
@@ -194,7 +194,7 @@ test('flags waiting for another issue and flags with no meaning here are accepte
     ],
     { ETCD_AUTO_COMPACTION_RETENTION: '1h', ETCD_CERT_FILE: '' },
   );
-  assert.deepEqual(p.pending, [{ flag: 'experimental-initial-corrupt-check', issue: 14 }]);
+  assert.deepEqual(p.pending, [{ flag: 'experimental-compaction-batch-limit', issue: 14 }]);
   assert.equal(p.config.quotaBackendBytes, 8589934592);
   assert.equal(p.config.autoCompactionRetention, '1h');
   assert.equal(p.config.metrics, 'extensive');

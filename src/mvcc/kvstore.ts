@@ -73,7 +73,7 @@ export class KVStore {
       if (isTombstone(k)) {
         // Compaction keeps a live revision before every kept tombstone; a lone one closes nothing.
         const ki = s.index.keyIndex(key);
-        if (ki && ki.generations[ki.generations.length - 1]!.revs.length > 0) s.index.tombstone(key, rev);
+        if (ki?.live()) s.index.tombstone(key, rev);
       } else {
         s.index.restore(key, { main: kv.createRevision, sub: 0 }, rev, kv.version);
       }
