@@ -37,7 +37,6 @@ const NOT_YET_SERVED = [
   '/etcdserverpb.Auth/', // the whole service
   '/etcdserverpb.Maintenance/Defragment',
   '/etcdserverpb.Maintenance/Hash',
-  '/etcdserverpb.Maintenance/Snapshot',
 ];
 const compared = (path: string) =>
   !NOT_YET_SERVED.some((p) => (p.endsWith('/') ? path.startsWith(p) : path === p));

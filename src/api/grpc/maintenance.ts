@@ -115,7 +115,7 @@ export function maintenanceService(m: Maintenance, status: RaftStatus, auth: Aut
       };
     }),
     Snapshot: serverStream(async (raw, ctx, out) => {
-      decode(t['Snapshot']!, raw);
+      decode(t['Snapshot']!, raw, true);
       await admin(ctx);
       await sendSnapshot(await m.snapshot(), ctx, out);
     }),
