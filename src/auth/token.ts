@@ -168,15 +168,27 @@ export class JwtTokens implements TokenProvider {
       this.verifyKey = this.signKey;
       return;
     }
-    const priv = opts.privateKey?.length ? createPrivateKey(opts.privateKey) : undefined;
-    const pub = opts.publicKey?.length ? createPublicKey(opts.publicKey) : undefined;
+    const parse = (pem: Buffer | undefined, make: (pem: Buffer) => KeyObject) => {
+      if (!pem?.length) return undefined;
+      try {
+        return make(pem);
+      } catch {
+        // golang-jwt's ErrKeyMustBePEMEncoded, as etcd 3.4 reports it.
+        throw new AuthOptionError('Invalid Key: Key must be PEM encoded PKCS1 or PKCS8 private key');
+      }
+    };
+    const priv = parse(opts.privateKey, createPrivateKey);
+    const pub = parse(opts.publicKey, createPublicKey);
     if (!priv && !pub) throw new AuthOptionError('auth: missing key data');
     const want = m.startsWith('RS') || m.startsWith('PS') ? 'rsa' : m.startsWith('ES') ? 'ec' : 'ed25519';
-    for (const k of [priv, pub]) {
+    const name = want === 'rsa' ? 'RSA' : want === 'ec' ? 'ECDSA' : 'Ed25519';
+    for (const [k, which] of [
+      [priv, 'private'],
+      [pub, 'public'],
+    ] as const) {
       if (k && k.asymmetricKeyType !== want && !(want === 'rsa' && k.asymmetricKeyType === 'rsa-pss')) {
-        throw new AuthOptionError(
-          `auth: key type ${k.asymmetricKeyType ?? '?'} does not fit sign-method ${m}`,
-        );
+        // golang-jwt's words (etcd 3.4 stops with them).
+        throw new AuthOptionError(`key is not a valid ${name} ${which} key`);
       }
     }
     if (priv && pub) {
@@ -294,26 +306,29 @@ export function newTokenProvider(optstr: string, deps: TokenProviderDeps): Token
         (k) => !['sign-method', 'pub-key', 'priv-key', 'ttl'].includes(k),
       );
       if (unknown.length > 0) deps.log.warn({ keys: unknown }, 'unknown JWT options');
+      const problem = (error: string): never => {
+        deps.log.error({ error }, 'problem loading JWT options');
+        throw new AuthOptionError(ErrInvalidAuthOpts);
+      };
       let ttlMs = 5 * 60_000;
       const ttl = opts.get('ttl') ?? '';
       if (ttl !== '') {
         const ns = deps.parseDuration(ttl);
-        if (typeof ns === 'string') throw new AuthOptionError(ErrInvalidAuthOpts);
-        ttlMs = ns / 1e6;
+        ttlMs = (typeof ns === 'string' ? problem(ns) : ns) / 1e6;
       }
       const read = (k: string): Buffer | undefined => {
         const f = opts.get(k) ?? '';
         if (f === '') return undefined;
         try {
           return readFileSync(f);
-        } catch {
-          throw new AuthOptionError(ErrInvalidAuthOpts);
+        } catch (err) {
+          return problem(err instanceof Error ? err.message : String(err));
         }
       };
       const publicKey = read('pub-key');
       const privateKey = read('priv-key');
       const signMethod = opts.get('sign-method') ?? '';
-      if (!JWT_METHODS.has(signMethod)) throw new AuthOptionError(ErrInvalidAuthOpts);
+      if (!JWT_METHODS.has(signMethod)) problem('auth: invalid auth signature method');
       const o: JwtOptions = { signMethod, ttlMs };
       if (publicKey) o.publicKey = publicKey;
       if (privateKey) o.privateKey = privateKey;
