@@ -126,6 +126,15 @@ test("--auth-token values etcd refuses are refused with etcd's words", () => {
     assert.ok(
       newTokenProvider(`jwt,sign-method=RS256,priv-key=${join(dir, 'priv')}`, deps) instanceof JwtTokens,
     );
+    // A key of another type than the method: golang-jwt's words, as etcd 3.4 stops with them.
+    refuses(`jwt,sign-method=ES256,priv-key=${join(dir, 'priv')}`, 'key is not a valid ECDSA private key');
+    refuses(`jwt,sign-method=ES256,pub-key=${join(dir, 'pub')}`, 'key is not a valid ECDSA public key');
+    writeFileSync(join(dir, 'junk'), 'not a key');
+    refuses(
+      `jwt,sign-method=RS256,priv-key=${join(dir, 'junk')}`,
+      'Invalid Key: Key must be PEM encoded PKCS1 or PKCS8 private key',
+    );
+    refuses(`jwt,sign-method=RS256,priv-key=${join(dir, 'priv')},ttl=5x`, 'auth: invalid auth options');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
