@@ -92,7 +92,12 @@ test('HS256: the priv-key file is the shared secret', async () => {
 });
 
 test("--auth-token values etcd refuses are refused with etcd's words", () => {
-  const deps = { log: silent, simpleTtlMs: 300_000, waitApplied: () => undefined, parseDuration: () => 0 };
+  const deps = {
+    log: silent,
+    simpleTtlMs: 300_000,
+    waitApplied: () => undefined,
+    parseDuration: (s: string) => (/^\d+[smh]$/.test(s) ? 0 : `time: invalid duration "${s}"`),
+  };
   const refuses = (v: string, msg: string) =>
     assert.throws(
       () => newTokenProvider(v, deps),
