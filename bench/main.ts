@@ -11,6 +11,7 @@ import { COORD_SCENARIOS, compactAll, cpuSeconds, runCoord, type CoordResult } f
 import { BenchCluster, track, trackDir, untrackDir } from './cluster.ts';
 import { mainDefrag } from './defrag.ts';
 import { mainScale } from './scale.ts';
+import { mainSnapshot } from './snapshot.ts';
 
 interface Phase {
   name: string;
@@ -339,6 +340,7 @@ async function main(): Promise<void> {
     .option('--spread', "with --cluster: spread the load over all members, not just the leader's port")
     .option('--defrag <MiB>', 'write latency during an online defrag of a backend of this size, instead')
     .option('--scale <keys>', 'load this many keys into one member, then RSS, restart and full-range figures')
+    .option('--snapshot <MiB>', 'snapshot save under writes and restore of a backend of this size, instead')
     .parse();
   const o = cmd.opts<{
     seconds: string;
@@ -349,6 +351,7 @@ async function main(): Promise<void> {
     spread?: boolean;
     defrag?: string;
     scale?: string;
+    snapshot?: string;
   }>();
   const only = new Set(o.only.split(',').map((x) => x.trim()));
   const phases = [...PHASES, ...AUTH_PHASES].filter((p) => only.has(p.group));
@@ -357,6 +360,10 @@ async function main(): Promise<void> {
   const workers = Number(o.workers);
   const kinds =
     o.target === 'both' ? (['etcd', 'tetcd'] as const) : ([o.target as 'etcd' | 'tetcd'] as const);
+  if (o.snapshot !== undefined) {
+    await mainSnapshot(Number(o.snapshot), kinds);
+    return;
+  }
   if (o.scale !== undefined) {
     await mainScale(Number(o.scale), kinds);
     return;
