@@ -98,6 +98,20 @@ describe(
       }
     });
 
+    test("an expired lease's keys are deleted with auth enabled (the leader revokes it as root)", async () => {
+      const e = ep(c.members[0]!);
+      const grant = await ok(e, [...ALICE, 'lease', 'grant', '2']);
+      const id = /lease ([0-9a-f]+) granted/.exec(grant)![1]!;
+      await ok(e, [...ALICE, 'put', 'app/leased', 'v', `--lease=${id}`]);
+      const end = Date.now() + 15_000;
+      for (;;) {
+        const r = await ok(e, [...ALICE, 'get', 'app/leased', '--print-value-only']);
+        if (r === '') break;
+        assert.ok(Date.now() < end, 'the leased key is still there 15 s after a 2 s lease');
+        await new Promise((res) => setTimeout(res, 250));
+      }
+    });
+
     test('a restarted member keeps users, roles and auth enabled', async () => {
       const m = c.members[1]!;
       await c.stop(m);
