@@ -32,7 +32,7 @@ const CTL: { args: string[]; input?: string }[] = [
   { args: ['compaction', '1', '--user', 'alice:apw'] },
   { args: ['lease', 'list', '--user', 'alice:apw'] },
   { args: ['lock', 'l1', '--user', 'alice:apw', '--', 'echo', 'locked'] },
-  { args: ['elect', 'e1', 'proposal', '--user', 'alice:apw', '-l'] },
+  { args: ['lease', 'grant', '60', '--user', 'alice:apw'] },
   { args: ['auth', 'disable', '--user', 'alice:apw'] },
   { args: ['get', 'k', '--user', 'alice:apw', '-w', 'json'] },
 ];
