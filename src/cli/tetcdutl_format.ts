@@ -12,7 +12,11 @@ export function humanBytes(n: number): string {
   if (n < 10) return `${n} B`;
   const e = Math.floor(Math.log(n) / Math.log(1000));
   const val = Math.floor((n / Math.pow(1000, e)) * 10 + 0.5) / 10;
-  return val < 10 ? `${val.toFixed(1)} ${SIZES[e]}` : `${val.toFixed(0)} ${SIZES[e]}`;
+  if (val < 10) return `${val.toFixed(1)} ${SIZES[e]}`;
+  // Go's %.0f rounds an exact half to even (20.5 -> "20"); toFixed rounds it up.
+  const whole = Math.floor(val);
+  const rounded = val - whole === 0.5 ? (whole % 2 === 0 ? whole : whole + 1) : Math.round(val);
+  return `${rounded} ${SIZES[e]}`;
 }
 
 /** tablewriter as etcdctl sets it up: centred headers, right-aligned cells, +---+ borders. */
