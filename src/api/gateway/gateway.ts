@@ -164,7 +164,11 @@ function callContext(grpcPath: string, req: IncomingMessage, timeout: string | u
     if (!k.startsWith('grpc-metadata-') || v === undefined) continue;
     for (const x of Array.isArray(v) ? v : [v]) fields.push([k.slice('grpc-metadata-'.length), x]);
   }
-  return new Context(grpcPath, fields, timeout);
+  // The client's address (failed logins are logged with it); no certificate CN: etcd ignores the CN of
+  // a gateway request as an auth user.
+  return new Context(grpcPath, fields, timeout, {
+    remoteAddress: `${req.socket.remoteAddress ?? ''}:${req.socket.remotePort ?? ''}`,
+  });
 }
 
 type BodyRefusal = { refused: 'too-large' | 'timeout' };
