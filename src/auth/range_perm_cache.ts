@@ -17,7 +17,7 @@ interface Segment {
 }
 
 /** a < b with undefined as +infinity. */
-function endCmp(a: Buffer | undefined, b: Buffer | undefined): number {
+function endCmp(a: Uint8Array | undefined, b: Uint8Array | undefined): number {
   if (a === undefined) return b === undefined ? 0 : 1;
   if (b === undefined) return -1;
   return Buffer.compare(a, b);
@@ -71,20 +71,20 @@ export class IntervalSet {
     return lo > 0 ? segs[lo - 1] : undefined;
   }
 
-  /** Whether `key` lies in the set (etcd's Intersects of a point). */
+  /** Whether `key` lies in the set (etcd's Intersects of a point). No copy is made of the key. */
   hasPoint(key: Uint8Array): boolean {
     const s = this.floor(key);
-    return s !== undefined && endCmp(s.end, Buffer.from(key.buffer, key.byteOffset, key.byteLength)) > 0;
+    return s !== undefined && endCmp(s.end, key) > 0;
   }
 
   /** Whether the set covers all of [begin, end) (etcd's Contains); end undefined = +infinity. */
   covers(begin: Uint8Array, end: Uint8Array | undefined): boolean {
     // An empty interval intersects nothing, and etcd's tree answers false for it.
-    if (end !== undefined && Buffer.compare(Buffer.from(end), Buffer.from(begin)) <= 0) return false;
+    if (end !== undefined && Buffer.compare(end, begin) <= 0) return false;
     const s = this.floor(begin);
     if (s === undefined) return false;
-    if (endCmp(s.end, Buffer.from(begin)) <= 0) return false;
-    return endCmp(s.end, end === undefined ? undefined : Buffer.from(end)) >= 0;
+    if (endCmp(s.end, begin) <= 0) return false;
+    return endCmp(s.end, end) >= 0;
   }
 }
 
