@@ -219,6 +219,9 @@ export function etcdctl(endpoint: string, args: string[], input?: string): Promi
       clearTimeout(t);
       resolve({ stdout, stderr, code: code ?? -1 });
     });
+    // etcdctl may exit before reading its stdin (a command that takes none, on a loaded machine):
+    // the pipe's EPIPE is not the command's result.
+    p.stdin.on('error', () => {});
     p.stdin.end(input ?? '');
   });
 }
