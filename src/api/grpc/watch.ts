@@ -259,6 +259,8 @@ class WatchStream {
   private queue: Promise<void> | undefined;
 
   private handle(req: WatchRequest): void | Promise<void> {
+    // A request that waited behind a permission check while the stream closed is dropped.
+    if (this.closed) return;
     if (req.createRequest) return this.checkedCreate(req.createRequest);
     else if (req.cancelRequest) this.cancel(sat(req.cancelRequest.watchId));
     else if (req.progressRequest) this.progress();
@@ -284,6 +286,7 @@ class WatchStream {
       });
     };
     const check = (ai: Awaited<ReturnType<Auth['authInfo']>>) => {
+      if (this.closed) return;
       try {
         auth.isRangePermitted(ai, c.key, end);
       } catch (err) {
