@@ -100,6 +100,13 @@ export class TreeIndex {
     return available;
   }
 
+  /** The revisions (main_sub) a compaction at `rev` would keep, nothing changed (etcd's Keep). */
+  keep(rev: number): Set<string> {
+    const available = new Set<string>();
+    this.tree.forEach((ki: KeyIndex) => ki.keep(rev, available));
+    return available;
+  }
+
   size(): number {
     return this.tree.size;
   }

@@ -147,6 +147,23 @@ export class KeyIndex {
   }
 
   /**
+   * Adds to `available` the revision a compaction at `atRev` would keep (the newest at or below it in
+   * the generation still open then), changing nothing; a deleted key keeps none (etcd's keep).
+   */
+  keep(atRev: number, available: Set<string>): void {
+    let revs: readonly number[] = this.revs;
+    const closed = this.closed;
+    if (closed) {
+      let i = 0;
+      while (i < closed.length && closed[i]!.revs[closed[i]!.revs.length - 2]! <= atRev) i++;
+      if (i < closed.length) revs = closed[i]!.revs;
+    }
+    let j = revs.length - 2;
+    while (j >= 0 && revs[j]! > atRev) j -= 2;
+    if (j >= 0) available.add(`${revs[j]!}_${revs[j + 1]!}`);
+  }
+
+  /**
    * Drops revisions older than the newest one at or below `atRev` (which stays readable), and whole
    * generations that ended at or before it. Revisions still needed are added to `available`.
    */

@@ -40,6 +40,18 @@ export function encodeKeyValue(kv: KeyValue): Buffer {
   return buf;
 }
 
+/**
+ * A tombstone's stored value: mvccpb.KeyValue with its key only, as etcd stores it (its revision is the
+ * bucket key). Byte for byte etcd's, so HashKV agrees with etcd's and snapshots carry the same bytes.
+ */
+export function encodeTombstone(key: Buffer): Buffer {
+  const buf = Buffer.allocUnsafe(1 + sizeBytes(key.length));
+  const w = new Writer(buf, 0);
+  w.tag(1, WIRE_BYTES);
+  w.bytes(key);
+  return buf;
+}
+
 export function decodeKeyValue(b: Uint8Array): KeyValue {
   const m = KV.decode(b) as unknown as {
     key: Buffer;

@@ -156,16 +156,28 @@ export class KVStore {
     return { done: this.compaction };
   }
 
-  /** Hash of the key bucket up to `rev` (what survives compaction), for comparing members. */
+  /**
+   * etcd's HashByRev: the hash of the key bucket up to `rev` (0: the current revision), for comparing
+   * members. Revisions at or below the compact revision count only if a compaction at `rev` would keep
+   * them (the newest of each key, unless the key was deleted), so members that did and did not yet
+   * remove a compacted revision agree, and the hash equals etcd's over the same history.
+   */
   async hashKV(rev: number): Promise<{ hash: number; compactRevision: number; hashRevision: number }> {
+    if (rev > 0 && rev <= this.compactMainRev) throw new ErrCompacted();
     const at = rev > 0 ? rev : this.currentRev;
     if (at > this.currentRev) throw new ErrFutureRev();
     await this.compaction;
     await this.backend.commit();
     // Before any compaction etcd reports -1 (its compactMainRev starts there); 0 means none here.
     const compactRevision = this.compactMainRev > 0 ? this.compactMainRev : -1;
+    const keep = this.index.keep(at);
+    const lower = revToBytes({ main: this.compactMainRev + 1, sub: 0 });
     let h = crc32c(Buffer.from('key'));
     this.backend.forEach('key', undefined, revToBytes({ main: at + 1, sub: 0 }), (k, v) => {
+      if (keep.size > 0 && Buffer.compare(k, lower) < 0) {
+        const r = bytesToRev(k);
+        if (!keep.has(`${r.main}_${r.sub}`)) return;
+      }
       h = crc32c(v, crc32c(k, h));
     });
     return { hash: h, compactRevision, hashRevision: at };

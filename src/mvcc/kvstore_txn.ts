@@ -4,7 +4,7 @@ import type { Backend } from '../backend/backend.ts';
 import { ErrCompacted, ErrFutureRev } from './errors.ts';
 import { InvariantError } from '../pkg/errors.ts';
 import { failpoint } from '../pkg/failpoint.ts';
-import { decodeKeyValue, encodeKeyValue, type KeyValue } from './kv_codec.ts';
+import { decodeKeyValue, encodeKeyValue, encodeTombstone, type KeyValue } from './kv_codec.ts';
 import { revToBytes, type Revision } from './revision.ts';
 import type { TreeIndex } from './index.ts';
 import { counts } from '../pkg/metrics.ts';
@@ -162,7 +162,7 @@ export class WriteTxn {
         value: EMPTY,
         lease: 0n,
       };
-      this.s.backend.put('key', revToBytes(rev, true), encodeKeyValue(kv));
+      this.s.backend.put('key', revToBytes(rev, true), encodeTombstone(p.key));
       this.s.index.tombstone(latin1(p.key), rev);
       this.changes.push({ type: 'DELETE', kv });
     }

@@ -4,7 +4,7 @@ import type { Backend } from '../backend/backend.ts';
 import type { KVStore } from '../mvcc/kvstore.ts';
 import { decodeKeyValue } from '../mvcc/kv_codec.ts';
 import { ErrCompacted } from '../mvcc/errors.ts';
-import { isTombstone, revToBytes } from '../mvcc/revision.ts';
+import { bytesToRev, isTombstone, revToBytes } from '../mvcc/revision.ts';
 import type { WatchEvent, WatchKV, WatchSource } from '../mvcc/watchable_store.ts';
 
 /** `kv` is a getter: a snapshot from the leader replaces the store. */
@@ -21,7 +21,12 @@ export function watchSource(kv: () => KVStore, backend: Backend): WatchSource {
         revToBytes({ main: from, sub: 0 }),
         revToBytes({ main: to + 1, sub: 0 }),
         (k, v) => {
-          out.push({ type: isTombstone(k) ? 'DELETE' : 'PUT', kv: decodeKeyValue(v) });
+          const kv = decodeKeyValue(v);
+          if (!isTombstone(k)) return void out.push({ type: 'PUT', kv });
+          // A stored tombstone holds its key only (etcd's form): the event's mod revision is the
+          // revision it is stored at, as etcd's kvsToEvents sets it.
+          kv.modRevision = bytesToRev(k).main;
+          out.push({ type: 'DELETE', kv });
         },
       );
       return out;
