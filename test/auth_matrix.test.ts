@@ -325,17 +325,33 @@ describe('auth: permission matrix, tetcd vs etcd 3.4', { skip: !haveEtcd() }, ()
     assert.equal(e.get('Observe a-fixed\twriter'), '0  (ended without an answer)');
   });
 
-  test('gRPC: every cell gives the same code and message', () => {
+  /**
+   * Deliberate departures: etcd 3.4.23 checks no op of a nested txn (apply_auth.go's
+   * checkTxnReqsPermission has no RequestTxn case), so any caller, even without a token, can write
+   * anywhere through one. Issue 13 asks for nested ops to be checked; tetcd answers as it would for the
+   * same put at the top level. These cells must give tetcd's answer, not etcd's.
+   */
+  const DEPARTURES = new Map([
+    ['Txn nested put b1\treader', '7 etcdserver: permission denied'],
+    ['Txn nested put b1\tnoperm', '7 etcdserver: permission denied'],
+    ['Txn nested put b1\tnone', '3 etcdserver: user name is empty'],
+  ]);
+
+  test('gRPC: every cell gives the same code and message (the departures: tetcd checks nested txns)', () => {
     const e = sides.get('etcd')!.cells;
     const t = sides.get('tetcd')!.cells;
     const diffs: string[] = [];
+    for (const [k, want] of DEPARTURES) {
+      assert.equal(e.get(k), '0 ', `${k}: etcd 3.4 lets it through`);
+      assert.equal(t.get(k), want, `${k}: tetcd checks the nested op`);
+    }
     if (failures.get('tetcd')) diffs.push(`tetcd's matrix stopped: ${failures.get('tetcd')}`);
     // For the report: cells grouped by (etcd's answer, tetcd's answer), each group naming its cells.
     const groups = new Map<string, Map<string, string[]>>();
     for (const [k, v] of e) {
       const [row, id] = k.split('\t') as [string, string];
       const tv = t.get(k) ?? '(not run)';
-      if (tv === v) continue;
+      if (tv === v || DEPARTURES.has(k)) continue;
       diffs.push(`${row} as ${id}: etcd \`${v}\` | tetcd \`${tv}\``);
       const g = `etcd \`${v}\` | tetcd \`${tv}\``;
       const rows = groups.get(g) ?? new Map<string, string[]>();
