@@ -147,5 +147,33 @@ describe(
       assert.match(await ok(ep(m4), [...ROOT, 'user', 'get', 'alice']), /Roles: app/);
       await refused(ep(m4), [...ALICE, 'put', 'other', '1'], /etcdserver: permission denied/);
     });
+
+    test('a learner promoted through a follower: the forwarded call carries the token, the leader checks root', async () => {
+      const leader = await c.waitLeader(15_000);
+      const follower = c.members.find((m) => m !== leader && m.proc)!;
+      const m5 = await newMember('m5');
+      const added = await ok(ep(leader), [
+        ...ROOT,
+        'member',
+        'add',
+        'm5',
+        `--peer-urls=${m5.peerUrl}`,
+        '--learner',
+      ]);
+      const id = /Member +([0-9a-f]+) added/.exec(added)![1]!;
+      c.members.push(m5);
+      await c.launch(m5, ['--initial-cluster-state', 'existing']);
+      await refused(ep(follower), [...ALICE, 'member', 'promote', id], /etcdserver: permission denied/);
+      const end = Date.now() + 20_000;
+      for (;;) {
+        const r = await etcdctl(ep(follower), [...ROOT, 'member', 'promote', id]);
+        if (r.code === 0) break;
+        // Until the learner has caught up the leader says it is not ready; never an auth error.
+        assert.doesNotMatch(r.stderr, /user name is empty|permission denied|invalid auth token/);
+        assert.ok(Date.now() < end, `promote kept failing: ${r.stderr}`);
+        await new Promise((res) => setTimeout(res, 300));
+      }
+      assert.doesNotMatch(await ok(ep(leader), [...ROOT, 'member', 'list']), /true$/m, 'no learner left');
+    });
   },
 );
