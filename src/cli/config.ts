@@ -90,6 +90,9 @@ export interface TlsFlagsConfig extends Omit<TlsInfo, 'certFile' | 'keyFile'> {
   autoTls: boolean;
   /** Peers only: --experimental-peer-skip-client-san-verification. */
   skipClientSanVerify?: boolean;
+  /** Peers only (3.5): the certificate presented when dialing peers (--peer-client-cert-file). */
+  clientCertFile?: string | undefined;
+  clientKeyFile?: string | undefined;
 }
 
 /** A configuration the user must fix. exitCode 2 for flag syntax (as Go's flag package), 1 otherwise. */
@@ -593,6 +596,20 @@ function tlsConfig(
       );
     }
     const allowedCn = which === 'peer' ? str('peer-cert-allowed-cn') : '';
+    const peerOnly = () => {
+      const clientCertFile = str('peer-client-cert-file');
+      const clientKeyFile = str('peer-client-key-file');
+      if ((clientCertFile === '') !== (clientKeyFile === '')) {
+        throw new ConfigError(
+          `ClientKeyFile and ClientCertFile must both be present or both absent: key: ${clientKeyFile}, cert: ${clientCertFile} (--peer-client-key-file, --peer-client-cert-file)`,
+        );
+      }
+      return {
+        skipClientSanVerify: on('experimental-peer-skip-client-san-verification'),
+        clientCertFile: clientCertFile || undefined,
+        clientKeyFile: clientKeyFile || undefined,
+      };
+    };
     const allowedHostname = str(f.host);
     if (allowedCn !== '' && allowedHostname !== '') {
       throw new ConfigError(
@@ -609,9 +626,7 @@ function tlsConfig(
       allowedCn: allowedCn || undefined,
       allowedHostname: allowedHostname || undefined,
       ...common,
-      ...(which === 'peer'
-        ? { skipClientSanVerify: on('experimental-peer-skip-client-san-verification') }
-        : {}),
+      ...(which === 'peer' ? peerOnly() : {}),
     };
   };
   return {

@@ -344,22 +344,15 @@ tls(
   'ECDSA P-521 certificate in <data-dir>/fixtures/peer, as etcd generates it',
 );
 tls('peer-crl-file', 'string', BOTH, 'peer certificate revocation list file');
-pend(
+tls(
   'peer-client-cert-file',
   'string',
-  '',
   '3.5',
-  TLS,
   'cert file the member presents to its peers as a client',
-);
-pend(
-  'peer-client-key-file',
-  'string',
   '',
-  '3.5',
-  TLS,
-  'key file the member presents to its peers as a client',
+  'dialing peers; --peer-cert-file when not given',
 );
+tls('peer-client-key-file', 'string', '3.5', 'key file the member presents to its peers as a client');
 tls('self-signed-cert-validity', 'uint', '3.5', 'validity in years of generated certificates', '1');
 tls(
   'cipher-suites',
@@ -500,7 +493,7 @@ impl(
   '0s',
   BOTH,
   'interval of cluster corruption checks',
-  "the leader compares HashKVs every interval and raises CORRUPT (member 0) on a mismatch, as etcd 3.4.23",
+  'the leader compares HashKVs every interval and raises CORRUPT (member 0) on a mismatch, as etcd 3.4.23',
 );
 pend(
   'experimental-compact-hash-check-enabled',

@@ -129,7 +129,13 @@ async function main(): Promise<void> {
       maxTxnOps: config.maxTxnOps,
       maxRequestBytes: config.maxRequestBytes,
       ...(tls.peer !== undefined
-        ? { peerTls: { source: tls.peer, skipClientSanVerify: config.peerTls?.skipClientSanVerify ?? false } }
+        ? {
+            peerTls: {
+              source: tls.peer,
+              dial: tls.peerDial,
+              skipClientSanVerify: config.peerTls?.skipClientSanVerify ?? false,
+            },
+          }
         : {}),
       logger: log,
       fatal,

@@ -5,12 +5,20 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { CLIENT_FLAGS, PEER_FLAGS, TlsSource, type TlsFlags } from '../pkg/tls.ts';
+
+const PEER_CLIENT_FLAGS: TlsFlags = {
+  ...PEER_FLAGS,
+  cert: '--peer-client-cert-file',
+  key: '--peer-client-key-file',
+};
 import { selfCert } from '../pkg/tls_selfcert.ts';
 import { splitUrl, type TetcdConfig, type TlsFlagsConfig } from './config.ts';
 
 export interface MemberTls {
   client: TlsSource | undefined;
   peer: TlsSource | undefined;
+  /** The peer dialer's own certificate (--peer-client-cert-file), when given. */
+  peerDial: TlsSource | undefined;
 }
 
 export async function setupTls(cfg: TetcdConfig, log: Logger): Promise<MemberTls> {
@@ -54,8 +62,22 @@ export async function setupTls(cfg: TetcdConfig, log: Logger): Promise<MemberTls
     );
     return source;
   };
+  const p = cfg.peerTls;
+  const peerDial =
+    p?.clientCertFile !== undefined && p.clientKeyFile !== undefined
+      ? new TlsSource(
+          { ...p, certFile: p.clientCertFile, keyFile: p.clientKeyFile },
+          PEER_CLIENT_FLAGS,
+          (m) =>
+            log.warn(
+              {},
+              `keeping the peer client TLS certificate in use: the changed files do not load: ${m}`,
+            ),
+        )
+      : undefined;
   return {
     client: await make('client', cfg.clientTls, cfg.listenClientUrls, CLIENT_FLAGS),
-    peer: await make('peer', cfg.peerTls, cfg.listenPeerUrls, PEER_FLAGS),
+    peer: await make('peer', p, cfg.listenPeerUrls, PEER_FLAGS),
+    peerDial,
   };
 }

@@ -150,6 +150,25 @@ test('--peer-cert-allowed-cn refuses a peer whose certificate has another CN; an
   await Promise.all([a.t.close(), b.t.close(), c.t.close()]);
 });
 
+test('--peer-client-cert-file is what a member presents when it dials', async () => {
+  const a = await node(ID1, 'https', await tlsFor('m1', { allowedCn: 'dialer' }));
+  const bTls = await tlsFor('m2');
+  const dial = (await tlsFor('dialer')).source;
+  const b = await node(ID2, 'https', { ...bTls, dial });
+  b.t.addPeer(a.id, a.url);
+  await waitFor(
+    'a message through the allowed CN',
+    () => a.msgs.length > 0,
+    5000,
+    () => b.t.send([heartbeat(b.id, a.id)]),
+  );
+  assert.deepEqual(
+    a.logs.filter((l) => l.startsWith('error')),
+    [],
+  );
+  await Promise.all([a.t.close(), b.t.close()]);
+});
+
 test('members that disagree on the peer scheme log the mismatch, and nothing is delivered', async () => {
   // Plaintext dialing a TLS peer port.
   const secure = await node(ID1, 'https', await tlsFor('m1'));

@@ -20,6 +20,8 @@ import type { PeerAddr, TransportLogger } from './options.ts';
 
 export interface PeerTls {
   source: TlsSource;
+  /** What this member presents when it dials (--peer-client-cert-file); `source` when absent. */
+  dial?: TlsSource | undefined;
   /** --experimental-peer-skip-client-san-verification */
   skipClientSanVerify?: boolean;
 }
@@ -36,7 +38,7 @@ export function dialPeer(addr: PeerAddr, tls: PeerTls | undefined): { socket: So
   const socket = tlsConnect({
     host: addr.host,
     port: addr.port,
-    ...(tls !== undefined ? { secureContext: tls.source.context() } : {}),
+    ...(tls !== undefined ? { secureContext: (tls.dial ?? tls.source).context() } : {}),
     rejectUnauthorized: !selfCert,
   });
   socket.setNoDelay(true);
