@@ -27,6 +27,8 @@ interface Step {
   keep?: (a: HttpAnswer, v: Vars) => void;
   /** A known difference of a handler (not of the gateway), removed from tetcd's answer. */
   fix?: (body: string) => string;
+  /** Removed from both answers (after masking): a field whose presence differs for a good reason. */
+  strip?: RegExp;
   /** Compare the first line only (a snapshot's blob is each server's own database). */
   firstLine?: true;
   /** etcd itself answers this with an error (so a pass is never vacuous). */
@@ -178,8 +180,9 @@ const SESSION: Step[] = [
     until: lines(1),
     firstLine: true,
     mask: ['blob', 'remaining_bytes'],
-    // etcd's small database fits in its first 32 KiB chunk, so remaining_bytes is 0 there and omitted.
-    fix: (b) => b.replace('"remaining_bytes":"X",', ''),
+    // Whether the first 32 KiB chunk is the last (remaining_bytes 0, omitted) depends on each
+    // server's file size: the field is left out of both.
+    strip: /"remaining_bytes":"X",/,
   },
   // Auth is disabled: the admin calls are allowed, and answer as an empty store does.
   { path: '/v3/auth/user/list', body: '{}' },
@@ -360,8 +363,10 @@ describe('JSON gateway session: tetcd answers what etcd 3.4 answers', { skip: !h
       assert.equal(got.contentType, want.contentType, `${what}: content type`);
       for (const h of HEADERS) assert.equal(got.headers[h], want.headers[h], `${what}: ${h}`);
       const cut = (s: string) => (step.firstLine ? s.split('\n')[0]! : s);
-      const mine = normalise(cut(got.body), step.mask);
-      assert.equal(step.fix ? step.fix(mine) : mine, normalise(cut(want.body), step.mask), `${what}: body`);
+      const strip = (b: string) => (step.strip ? b.replace(step.strip, '') : b);
+      const mine = strip(normalise(cut(got.body), step.mask));
+      const theirs = strip(normalise(cut(want.body), step.mask));
+      assert.equal(step.fix ? step.fix(mine) : mine, theirs, `${what}: body`);
     }
   });
 
