@@ -95,8 +95,20 @@ export function tlsVersion(v: string): TlsVersion | undefined {
 }
 
 function readPem(flag: string, path: string): string {
+  return readFileBytes(flag, path).toString('utf8');
+}
+
+/** A CRL as OpenSSL takes it: PEM "X509 CRL"; Go's ParseCRL also reads DER, so DER is wrapped. */
+function crlPem(b: Buffer): string {
+  const text = b.toString('latin1');
+  if (text.includes('-----BEGIN X509 CRL-----')) return text;
+  const body = b.toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN X509 CRL-----\n${body}\n-----END X509 CRL-----\n`;
+}
+
+function readFileBytes(flag: string, path: string): Buffer {
   try {
-    return readFileSync(path, 'utf8');
+    return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
@@ -179,7 +191,7 @@ export function loadTls(info: TlsInfo, flags: TlsFlags): SecureContextOptions {
     }
     opts.ca = ca;
   }
-  if (info.crlFile) opts.crl = readPem(flags.crl, info.crlFile);
+  if (info.crlFile) opts.crl = crlPem(readFileBytes(flags.crl, info.crlFile));
   if (info.cipherSuites !== undefined && info.cipherSuites.length > 0) {
     opts.ciphers = goCipherSuites(info.cipherSuites);
   }

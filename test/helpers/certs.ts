@@ -21,6 +21,8 @@ export interface Pem {
 export interface Ca extends Pem {
   /** Signs a leaf certificate for `cn` with the given SANs (IPs and DNS names). */
   issue(cn: string, opts?: LeafOptions): Promise<Pem>;
+  /** A CRL (PEM) revoking the certificates with these serial numbers (hex). */
+  crl(serials: string[]): Promise<string>;
 }
 
 export interface LeafOptions {
@@ -66,6 +68,22 @@ export async function makeCa(cn = 'tetcd test CA'): Promise<Ca> {
   return {
     cert: cert.toString('pem'),
     key: await keyPem(keys.privateKey),
+    async crl(serials) {
+      const crl = await x509.X509CrlGenerator.create({
+        issuer: cert.subject,
+        thisUpdate: new Date(Date.now() - DAY),
+        nextUpdate: new Date(Date.now() + 30 * DAY),
+        entries: serials.map((serialNumber) => ({
+          serialNumber,
+          revocationDate: new Date(Date.now() - DAY),
+        })),
+        signingKey: keys.privateKey,
+        signingAlgorithm: ALG,
+        extensions: [await x509.AuthorityKeyIdentifierExtension.create(cert)],
+      });
+      // OpenSSL (and Go's ParseCRL) want the X509 CRL label.
+      return x509.PemConverter.encode(crl.rawData, 'X509 CRL');
+    },
     async issue(leafCn, opts = {}) {
       const leaf = await keyPair();
       const names: x509.JsonGeneralName[] = [

@@ -138,6 +138,54 @@ test('handshakes count among the connections and are bounded by the preface time
   }
 });
 
+test('--client-crl-file: a revoked client certificate is refused at the handshake, another is served', async () => {
+  const revoked = await ca.issue('mallory', { serial: '7e57ab1e' });
+  const srv = dir.write('crl-server', await ca.issue('server'));
+  const crlFile = dir.file('ca.crl', await ca.crl(['7e57ab1e']));
+  const source = new TlsSource(
+    {
+      certFile: srv.cert,
+      keyFile: srv.key,
+      trustedCaFile: dir.file('ca2.crt', ca.cert),
+      clientCertAuth: true,
+      crlFile,
+    },
+    CLIENT_FLAGS,
+  );
+  const reasons: string[] = [];
+  const l = await listenClient('127.0.0.1', 0, { route }, httpServer, undefined, {
+    source,
+    onReject: (_r, why) => reasons.push(why),
+  });
+  try {
+    const call = (creds: { cert: string; key: string }) =>
+      new Promise<boolean>((resolve) => {
+        const s = http2.connect(`https://127.0.0.1:${l.port}`, { ca: ca.cert, ...creds });
+        s.on('error', () => resolve(false));
+        const req = s.request({ ':method': 'POST', ':path': '/x.X/Y', 'content-type': 'application/grpc' });
+        req.on('error', () => resolve(false));
+        req.on('trailers', () => {
+          s.close();
+          resolve(true);
+        });
+        req.resume();
+        req.end(Buffer.alloc(5));
+        setTimeout(() => {
+          s.destroy();
+          resolve(false);
+        }, 3000).unref();
+      });
+    assert.equal(await call(revoked), false, 'the revoked certificate was served');
+    assert.equal(await call(client), true, 'the good certificate was refused');
+    assert.ok(
+      reasons.some((r) => /revoked/i.test(r)),
+      reasons.join('\n'),
+    );
+  } finally {
+    await l.close();
+  }
+});
+
 test('a client without a certificate is refused at the handshake, with Go words in the report', async () => {
   const s = http2.connect(`https://127.0.0.1:${listener.port}`, { ca: ca.cert });
   const err = await new Promise<Error | undefined>((resolve) => {
