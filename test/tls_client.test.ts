@@ -162,9 +162,14 @@ describe('client TLS, tetcd alone', () => {
     pki.cleanup();
   });
 
-  test('ALPN: a gRPC client (h2 only) gets h2, a client offering http/1.1 gets it', async () => {
-    const s = await startTlsServer('tetcd', pki, serverTlsArgs(pki));
+  test('ALPN: a gRPC client (h2 only) gets h2, a client offering http/1.1 gets it; https:// metrics URLs use the client credentials', async () => {
+    const metrics = `https://127.0.0.1:${await freePort()}`;
+    const s = await startTlsServer('tetcd', pki, [...serverTlsArgs(pki), '--listen-metrics-urls', metrics]);
     started.push(s);
+    const m = await httpsCall(`${metrics}/metrics`, pki);
+    assert.equal(m.status, 200);
+    assert.match(m.body, /^etcd_server_has_leader 1$/m);
+    await assert.rejects(httpsCall(`${metrics}/metrics`, pki, { withCert: false }));
     const opts = { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key };
     const h2 = await handshake(s.port, { ...opts, ALPN: ['h2'] });
     const h1 = await handshake(s.port, { ...opts, ALPN: ['h2', 'http/1.1'] });
