@@ -1,9 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { certDir, makeCa, type Ca } from '../../test/helpers/certs.ts';
 import {
   CLIENT_FLAGS,
+  certRefusal,
+  commonName,
   goCipherSuites,
   handshakeError,
   loadTls,
@@ -92,6 +95,27 @@ test('TlsSource reloads changed files, and keeps the pair in use while a change 
   const fresh = src.refresh();
   assert.ok(fresh);
   assert.equal(String(fresh.cert).trim(), b.cert.trim());
+});
+
+test("allowed CN and allowed hostname: a verified client certificate must match, else etcd's refusal", async () => {
+  const cert = new X509Certificate(
+    (await ca.issue('m1', { ips: ['10.0.0.1'], dns: ['m1.example'] })).cert,
+  ).toLegacyObject();
+  const info = { certFile: 'c', keyFile: 'k' };
+  assert.equal(commonName(cert), 'm1');
+  assert.equal(certRefusal(info, cert), undefined);
+  assert.equal(certRefusal({ ...info, allowedCn: 'm1' }, cert), undefined);
+  assert.equal(certRefusal({ ...info, allowedCn: 'm2' }, cert), 'client certificate authentication failed');
+  assert.equal(certRefusal({ ...info, allowedHostname: 'm1.example' }, cert), undefined);
+  assert.equal(certRefusal({ ...info, allowedHostname: '10.0.0.1' }, cert), undefined);
+  assert.equal(
+    certRefusal({ ...info, allowedHostname: 'm2.example' }, cert),
+    'client certificate authentication failed',
+  );
+  assert.equal(
+    certRefusal({ ...info, allowedCn: 'm1' }, undefined),
+    'client certificate authentication failed',
+  );
 });
 
 test('handshake errors read as Go words them', () => {
