@@ -380,11 +380,10 @@ export class H2Connection {
     if (this.draining || this.streams.size >= this.limits.maxConcurrentStreams || this.overBudget() > 0) {
       return this.refuse(id, endStream, H2_REFUSED_STREAM);
     }
-    const head = requestHead(fields);
+    const head = requestHead(fields, this.info);
     if (head === undefined || (endStream && (head.contentLength ?? 0) > 0)) {
       return this.refuse(id, endStream, H2_PROTOCOL_ERROR);
     }
-    if (this.info !== undefined) head.conn = this.info;
     this.lastId = id;
     const s = new Stream(this.flow, id);
     s.remoteEnded = endStream;

@@ -17,7 +17,7 @@ export interface RequestHead {
   /** content-length, when sent: the request's DATA must add up to it (RFC 9113 8.1.1). */
   contentLength?: number;
   /** The connection the request came on (one object per connection). */
-  conn?: ConnInfo;
+  conn?: ConnInfo | undefined;
 }
 
 /** What a call knows of its connection: set once when the connection is accepted. */
@@ -121,7 +121,7 @@ export class Stream implements StreamSink {
  * empty :path, a connection-specific field, TE other than "trailers", a bad content-length. Field
  * names and values themselves are checked as HPACK decodes them (hpack.ts validField).
  */
-export function requestHead(fields: Field[]): RequestHead | undefined {
+export function requestHead(fields: Field[], conn?: ConnInfo): RequestHead | undefined {
   let method: string | undefined;
   let path: string | undefined;
   let scheme: string | undefined;
@@ -184,7 +184,8 @@ export function requestHead(fields: Field[]): RequestHead | undefined {
     }
   }
   if (method === undefined || path === undefined || scheme === undefined) return undefined;
-  const head: RequestHead = { method, path, contentType, encoding, timeout, fields };
+  // conn is always set (undefined or not), so every head has one shape.
+  const head: RequestHead = { method, path, contentType, encoding, timeout, fields, conn };
   if (contentLength >= 0) head.contentLength = contentLength;
   return head;
 }
