@@ -1,0 +1,61 @@
+// The faults, one per run: each picks its target and timing with the run's PRNG, injects the fault,
+// holds it, heals, and says in one line what it did.
+import type { RCluster, RMember } from './cluster.ts';
+import type { Rng } from './rand.ts';
+
+export const SCENARIOS = ['kill', 'pause', 'partition', 'delay'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+/** Named by issue 17, not built yet. */
+export const NOT_BUILT = ['blackhole-until-snapshot', 'member-replace', 'failpoint', 'power-loss', 'starve'];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The leader (half the time, when one is agreed on within a second) or a random member. */
+async function target(c: RCluster, rng: Rng): Promise<{ m: RMember; role: string }> {
+  const wantLeader = rng.next() < 0.5;
+  const pick = rng.pick(c.members);
+  if (wantLeader) {
+    const l = await c.leader(1000);
+    if (l) return { m: l, role: 'leader' };
+  }
+  return { m: pick, role: 'member' };
+}
+
+/** Injects the fault, holds it, heals; resolves with a description once healed. */
+export async function inject(s: Scenario, c: RCluster, rng: Rng): Promise<string> {
+  const { m, role } = await target(c, rng);
+  const t0 = performance.now();
+  const took = () => `${Math.round(performance.now() - t0)} ms`;
+  switch (s) {
+    case 'kill': {
+      const down = rng.between(500, 1500);
+      await c.kill9(m);
+      await sleep(down);
+      await c.launch(m);
+      return `kill -9 of ${m.name} (${role}), restarted after ${Math.round(down)} ms (back in ${took()})`;
+    }
+    case 'pause': {
+      // Longer than the election timeout (1 s): the others elect a leader meanwhile if it led.
+      const hold = rng.between(1500, 3000);
+      c.pause(m);
+      await sleep(hold);
+      c.resume(m);
+      return `SIGSTOP of ${m.name} (${role}) for ${took()}`;
+    }
+    case 'partition': {
+      const hold = rng.between(1500, 3000);
+      c.net.partition(m.name);
+      await sleep(hold);
+      c.net.heal();
+      return `partition of ${m.name} (${role}) from its peers for ${took()}`;
+    }
+    case 'delay': {
+      const ms = rng.between(50, 250);
+      const hold = rng.between(1500, 3000);
+      c.net.delay(m.name, ms);
+      await sleep(hold);
+      c.net.heal();
+      return `peer traffic of ${m.name} (${role}) delayed ~${Math.round(ms)} ms per chunk for ${took()}`;
+    }
+  }
+}
