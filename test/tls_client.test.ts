@@ -352,6 +352,7 @@ describe('client TLS, tetcd alone', () => {
       const lines = plainLines(r.stderr);
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, re);
+      assert.equal(existsSync(dataDir), false, 'the data dir was created');
       if (ETCD) {
         // etcd 3.4 says the same (once it serves), with the same Go words.
         const e = await runToExit(

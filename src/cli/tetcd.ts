@@ -73,6 +73,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  const loadTls = async (): Promise<MemberTls> => {
+    try {
+      return await setupTls(config, log);
+    } catch (e) {
+      if (e instanceof TlsConfigError) refuse(e.message);
+      throw e;
+    }
+  };
+  // Certificate files are checked before anything is created; --auto-tls writes its certificate into
+  // the data dir, so it waits for the preflight to create it.
+  const autoTls = config.clientTls?.autoTls === true || config.peerTls?.autoTls === true;
+  const early = autoTls ? undefined : await loadTls();
   let ports: BoundPorts;
   try {
     ports = await preflight(config);
@@ -80,13 +92,7 @@ async function main(): Promise<void> {
     if (e instanceof PreflightError) refuse(e.message);
     throw e;
   }
-  let tls: MemberTls;
-  try {
-    tls = await setupTls(config, log);
-  } catch (e) {
-    if (e instanceof TlsConfigError) refuse(e.message);
-    throw e;
-  }
+  const tls = early ?? (await loadTls());
   const fatal = (err: unknown) => {
     log.fatal({ err }, 'fail-stop: stopping the member');
     process.exit(1);
