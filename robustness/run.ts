@@ -73,6 +73,7 @@ export async function runOnce(o: RunOpts): Promise<RunResult> {
     for (let i = 0; i < o.clients; i++)
       clients.push(new KvClient(i, c.members[i % 3]!.endpoint, rng.fork(100 + i), rec, `s${o.seed}-`));
     for (const k of clients) k.start();
+    const termBefore = toNumber((await c.status(c.members[0]!))?.['raftTerm']);
     await sleep(faultRng.between(800, 1500));
     fault = await inject(o.scenario, c, faultRng);
     await sleep(1500);
@@ -123,7 +124,10 @@ export async function runOnce(o: RunOpts): Promise<RunResult> {
     if (lin.unknownKeys.length) notes.push(`search bound reached on keys ${lin.unknownKeys.join(', ')}`);
     violations.push(...checkWatchers(rec.ops, logs));
     const ident = c.net.identified();
-    notes.push(`final rev ${finalRev}, ${ident.known}/${ident.all} peer connections traced to their member`);
+    const termAfter = Math.max(...sts.map((x) => toNumber(x!['raftTerm'])));
+    notes.push(
+      `term ${termBefore} -> ${termAfter}, final rev ${finalRev}, ${ident.known}/${ident.all} peer connections traced to their member`,
+    );
     if (o.keep)
       writeFileSync(join(dir, 'history.json'), JSON.stringify({ ops: rec.ops, watchers: logs }, null, 1));
   } finally {
