@@ -293,6 +293,7 @@ export class EtcdServer implements ClientApi {
   }
 
   static async start(cfg: ServerConfig): Promise<EtcdServer> {
+    const started = performance.now();
     const log = cfg.logger;
     const electionMs = cfg.electionTimeoutMs ?? 1000;
     const heartbeatMs = cfg.heartbeatMs ?? 100;
@@ -346,6 +347,8 @@ export class EtcdServer implements ClientApi {
         term: srv.node.term(),
         revision: srv.stores.revision(),
         'applied-index': srv.stores.appliedIndex(),
+        // From opening the data dir to serving: the backend, the WAL, the index, the replay, raft.
+        took: `${(performance.now() - started).toFixed(0)}ms`,
       },
       'member ready',
     );
