@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { haveEtcd } from './helpers/procs.ts';
 import {
+  httpsCall,
   makePki,
   runToExit,
   serverTlsArgs,
@@ -68,6 +69,7 @@ const SESSION: [string, string[]][] = [
   ['nobody', ['get', 'k']],
   ['alice', ['user', 'list']],
   ['root', ['user', 'list']],
+  ['gateway', []],
   ['root', ['auth', 'disable']],
   ['nobody', ['get', 'k']],
 ];
@@ -78,6 +80,19 @@ test(
   async () => {
     let refused = 0;
     for (const [cn, args] of SESSION) {
+      if (cn === 'gateway') {
+        // The JSON gateway never takes the CN as the user: with auth on, etcd 3.4 answers a /v3/ request
+        // made with a certificate that has a CN 400 (embed/serve.go); tetcd the same.
+        const [t, e] = await Promise.all(
+          servers.map((s) =>
+            httpsCall(`${s.url}/v3/kv/range`, pki, { method: 'POST', body: '{"key":"aw=="}' }),
+          ),
+        );
+        assert.equal(t!.status, e!.status, `gateway: ${t!.body}`);
+        assert.equal(t!.body, e!.body);
+        assert.equal(t!.status, 400);
+        continue;
+      }
       const [t, e] = await Promise.all(servers.map((s) => as(s, cn, args)));
       const what = `${cn}: etcdctl ${args.join(' ')}`;
       assert.equal(t!.stdout, e!.stdout, what);

@@ -12,7 +12,8 @@ import { observeRoutes } from '../api/http/observe.ts';
 import { HeldListener, listenClient } from '../api/http/listener.ts';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { TlsSource } from '../pkg/tls.ts';
-import { requiresClientCert } from '../pkg/tls.ts';
+import { commonName, requiresClientCert } from '../pkg/tls.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { H2LimitOptions } from '../api/http/limits.ts';
 
 export interface ClientServer {
@@ -41,7 +42,11 @@ export async function startClientServer(
   // /debug/ to the observation routes.
   const gateway = createGateway(router, { maxReceiveBytes: maxReceiveBytes(srv), log });
   const observe = observeRoutes({ pprof: httpOpts.pprof ?? false, raftStatus: () => srv.raftStatus() });
-  const http = createHttpServer((req, res) => gateway(req, res) || observe(req, res), healthCheck(srv));
+  const cnCheck = tls?.info.clientCertAuth === true;
+  const http = createHttpServer(
+    (req, res) => (cnCheck && gatewayRefusesCn(srv, req, res)) || gateway(req, res) || observe(req, res),
+    healthCheck(srv),
+  );
   const listener = await listenClient(
     host,
     port,
@@ -61,6 +66,24 @@ export async function startClientServer(
       http.close();
     },
   };
+}
+
+/**
+ * etcd 3.4 (embed/serve.go): with --client-cert-auth and auth enabled, a /v3/ (or /v3beta/) request
+ * over TLS whose verified certificate carries a CN is answered 400, since the gateway would not take
+ * the CN as the user; Go's http.Error text.
+ */
+function gatewayRefusesCn(srv: ClientApi, req: IncomingMessage, res: ServerResponse): boolean {
+  const path = req.url ?? '/';
+  if (!path.startsWith('/v3/') && !path.startsWith('/v3beta/')) return false;
+  const s = req.socket as TLSSocket;
+  if (s.encrypted !== true || !s.authorized || !srv.auth.enabled) return false;
+  if (commonName(s.getPeerCertificate()) === '') return false;
+  res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+  res.end(
+    'CommonName of client sending a request against gateway will be ignored and not used as expected\n',
+  );
+  return true;
 }
 
 /** A --listen-metrics-urls port: HTTP/1.1 with /metrics and /health (and /version). */
