@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromBigInt, messageType } from '../proto/index.ts';
-import { decodeKeyValue, encodeKeyValue, type KeyValue } from './kv_codec.ts';
+import {
+  decodeKeyValue,
+  encodeKeyValue,
+  encodeTombstone,
+  readIndexFields,
+  type KeyValue,
+} from './kv_codec.ts';
 import { bytesToRev, revToBytes } from './revision.ts';
 
 const KV = messageType('mvccpb.KeyValue');
@@ -79,4 +85,45 @@ test('a revision key is 8 big-endian bytes of main, "_", 8 of sub, and a trailin
     revToBytes({ main: Number.MAX_SAFE_INTEGER, sub: 0 }).toString('hex').slice(0, 16),
     '001fffffffffffff',
   );
+});
+
+test('readIndexFields reads key, create revision and version as the full decoder does', () => {
+  const f = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
+  const cases: KeyValue[] = [
+    {
+      key: Buffer.from('k'),
+      createRevision: 5,
+      modRevision: 9,
+      version: 3,
+      value: Buffer.from('v'),
+      lease: 7n,
+    },
+    {
+      key: Buffer.alloc(300, 1),
+      createRevision: 2 ** 40,
+      modRevision: 2 ** 40 + 1,
+      version: 200,
+      value: Buffer.alloc(0),
+      lease: 0n,
+    },
+    {
+      key: Buffer.from('\u00ff\u0000x', 'latin1'),
+      createRevision: 1,
+      modRevision: 1,
+      version: 1,
+      value: Buffer.alloc(70_000),
+      lease: -1n,
+    },
+  ];
+  for (const kv of cases) {
+    const b = encodeKeyValue(kv);
+    readIndexFields(b, f);
+    assert.deepEqual(b.subarray(f.keyStart, f.keyEnd), kv.key);
+    assert.equal(f.createRevision, kv.createRevision);
+    assert.equal(f.version, kv.version);
+  }
+  // A tombstone as etcd stores it: the key only.
+  readIndexFields(encodeTombstone(Buffer.from('gone')), f);
+  assert.equal(f.createRevision, 0);
+  assert.equal(f.version, 0);
 });

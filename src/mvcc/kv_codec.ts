@@ -52,6 +52,56 @@ export function encodeTombstone(key: Buffer): Buffer {
   return buf;
 }
 
+/** What rebuilding the index needs of a stored KeyValue (readIndexFields); one object, reused. */
+export interface IndexFields {
+  keyStart: number;
+  keyEnd: number;
+  createRevision: number;
+  version: number;
+}
+
+/**
+ * Reads the key's place, create_revision and version of a stored mvccpb.KeyValue without decoding the
+ * rest (no Buffers, no Longs): rebuilding the index at start reads every stored revision, so this is
+ * most of a restart's index phase. Fills and returns `out`. Varints above 2^53 are not expected here
+ * (revisions are checked against 2^53-1 when written).
+ */
+export function readIndexFields(b: Uint8Array, out: IndexFields): IndexFields {
+  out.keyStart = 0;
+  out.keyEnd = 0;
+  out.createRevision = 0;
+  out.version = 0;
+  let p = 0;
+  const n = b.length;
+  while (p < n) {
+    const tag = b[p++]!;
+    const wire = tag & 7;
+    let v = 0;
+    let mul = 1;
+    if (wire === 0 || wire === 2) {
+      for (;;) {
+        const x = b[p++]!;
+        v += (x & 0x7f) * mul;
+        if (x < 0x80) break;
+        mul *= 128;
+      }
+    }
+    if (wire === 2) {
+      if (tag === 0x0a) {
+        out.keyStart = p;
+        out.keyEnd = p + v;
+      }
+      p += v;
+    } else if (wire === 0) {
+      if (tag === 0x10) out.createRevision = v;
+      else if (tag === 0x20) out.version = v;
+    } else if (wire === 1) p += 8;
+    else if (wire === 5) p += 4;
+    else throw new Error(`mvcc: stored KeyValue has wire type ${wire}`);
+  }
+  return out;
+}
+
 export function decodeKeyValue(b: Uint8Array): KeyValue {
   const m = KV.decode(b) as unknown as {
     key: Buffer;

@@ -9,7 +9,7 @@ import {
   META_TERM,
 } from '../backend/schema.ts';
 import { crc32c } from '../pkg/crc32c.ts';
-import { decodeKeyValue, type KeyValue } from './kv_codec.ts';
+import { readIndexFields, type IndexFields, type KeyValue } from './kv_codec.ts';
 import { TreeIndex } from './index.ts';
 import { bytesToRev, isTombstone, revToBytes, writeU64BE } from './revision.ts';
 import {
@@ -66,16 +66,22 @@ export class KVStore {
     const scheduled = u64(backend.get('meta', META_SCHEDULED_COMPACT));
     const finished = u64(backend.get('meta', META_FINISHED_COMPACT));
     s.compactMainRev = scheduled;
+    const f: IndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
     backend.forEach('key', undefined, undefined, (k, v) => {
-      const rev = bytesToRev(k);
-      const kv = decodeKeyValue(v);
-      const key = kv.key.toString('latin1');
+      // The revision from its 17 bytes, in 32-bit halves (no BigInt), and only what the index needs
+      // of the value.
+      const rev = {
+        main: k.readUInt32BE(0) * 0x1_0000_0000 + k.readUInt32BE(4),
+        sub: k.readUInt32BE(9) * 0x1_0000_0000 + k.readUInt32BE(13),
+      };
+      readIndexFields(v, f);
+      const key = v.toString('latin1', f.keyStart, f.keyEnd);
       if (isTombstone(k)) {
         // Compaction keeps a live revision before every kept tombstone; a lone one closes nothing.
         const ki = s.index.keyIndex(key);
         if (ki?.live()) s.index.tombstone(key, rev);
       } else {
-        s.index.restore(key, { main: kv.createRevision, sub: 0 }, rev, kv.version);
+        s.index.restore(key, { main: f.createRevision, sub: 0 }, rev, f.version);
       }
       if (rev.main > s.currentRev) s.currentRev = rev.main;
     });
