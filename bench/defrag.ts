@@ -4,7 +4,14 @@
 // nothing else going on, then for the duration of one Defragment call issued meanwhile. etcd 3.4
 // blocks every read and write while it defragments (etcd-io/etcd#9222); tetcd copies beside them.
 import { startServer, type ServerHandle } from '../test/helpers/procs.ts';
-import { RawGrpc, encodeCompaction, encodePut, encodeRange, headerRevision } from '../src/client/raw_grpc.ts';
+import {
+  RawGrpc,
+  encodeCompaction,
+  encodePut,
+  encodeRange,
+  headerRevision,
+  topField,
+} from '../src/client/raw_grpc.ts';
 import { track, trackDir, untrackDir } from './cluster.ts';
 
 const VALUE = 64 * 1024;
@@ -29,23 +36,8 @@ function stats(lat: number[]): { p50: number; p99: number; max: number; ops: num
 
 /** Maintenance.Status dbSize (field 3). */
 async function dbSize(c: RawGrpc): Promise<number> {
-  const r = await c.unary('/etcdserverpb.Maintenance/Status', Buffer.alloc(0));
-  const b = r.payload;
-  let i = 0;
-  while (i < b.length) {
-    const tag = b[i++]!;
-    let v = 0;
-    let shift = 0;
-    for (;;) {
-      const x = b[i++]!;
-      v += (x & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (x < 0x80) break;
-    }
-    if ((tag & 7) === 2) i += v;
-    else if (tag === 0x18) return v;
-  }
-  return 0;
+  const v = topField((await c.unary('/etcdserverpb.Maintenance/Status', Buffer.alloc(0))).payload, 3);
+  return typeof v === 'number' ? v : 0;
 }
 
 async function runOne(h: ServerHandle, mib: number): Promise<DefragResult> {

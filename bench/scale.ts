@@ -5,7 +5,7 @@
 // whole keyspace (its time and the server's peak resident size meanwhile, sampled every 20 ms).
 import { readFileSync } from 'node:fs';
 import { startServer, type ServerHandle } from '../test/helpers/procs.ts';
-import { RawGrpc, encodePut } from '../src/client/raw_grpc.ts';
+import { RawGrpc, encodePut, topField } from '../src/client/raw_grpc.ts';
 import { track, trackDir, untrackDir } from './cluster.ts';
 
 const CLIENTS = 64;
@@ -44,23 +44,10 @@ function rangeAll(countOnly: boolean): Buffer {
   return Buffer.concat(parts);
 }
 
-/** RangeResponse.count (field 4), skipping the header and the kvs. */
+/** RangeResponse.count (field 4). */
 function countOf(b: Buffer): number {
-  let i = 0;
-  while (i < b.length) {
-    const tag = b[i++]!;
-    let v = 0;
-    let shift = 0;
-    for (;;) {
-      const x = b[i++]!;
-      v += (x & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (x < 0x80) break;
-    }
-    if ((tag & 7) === 2) i += v;
-    else if (tag === 0x20) return v;
-  }
-  return 0;
+  const v = topField(b, 4);
+  return typeof v === 'number' ? v : 0;
 }
 
 async function load(h: ServerHandle, n: number): Promise<{ rate: number; errors: number }> {

@@ -69,23 +69,41 @@ export function encodeAuthenticate(name: string, password: string): Buffer {
   return Buffer.from(out);
 }
 
+/**
+ * Field `field` of a message (its top level only), without a protobuf library: a varint field's value
+ * as a number, a length-delimited one's bytes; undefined when absent (the last occurrence wins, as
+ * protobuf reads them). Enough for the few answers the load tools look into.
+ */
+export function topField(msg: Buffer, field: number): number | Buffer | undefined {
+  let found: number | Buffer | undefined;
+  let i = 0;
+  while (i < msg.length) {
+    const tag = msg[i++]!;
+    const wire = tag & 7;
+    if (wire === 1 || wire === 5) {
+      i += wire === 1 ? 8 : 4;
+      continue;
+    }
+    let v = 0;
+    let mul = 1;
+    for (;;) {
+      const b = msg[i++]!;
+      v += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 128;
+    }
+    if (wire === 2) {
+      if (tag >>> 3 === field) found = msg.subarray(i, i + v);
+      i += v;
+    } else if (tag >>> 3 === field) found = v;
+  }
+  return found;
+}
+
 /** AuthenticateResponse.token (field 2) from its bytes; '' when absent. */
 export function authenticateToken(resp: Buffer): string {
-  let i = 0;
-  while (i < resp.length) {
-    const tag = resp[i++]!;
-    let len = 0;
-    let shift = 0;
-    for (;;) {
-      const b = resp[i++]!;
-      len += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (b < 0x80) break;
-    }
-    if (tag === 0x12) return resp.subarray(i, i + len).toString();
-    i += len; // field 1 (header) is the only other, length-delimited too
-  }
-  return '';
+  const t = topField(resp, 2);
+  return Buffer.isBuffer(t) ? t.toString() : '';
 }
 
 /** etcdserverpb.CompactionRequest {revision = 1, physical = 2}. */
@@ -96,31 +114,9 @@ export function encodeCompaction(revision: number, physical: boolean): Buffer {
   return Buffer.from(out);
 }
 
-/** ResponseHeader.revision from any response whose field 1 is the header. */
+/** ResponseHeader.revision (field 3) from any response whose field 1 is the header. */
 export function headerRevision(resp: Buffer): number {
-  // field 1 (header), length-delimited
-  if (resp[0] !== 0x0a) return 0;
-  let i = 1;
-  let len = 0;
-  let shift = 0;
-  for (;;) {
-    const b = resp[i++]!;
-    len += (b & 0x7f) * 2 ** shift;
-    shift += 7;
-    if (b < 0x80) break;
-  }
-  const end = i + len;
-  while (i < end) {
-    const tag = resp[i++]!;
-    let v = 0;
-    shift = 0;
-    for (;;) {
-      const b = resp[i++]!;
-      v += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-      if (b < 0x80) break;
-    }
-    if (tag === 0x18) return v; // revision = 3, varint
-  }
-  return 0;
+  const header = topField(resp, 1);
+  const rev = Buffer.isBuffer(header) ? topField(header, 3) : undefined;
+  return typeof rev === 'number' ? rev : 0;
 }
