@@ -133,20 +133,34 @@ export class PeerNet {
     this.pipe(c, up, client);
   }
 
-  /** Forwards `from` to `to`, chunk by chunk, unless blackholed; delayed chunks keep their order. */
+  /**
+   * Forwards `from` to `to`, chunk by chunk, unless blackholed. Delayed chunks wait in one queue per
+   * direction drained by one timer, so they leave in the order they came (timers of nearly equal
+   * deadlines may fire out of order: that would corrupt the stream).
+   */
   private pipe(c: Conn, from: Socket, to: Socket): void {
-    let releaseAt = 0;
+    const queue: { at: number; chunk: Buffer }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const drain = () => {
+      timer = undefined;
+      const now = performance.now();
+      while (queue.length > 0 && queue[0]!.at <= now) {
+        const { chunk } = queue.shift()!;
+        if (!c.blackholed && !to.destroyed) to.write(chunk);
+      }
+      if (queue.length > 0) timer = setTimeout(drain, Math.max(1, queue[0]!.at - now));
+    };
+    from.on('close', () => clearTimeout(timer));
     from.on('data', (chunk: Buffer) => {
       if (c.blackholed) return;
       const d = this.delayOf(c);
-      if (d === 0 && releaseAt <= performance.now()) {
+      if (d === 0 && queue.length === 0) {
         to.write(chunk);
         return;
       }
-      releaseAt = Math.max(releaseAt, performance.now() + d);
-      setTimeout(() => {
-        if (!c.blackholed && !to.destroyed) to.write(chunk);
-      }, releaseAt - performance.now());
+      const last = queue.at(-1)?.at ?? 0;
+      queue.push({ at: Math.max(last, performance.now() + d), chunk });
+      timer ??= setTimeout(drain, Math.max(1, queue[0]!.at - performance.now()));
     });
   }
 

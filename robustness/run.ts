@@ -85,7 +85,15 @@ export async function runOnce(o: RunOpts): Promise<RunResult> {
       const revs = new Set(s.map((x) => (x ? toNumber(x['header']?.revision) : -1)));
       return revs.size === 1 && !revs.has(-1) ? s : undefined;
     });
-    if (!sts) throw new Error('the members did not reach the same revision within 30 s of healing');
+    if (!sts) {
+      const s = await Promise.all(c.members.map((m) => c.status(m)));
+      const revs = s.map(
+        (x, i) => `${c.members[i]!.name} ${x ? `rev ${toNumber(x['header']?.revision)}` : 'no answer'}`,
+      );
+      throw new Error(
+        `the members did not reach the same revision within 30 s of healing (${revs.join(', ')})`,
+      );
+    }
     const finalRev = toNumber(sts[0]!['header']?.revision);
     await until(15_000, async () => (watchers.every((w) => w.lastRev >= finalRev) ? true : undefined));
     const logs = watchers.map((w) => w.log(Math.min(finalRev, w.lastRev)));
