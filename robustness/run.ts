@@ -52,7 +52,9 @@ export async function runOnce(o: RunOpts): Promise<RunResult> {
   const rng = new Rng(o.seed);
   const faultRng = rng.fork(1);
   const dir = mkdtempSync(join(tmpdir(), `robustness-${o.scenario}-${o.seed}-`));
-  const env: Record<string, string> = o.sabotage ? { TETCD_SABOTAGE: o.sabotage } : {};
+  // serializable-read is the client's own doing (gets marked serializable); the others are the server's.
+  const clientSide = o.sabotage === 'serializable-read';
+  const env: Record<string, string> = o.sabotage && !clientSide ? { TETCD_SABOTAGE: o.sabotage } : {};
   const c = await RCluster.start({
     target: o.target,
     dir,
@@ -71,7 +73,9 @@ export async function runOnce(o: RunOpts): Promise<RunResult> {
     if (!(await c.leader(15_000))) throw new Error('the new cluster elected no leader in 15 s');
     for (const w of watchers) w.start();
     for (let i = 0; i < o.clients; i++)
-      clients.push(new KvClient(i, c.members[i % 3]!.endpoint, rng.fork(100 + i), rec, `s${o.seed}-`));
+      clients.push(
+        new KvClient(i, c.members[i % 3]!.endpoint, rng.fork(100 + i), rec, `s${o.seed}-`, clientSide),
+      );
     for (const k of clients) k.start();
     const termBefore = toNumber((await c.status(c.members[0]!))?.['raftTerm']);
     await sleep(faultRng.between(800, 1500));

@@ -45,6 +45,8 @@ export class KvClient {
     private readonly rng: Rng,
     private readonly rec: Recorder,
     private readonly tag: string,
+    /** Sends gets as serializable (local, possibly stale) reads: the client-side sabotage. */
+    private readonly serializable = false,
   ) {
     this.client = new Client(endpoint);
   }
@@ -81,7 +83,12 @@ export class KvClient {
         return { kind: 'put', rev: toNumber(r['header']?.revision) };
       }
       case 'get': {
-        const r = await c.call('etcdserverpb.KV', 'Range', { key: K(q.key) }, REQUEST_MS);
+        const r = await c.call(
+          'etcdserverpb.KV',
+          'Range',
+          { key: K(q.key), serializable: this.serializable },
+          REQUEST_MS,
+        );
         return { kind: 'get', kv: kvOf(r['kvs']), rev: toNumber(r['header']?.revision) };
       }
       case 'delete': {
