@@ -150,3 +150,23 @@ test('a read view open across a defragmentation keeps reading the data it began 
   assert.equal(be.get('key', B('k0'))?.toString(), 'changed');
   await be.close();
 });
+
+test('a batch still in flight when a defragmentation starts is in the defragmented file', async () => {
+  for (let round = 0; round < 20; round++) {
+    const dir = tmp();
+    const be = Backend.open(dir);
+    for (let i = 0; i < 200; i++) be.put('key', B(`k${i}`), Buffer.alloc(2000, 1));
+    await be.commit();
+    be.put('lease', B('in-flight'), B(String(round)));
+    const committing = be.commit(); // handed to LMDB, not committed yet
+    const defrag = be.defragment();
+    await committing;
+    await defrag;
+    be.put('lease', B('after'), B('1'));
+    await be.close();
+    const again = Backend.open(dir);
+    assert.equal(again.get('lease', B('in-flight'))?.toString(), String(round), `round ${round}`);
+    assert.equal(again.get('lease', B('after'))?.toString(), '1');
+    await again.close();
+  }
+});

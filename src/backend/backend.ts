@@ -249,8 +249,9 @@ export class Backend {
 
   /**
    * Online defragmentation: LMDB copies the committed data, compacted, into a new file on its own
-   * thread (from one read transaction) while reads and writes go on here. Every batch committed from
-   * the start is recorded; once the copy is done they are replayed on it in one synchronous
+   * thread (from one read transaction) while reads and writes go on here. Every batch not known to be
+   * committed when it starts (those in flight then, and every one handed to LMDB since) is recorded;
+   * once the copy is done they are replayed on it in one synchronous
    * transaction (replaying one the copy already holds rewrites the same values), the new file
    * replaces the old (rename), and the next reads and commits go to it, all in the same event-loop
    * turn. The old environment closes once its own commits are done. One at a time: a second call
@@ -268,7 +269,9 @@ export class Backend {
     const sizeBefore = this.size();
     const copyPath = join(this.dir, DEFRAG_FILE);
     for (const f of [copyPath, `${copyPath}-lock`]) rmSync(f, { force: true });
-    const recorded: Batch[] = [];
+    // Batches already handed to LMDB but not yet committed may miss the copy's snapshot: they are
+    // replayed too (replaying one the copy holds rewrites the same values).
+    const recorded: Batch[] = [...this.inflight];
     this.recording = recorded;
     let next: RootDatabase<Buffer, Buffer> | undefined;
     try {
