@@ -47,6 +47,7 @@ export class KvClient {
     private readonly tag: string,
     /** Sends gets as serializable (local, possibly stale) reads: the client-side sabotage. */
     private readonly serializable = false,
+    private readonly prefix = PREFIX,
   ) {
     this.client = new Client(endpoint);
   }
@@ -62,7 +63,7 @@ export class KvClient {
   }
 
   private next(): Request {
-    const key = `${PREFIX}k${this.rng.int(KEYS)}`;
+    const key = `${this.prefix}k${this.rng.int(KEYS)}`;
     const value = `${this.tag}c${this.id}-${++this.seq}`;
     const p = this.rng.next();
     if (p < 0.35) return { kind: 'put', key, value };
@@ -148,7 +149,7 @@ export class KvClient {
 const WatchRequest = messageType('etcdserverpb.WatchRequest');
 const WatchResponse = messageType('etcdserverpb.WatchResponse');
 
-/** Watches the prefix on one member from revision 1, resuming after the last event when the stream breaks. */
+/** Watches the prefix on one member from `startRev`, resuming after the last event when the stream breaks. */
 export class Watcher {
   readonly events: WatchEvent[] = [];
   private stopped = false;
@@ -160,10 +161,13 @@ export class Watcher {
   constructor(
     readonly name: string,
     private readonly endpoint: string,
+    /** The first revision to watch from. */
+    readonly startRev = 1,
+    private readonly prefix = PREFIX,
   ) {}
 
   get lastRev(): number {
-    return this.events.at(-1)?.rev ?? 0;
+    return this.events.at(-1)?.rev ?? this.startRev - 1;
   }
 
   start(): void {
@@ -193,10 +197,10 @@ export class Watcher {
     });
     call.on('error', () => this.retry(call));
     call.on('end', () => this.retry(call));
-    const end = Buffer.from(PREFIX);
+    const end = Buffer.from(this.prefix);
     end[end.length - 1]!++;
     call.write({
-      createRequest: { key: Buffer.from(PREFIX), rangeEnd: end, startRevision: this.lastRev + 1 },
+      createRequest: { key: Buffer.from(this.prefix), rangeEnd: end, startRevision: this.lastRev + 1 },
     });
   }
 
@@ -209,7 +213,7 @@ export class Watcher {
   }
 
   log(upTo: number): WatcherLog {
-    return { name: this.name, startRev: 1, upTo, events: this.events.slice() };
+    return { name: this.name, startRev: this.startRev, upTo, events: this.events.slice() };
   }
 
   stop(): void {

@@ -4,6 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { Client } from './helpers/client.ts';
+import { startServer } from './helpers/procs.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -59,4 +62,63 @@ test('robustness: the command refuses a scenario not built and unknown options i
   const u = await robustness(['--scenario', 'kill', '--target', 'zookeeper']);
   assert.equal(u.code, 2);
   assert.equal(u.out.trim(), 'robustness: --target must be tetcd or etcd, not zookeeper');
+});
+
+test('robustness: stale reads are caught (clients asking for serializable reads, a partitioned member)', async () => {
+  const r = await robustness([
+    '--scenario',
+    'partition',
+    '--runs',
+    '1',
+    '--seed',
+    '5',
+    '--sabotage',
+    'serializable-read',
+  ]);
+  const [, , , violations] = summary(r.out);
+  assert.ok(violations! > 0, r.out);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /VIOLATION \(linearizability\): key \/robustness\/k\d: no linearization/);
+  assert.match(r.out, /<- cannot be placed/);
+  assert.match(
+    r.out,
+    /replay: npm run robustness -- --scenario partition --runs 1 --seed 5 --target tetcd --sabotage serializable-read/,
+  );
+});
+
+test('tetcd-check robustness: traffic and checks against a running member, in a prefix it empties afterwards', async () => {
+  const s = await startServer('tetcd');
+  try {
+    const c = new Client(s.endpoint);
+    await c.put('/other', 'kept');
+    const run = (args: string[]) =>
+      new Promise<Outcome>((resolve) => {
+        const p = spawn(join(ROOT, 'bin/tetcd-check'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        const t = setTimeout(() => p.kill('SIGTERM'), 60_000);
+        p.on('exit', (code) => {
+          clearTimeout(t);
+          resolve({ code, out });
+        });
+      });
+    const r = await run(['robustness', '--endpoints', s.endpoint, '--duration', '2s', '--seed', '3']);
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /tetcd-check: \d+ operations/);
+    assert.match(r.out, /tetcd-check: violations 0\n$/);
+    const left = await c.range('/tetcd-check/', { rangeEnd: Buffer.from('/tetcd-check0'), countOnly: true });
+    assert.equal(Number(left['count']), 0);
+    assert.equal(String((await c.range('/other'))['kvs'][0].value), 'kept');
+    await c.put('/tetcd-check/mine', 'x');
+    const refused = await run(['robustness', '--endpoints', s.endpoint, '--duration', '1s']);
+    assert.equal(refused.code, 2);
+    assert.equal(
+      refused.out.trim(),
+      'tetcd-check: prefix /tetcd-check/ holds 1 key; choose one with no key (it is deleted afterwards)',
+    );
+    c.close();
+  } finally {
+    await s.destroy();
+  }
 });

@@ -217,11 +217,18 @@ export function checkKey(ops: Operation[], maxSteps = 2_000_000): KeyResult {
  * event shows happened at that event's revision; one no watcher saw, while every watcher saw every
  * revision up to the end, did not happen (a txn of that kind had no effect either way) and is left out.
  */
-export function settleUnknown(ops: Operation[], watchers: WatcherLog[], finalRev: number): Operation[] {
+export function settleUnknown(
+  ops: Operation[],
+  watchers: WatcherLog[],
+  finalRev: number,
+  /** The revision before the first request (the watchers must have started above it). */
+  fromRev = 0,
+): Operation[] {
   const byValue = new Map<string, number>();
   for (const w of watchers)
     for (const ev of w.events) if (ev.type === 'PUT') byValue.set(`${ev.key}\u0000${ev.value}`, ev.rev);
-  const complete = watchers.length > 0 && watchers.every((w) => w.startRev <= 1 && w.upTo >= finalRev);
+  const complete =
+    watchers.length > 0 && watchers.every((w) => w.startRev <= fromRev + 1 && w.upTo >= finalRev);
   const out: Operation[] = [];
   for (const o of ops) {
     const q = o.req;
