@@ -84,7 +84,8 @@ export class RCluster {
     return this.members.map((m) => `${m.name}=http://127.0.0.1:${m.proxyPort}`).join(',');
   }
 
-  async launch(m: RMember): Promise<void> {
+  /** Starts `m` (again); `env` is more environment for this launch only (e.g. tetcd's failpoints). */
+  async launch(m: RMember, env: Record<string, string> = {}): Promise<void> {
     const url = `http://127.0.0.1:${m.clientPort}`;
     const args = [
       '--name', m.name,
@@ -102,7 +103,7 @@ export class RCluster {
     const cmd = this.o.target === 'etcd' ? 'etcd' : join(ROOT, 'bin/tetcd');
     const proc = spawn(cmd, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...this.o.env },
+      env: { ...process.env, ...this.o.env, ...env },
     });
     live.add(proc);
     proc.once('exit', () => live.delete(proc));
@@ -116,6 +117,24 @@ export class RCluster {
     m.proc = proc;
     m.paused = false;
     await waitPort(m.clientPort, 30_000, proc);
+  }
+
+  /** Resolves true when `m` exits by itself within `ms` (a crash failpoint fired). */
+  async exitsWithin(m: RMember, ms: number): Promise<boolean> {
+    const p = m.proc;
+    if (!p) return true;
+    let t: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      exited(p).then(() => true),
+      new Promise<boolean>((r) => (t = setTimeout(() => r(false), ms))),
+    ]);
+    clearTimeout(t);
+    if (done) m.proc = undefined;
+    return done;
+  }
+
+  get target(): Target {
+    return this.o.target;
   }
 
   async kill9(m: RMember): Promise<void> {

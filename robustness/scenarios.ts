@@ -3,10 +3,12 @@
 import type { RCluster, RMember } from './cluster.ts';
 import type { Rng } from './rand.ts';
 
-export const SCENARIOS = ['kill', 'pause', 'partition', 'delay'] as const;
+export const SCENARIOS = ['kill', 'pause', 'partition', 'delay', 'failpoint'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Named by issue 17, not built yet. */
-export const NOT_BUILT = ['blackhole-until-snapshot', 'member-replace', 'failpoint', 'power-loss', 'starve'];
+export const NOT_BUILT = ['blackhole-until-snapshot', 'member-replace', 'power-loss', 'starve'];
+/** tetcd's crash failpoints at the WAL's durability boundaries (src/pkg/failpoint.ts). */
+const FAILPOINTS = ['walBeforeSave', 'walAfterSave'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -48,6 +50,24 @@ export async function inject(s: Scenario, c: RCluster, rng: Rng): Promise<string
       await sleep(hold);
       c.net.heal();
       return `partition of ${m.name} (${role}) from its peers for ${took()}`;
+    }
+    case 'failpoint': {
+      // Restart the member with a crash armed at a WAL boundary: it dies there on its own (kill -9
+      // if it has not after 5 s), then it starts again without the failpoint.
+      if (c.target !== 'tetcd')
+        throw new Error("scenario failpoint needs tetcd's failpoints (etcd 3.4's release binary has none)");
+      const fp = rng.pick(FAILPOINTS);
+      const after = 5 + rng.int(45);
+      await c.kill9(m);
+      try {
+        await c.launch(m, { TETCD_FAILPOINTS: `${fp}=crash@${after}` });
+      } catch {
+        // it crashed before serving: the failpoint fired during its replay or first writes
+      }
+      const crashed = await c.exitsWithin(m, 5000);
+      if (!crashed) await c.kill9(m);
+      await c.launch(m);
+      return `${m.name} (${role}) restarted with ${fp}=crash@${after}: ${crashed ? 'crashed there' : 'not reached in 5 s, killed'}, restarted (back in ${took()})`;
     }
     case 'delay': {
       const ms = rng.between(50, 250);
