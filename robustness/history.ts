@@ -57,7 +57,7 @@ export interface WatcherLog {
 }
 
 export interface Violation {
-  checker: 'linearizability' | 'watch' | 'hashkv';
+  checker: 'linearizability' | 'watch' | 'hashkv' | 'leadership';
   what: string;
   /** The shortest part of the history that shows it, one line per operation or event. */
   excerpt: string[];

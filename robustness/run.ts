@@ -11,7 +11,7 @@ import { checkWatchers } from './checker/watch.ts';
 import { RCluster, type Target } from './cluster.ts';
 import type { Violation } from './history.ts';
 import { Rng } from './rand.ts';
-import { inject, type Scenario } from './scenarios.ts';
+import { inject, stableLeader, type Scenario } from './scenarios.ts';
 import { KvClient, Recorder, Watcher } from './traffic.ts';
 
 export interface RunOpts {
@@ -80,6 +80,17 @@ export async function runOnce(o: RunOpts): Promise<RunResult> {
     const termBefore = toNumber((await c.status(c.members[0]!))?.['raftTerm']);
     await sleep(faultRng.between(800, 1500));
     fault = await inject(o.scenario, c, faultRng);
+    if (o.scenario === 'starve') {
+      // Issue 17: once the stalls stop, one stable leader within 3 election timeouts.
+      const ms = await stableLeader(c, ELECTION_MS, 3 * ELECTION_MS);
+      if (ms === undefined)
+        violations.push({
+          checker: 'leadership',
+          what: `no leader held for ${ELECTION_MS} ms within ${3 * ELECTION_MS} ms of the last stall`,
+          excerpt: [fault],
+        });
+      else notes.push(`stable leader ${Math.round(ms)} ms after the stalls`);
+    }
     await sleep(1500);
     await Promise.all(clients.map((k) => k.stop()));
 

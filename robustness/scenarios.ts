@@ -3,10 +3,10 @@
 import type { RCluster, RMember } from './cluster.ts';
 import type { Rng } from './rand.ts';
 
-export const SCENARIOS = ['kill', 'pause', 'partition', 'delay', 'failpoint'] as const;
+export const SCENARIOS = ['kill', 'pause', 'partition', 'delay', 'failpoint', 'starve'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Named by issue 17, not built yet. */
-export const NOT_BUILT = ['blackhole-until-snapshot', 'member-replace', 'power-loss', 'starve'];
+export const NOT_BUILT = ['blackhole-until-snapshot', 'member-replace', 'power-loss'];
 /** tetcd's crash failpoints at the WAL's durability boundaries (src/pkg/failpoint.ts). */
 const FAILPOINTS = ['walBeforeSave', 'walAfterSave'];
 
@@ -69,6 +69,26 @@ export async function inject(s: Scenario, c: RCluster, rng: Rng): Promise<string
       await c.launch(m);
       return `${m.name} (${role}) restarted with ${fp}=crash@${after}: ${crashed ? 'crashed there' : 'not reached in 5 s, killed'}, restarted (back in ${took()})`;
     }
+    case 'starve': {
+      // Every member, on its own schedule, stalled 0.5-3 s at a time (SIGSTOP/SIGCONT) for about 4 s,
+      // as on an overloaded host; `stableLeader` then measures how soon leadership settles.
+      void role;
+      const window = 4000;
+      let stalls = 0;
+      await Promise.all(
+        c.members.map(async (x) => {
+          const r = rng.fork(c.members.indexOf(x));
+          while (performance.now() - t0 < window) {
+            await sleep(r.between(0, 800));
+            c.pause(x);
+            stalls++;
+            await sleep(r.between(500, 3000));
+            c.resume(x);
+          }
+        }),
+      );
+      return `starve: ${stalls} stalls of 0.5-3 s over the 3 members for ${took()}`;
+    }
     case 'delay': {
       const ms = rng.between(50, 250);
       const hold = rng.between(1500, 3000);
@@ -78,4 +98,36 @@ export async function inject(s: Scenario, c: RCluster, rng: Rng): Promise<string
       return `peer traffic of ${m.name} (${role}) delayed ~${Math.round(ms)} ms per chunk for ${took()}`;
     }
   }
+}
+
+/**
+ * How long after the stalls one leader holds: every member names the same leader in the same term for
+ * `holdMs` without a change. Resolves with the milliseconds until that began, or undefined if it did
+ * not within `limitMs`.
+ */
+export async function stableLeader(
+  c: RCluster,
+  holdMs: number,
+  limitMs: number,
+): Promise<number | undefined> {
+  const t0 = performance.now();
+  let since: number | undefined;
+  let who = '';
+  while (performance.now() - t0 < limitMs + holdMs) {
+    const sts = await Promise.all(c.members.map((m) => c.status(m, 500)));
+    const ids = new Set(sts.map((s) => (s ? `${String(s['leader'])}/${String(s['raftTerm'])}` : 'down')));
+    const id = ids.size === 1 ? [...ids][0]! : '';
+    if (id !== '' && id !== 'down' && !id.startsWith('0/')) {
+      if (id !== who) {
+        who = id;
+        since = performance.now();
+      }
+      if (performance.now() - since! >= holdMs) return since! - t0 <= limitMs ? since! - t0 : undefined;
+    } else {
+      who = '';
+      since = undefined;
+    }
+    await sleep(50);
+  }
+  return undefined;
 }
