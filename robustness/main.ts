@@ -7,8 +7,8 @@ import { parseArgs } from 'node:util';
 import { runOnce } from './run.ts';
 import { NOT_BUILT, SCENARIOS, type Scenario } from './scenarios.ts';
 
-/** stale-read: the server (tetcd only); serializable-read: the clients (tetcd or etcd). */
-const SABOTAGES = ['stale-read', 'serializable-read'];
+/** stale-read, watch-skip: the server's (tetcd only, src/pkg/sabotage.ts); serializable-read: the clients'. */
+const SABOTAGES = ['stale-read', 'watch-skip', 'serializable-read'];
 
 function fail(msg: string): never {
   process.stderr.write(`robustness: ${msg}\n`);
@@ -38,7 +38,8 @@ function options() {
       `usage: npm run robustness -- --scenario S[,S..] [--runs N] [--seed X] [--target tetcd|etcd] [--sabotage B] [--keep]\n` +
         `scenarios: ${SCENARIOS.join(', ')} (not built yet: ${NOT_BUILT.join(', ')})\n` +
         `sabotage, to show the checkers catch it: stale-read (tetcd serves linearizable reads without\n` +
-        `  the ReadIndex barrier), serializable-read (the clients ask for local reads; tetcd or etcd)\n`,
+        `  the ReadIndex barrier), watch-skip (one tetcd watcher misses one revision), serializable-read\n` +
+        `  (the clients ask for local reads; tetcd or etcd)\n`,
     );
     process.exit(0);
   }

@@ -122,3 +122,21 @@ test('tetcd-check robustness: traffic and checks against a running member, in a 
     await s.destroy();
   }
 });
+
+test('robustness: a watcher that misses one revision is caught (TETCD_SABOTAGE=watch-skip)', async () => {
+  const r = await robustness([
+    '--scenario',
+    'delay',
+    '--runs',
+    '1',
+    '--seed',
+    '9',
+    '--sabotage',
+    'watch-skip',
+  ]);
+  const [, , , violations] = summary(r.out);
+  assert.ok(violations! > 0, r.out);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /VIOLATION \(watch\): watcher@m\d: missed the acknowledged write at rev 100/);
+  assert.match(r.out, /<- no event/);
+});

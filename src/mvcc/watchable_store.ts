@@ -7,6 +7,10 @@
 import { WatcherIndex, groupId, type WatcherGroup } from './watcher_group.ts';
 import { RecentEvents } from './watch_recent.ts';
 import { counts } from '../pkg/metrics.ts';
+import { sabotaged } from '../pkg/sabotage.ts';
+
+/** The robustness suite's watch-skip sabotage, spent on its first use; never on without TETCD_SABOTAGE. */
+let watchSkip = sabotaged('watch-skip');
 
 export interface WatchKV {
   key: Buffer;
@@ -181,6 +185,10 @@ export class WatchableStore {
         for (const w of g.watchers) {
           if (w.nextRev > rev) continue;
           w.nextRev = rev + 1;
+          if (watchSkip && rev >= 100) {
+            watchSkip = false; // TETCD_SABOTAGE=watch-skip (pkg/sabotage.ts): this watcher loses `rev`
+            continue;
+          }
           if (d === undefined) {
             if (g.spec.prevKv) prevs ??= new Map();
             d = { events: prevs && g.spec.prevKv ? this.withPrev(evs, prevs) : evs, revision: rev };
