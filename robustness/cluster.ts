@@ -85,7 +85,7 @@ export class RCluster {
   }
 
   /** Starts `m` (again); `env` is more environment for this launch only (e.g. tetcd's failpoints). */
-  async launch(m: RMember, env: Record<string, string> = {}): Promise<void> {
+  async launch(m: RMember, env: Record<string, string> = {}, extraArgs: string[] = []): Promise<void> {
     const url = `http://127.0.0.1:${m.clientPort}`;
     const args = [
       '--name', m.name,
@@ -99,6 +99,7 @@ export class RCluster {
       '--heartbeat-interval', String(this.o.heartbeatMs),
       '--election-timeout', String(this.o.electionMs),
       ...(this.o.target === 'etcd' ? ['--logger', 'zap', '--log-level', 'warn'] : ['--log-level', 'warn']),
+      ...extraArgs,
     ]; // prettier-ignore
     const cmd = this.o.target === 'etcd' ? 'etcd' : join(ROOT, 'bin/tetcd');
     const proc = spawn(cmd, args, {

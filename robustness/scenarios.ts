@@ -1,12 +1,22 @@
 // The faults, one per run: each picks its target and timing with the run's PRNG, injects the fault,
 // holds it, heals, and says in one line what it did.
+import { mkdirSync, rmSync } from 'node:fs';
+import { Client } from '../test/helpers/client.ts';
 import type { RCluster, RMember } from './cluster.ts';
 import type { Rng } from './rand.ts';
 
-export const SCENARIOS = ['kill', 'pause', 'partition', 'delay', 'failpoint', 'starve'] as const;
+export const SCENARIOS = [
+  'kill',
+  'pause',
+  'partition',
+  'delay',
+  'failpoint',
+  'starve',
+  'member-replace',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Named by issue 17, not built yet. */
-export const NOT_BUILT = ['blackhole-until-snapshot', 'member-replace', 'power-loss'];
+export const NOT_BUILT = ['blackhole-until-snapshot', 'power-loss'];
 /** tetcd's crash failpoints at the WAL's durability boundaries (src/pkg/failpoint.ts). */
 const FAILPOINTS = ['walBeforeSave', 'walAfterSave'];
 
@@ -89,6 +99,8 @@ export async function inject(s: Scenario, c: RCluster, rng: Rng): Promise<string
       );
       return `starve: ${stalls} stalls of 0.5-3 s over the 3 members for ${took()}`;
     }
+    case 'member-replace':
+      return memberReplace(c, m, role, rng, took);
     case 'delay': {
       const ms = rng.between(50, 250);
       const hold = rng.between(1500, 3000);
@@ -130,4 +142,51 @@ export async function stableLeader(
     await sleep(50);
   }
   return undefined;
+}
+
+/** Calls the Cluster service through `via`, retrying for up to 10 s (a cluster just changed may refuse). */
+async function clusterCall(
+  via: RMember,
+  method: string,
+  req: Record<string, unknown>,
+): Promise<Record<string, any>> {
+  const until = performance.now() + 10_000;
+  for (;;) {
+    const cl = new Client(via.endpoint);
+    try {
+      return await cl.call('etcdserverpb.Cluster', method, req, 3000);
+    } catch (e) {
+      if (performance.now() > until)
+        throw new Error(`${method} through ${via.name}: ${(e as Error).message}`);
+    } finally {
+      cl.close();
+    }
+    await sleep(200);
+  }
+}
+
+/** Removes `m` from the cluster, wipes its data dir, adds it back (same name and URL) and starts it. */
+async function memberReplace(
+  c: RCluster,
+  m: RMember,
+  role: string,
+  rng: Rng,
+  took: () => string,
+): Promise<string> {
+  const via = rng.pick(c.members.filter((x) => x !== m));
+  const url = `http://127.0.0.1:${m.proxyPort}`;
+  const list = await clusterCall(via, 'MemberList', {});
+  const me = (list['members'] as Record<string, any>[]).find((x) =>
+    (x['peerURLs'] as string[]).includes(url),
+  );
+  if (!me) throw new Error(`member-replace: ${m.name} (${url}) is not in the member list`);
+  await clusterCall(via, 'MemberRemove', { ID: me['ID'] });
+  // A removed member stops by itself; kill -9 it if it has not within 5 s.
+  if (!(await c.exitsWithin(m, 5000))) await c.kill9(m);
+  rmSync(m.dataDir, { recursive: true, force: true });
+  mkdirSync(m.dataDir, { recursive: true });
+  await sleep(rng.between(200, 1000));
+  await clusterCall(via, 'MemberAdd', { peerURLs: [url] });
+  await c.launch(m, {}, ['--initial-cluster-state', 'existing']);
+  return `${m.name} (${role}) removed through ${via.name}, wiped, added back and started (back in ${took()})`;
 }

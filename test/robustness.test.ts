@@ -43,7 +43,7 @@ function summary(out: string): number[] {
   return m.slice(1).map(Number);
 }
 
-for (const scenario of ['kill', 'pause', 'partition', 'delay', 'failpoint', 'starve']) {
+for (const scenario of ['kill', 'pause', 'partition', 'delay', 'failpoint', 'starve', 'member-replace']) {
   test(`robustness: one ${scenario} run on tetcd has no violation`, async () => {
     const r = await robustness(['--scenario', scenario, '--runs', '1', '--seed', '17']);
     const [runs, ops, faults, violations] = summary(r.out);
