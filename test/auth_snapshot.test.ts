@@ -7,7 +7,15 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { etcdctl, freePort, haveEtcd, startServer, waitPort, type ServerHandle } from './helpers/procs.ts';
+import {
+  etcdctl,
+  freePort,
+  oneMemberArgs,
+  haveEtcd,
+  startServer,
+  waitPort,
+  type ServerHandle,
+} from './helpers/procs.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -29,20 +37,7 @@ function tmp(): string {
 async function startOn(kind: 'etcd' | 'tetcd', dataDir: string, peer: string): Promise<string> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = [
-    '--data-dir',
-    dataDir,
-    '--listen-client-urls',
-    url,
-    '--advertise-client-urls',
-    url,
-    '--listen-peer-urls',
-    peer,
-    '--initial-advertise-peer-urls',
-    peer,
-    '--initial-cluster',
-    `default=${peer}`,
-  ];
+  const args = oneMemberArgs('default', dataDir, url, peer);
   const proc = spawn(kind === 'etcd' ? 'etcd' : join(ROOT, 'bin/tetcd'), args, { stdio: 'ignore' });
   procs.push(proc);
   await waitPort(port, 20_000, proc);

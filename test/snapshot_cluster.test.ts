@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './helpers/client.ts';
 import { TestCluster } from './helpers/cluster.ts';
-import { etcdctl, freePort, haveEtcd, waitPort } from './helpers/procs.ts';
+import { etcdctl, freePort, oneMemberArgs, haveEtcd, waitPort } from './helpers/procs.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const dirs: string[] = [];
@@ -87,22 +87,7 @@ describe('a snapshot of a 3-member tetcd under write load', { skip: !haveEtcd() 
       assert.equal(rs.code, 0, rs.stderr);
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      const etcd = spawnMember('etcd', [
-        '--name',
-        'e1',
-        '--data-dir',
-        data,
-        '--listen-client-urls',
-        url,
-        '--advertise-client-urls',
-        url,
-        '--listen-peer-urls',
-        peer,
-        '--initial-advertise-peer-urls',
-        peer,
-        '--initial-cluster',
-        `e1=${peer}`,
-      ]);
+      const etcd = spawnMember('etcd', oneMemberArgs('e1', data, url, peer));
       await waitPort(port, 20_000, etcd);
       assert.deepEqual(await keysAt(`127.0.0.1:${port}`, rev), want);
 

@@ -9,7 +9,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from './helpers/client.ts';
-import { etcdctl, freePort, haveEtcd, startServer, waitPort, type ServerHandle } from './helpers/procs.ts';
+import {
+  etcdctl,
+  freePort,
+  oneMemberArgs,
+  haveEtcd,
+  startServer,
+  waitPort,
+  type ServerHandle,
+} from './helpers/procs.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TETCDUTL = join(ROOT, 'bin/tetcdutl');
@@ -32,24 +40,7 @@ function tmp(): string {
 async function startOn(kind: 'etcd' | 'tetcd', dataDir: string, name: string, peer: string): Promise<string> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const args = [
-    '--name',
-    name,
-    '--data-dir',
-    dataDir,
-    '--listen-client-urls',
-    url,
-    '--advertise-client-urls',
-    url,
-    '--listen-peer-urls',
-    peer,
-    '--initial-advertise-peer-urls',
-    peer,
-    '--initial-cluster',
-    `${name}=${peer}`,
-    '--log-level',
-    'error',
-  ];
+  const args = [...oneMemberArgs(name, dataDir, url, peer), '--log-level', 'error'];
   const proc = spawn(kind === 'etcd' ? 'etcd' : join(ROOT, 'bin/tetcd'), args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -74,6 +74,26 @@ export function waitPort(port: number, deadlineMs: number, proc: ChildProcess): 
   });
 }
 
+/** The flags of a one-member cluster (etcd's or tetcd's): name, data dir, client and peer URLs. */
+export function oneMemberArgs(name: string, dataDir: string, clientUrl: string, peerUrl: string): string[] {
+  return [
+    '--name',
+    name,
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    clientUrl,
+    '--advertise-client-urls',
+    clientUrl,
+    '--listen-peer-urls',
+    peerUrl,
+    '--initial-advertise-peer-urls',
+    peerUrl,
+    '--initial-cluster',
+    `${name}=${peerUrl}`,
+  ];
+}
+
 export interface ServerHandle {
   kind: 'tetcd' | 'etcd';
   endpoint: string;
@@ -125,26 +145,7 @@ async function launch(
   } else {
     const peer = `http://127.0.0.1:${await freePort()}`;
     cmd = 'etcd';
-    args = [
-      '--name',
-      'n1',
-      '--data-dir',
-      dataDir,
-      '--listen-client-urls',
-      url,
-      '--advertise-client-urls',
-      url,
-      '--listen-peer-urls',
-      peer,
-      '--initial-advertise-peer-urls',
-      peer,
-      '--initial-cluster',
-      `n1=${peer}`,
-      '--logger',
-      'zap',
-      '--log-level',
-      'error',
-    ];
+    args = [...oneMemberArgs('n1', dataDir, url, peer), '--logger', 'zap', '--log-level', 'error'];
   }
   const proc = spawn(cmd, [...args, ...extraArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],

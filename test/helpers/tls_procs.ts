@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { certDir, makeCa, type Ca } from './certs.ts';
-import { freePort } from './procs.ts';
+import { freePort, oneMemberArgs } from './procs.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -189,20 +189,7 @@ export async function startTlsServer(
   const url = `https://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(join(tmpdir(), `${kind}-tls-`));
   const args = [
-    '--name',
-    'n1',
-    '--data-dir',
-    dataDir,
-    '--listen-client-urls',
-    url,
-    '--advertise-client-urls',
-    url,
-    '--listen-peer-urls',
-    peer,
-    '--initial-advertise-peer-urls',
-    peer,
-    '--initial-cluster',
-    `n1=${peer}`,
+    ...oneMemberArgs('n1', dataDir, url, peer),
     ...(kind === 'etcd' ? ['--logger', 'zap'] : []),
     '--log-level',
     kind === 'etcd' ? 'error' : 'info',
