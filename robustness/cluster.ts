@@ -3,7 +3,7 @@
 // privileges. Members can be killed (-9) and restarted on the same data dir, paused (SIGSTOP) and
 // resumed. Every process started here is killed when this process exits, however it exits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '../test/helpers/client.ts';
 import { freePort, waitPort } from '../test/helpers/procs.ts';
@@ -43,6 +43,8 @@ export interface ClusterOpts {
   electionMs: number;
   heartbeatMs: number;
   env: Record<string, string>;
+  /** More flags for every member. */
+  args: string[];
   jitter: () => number;
 }
 
@@ -98,7 +100,8 @@ export class RCluster {
       '--initial-cluster-token', 'robustness',
       '--heartbeat-interval', String(this.o.heartbeatMs),
       '--election-timeout', String(this.o.electionMs),
-      ...(this.o.target === 'etcd' ? ['--logger', 'zap', '--log-level', 'warn'] : ['--log-level', 'warn']),
+      ...(this.o.target === 'etcd' ? ['--logger', 'zap', '--log-level', 'info'] : ['--log-level', 'info']),
+      ...this.o.args,
       ...extraArgs,
     ]; // prettier-ignore
     const cmd = this.o.target === 'etcd' ? 'etcd' : join(ROOT, 'bin/tetcd');
@@ -132,6 +135,15 @@ export class RCluster {
     clearTimeout(t);
     if (done) m.proc = undefined;
     return done;
+  }
+
+  /** What `m` has logged so far (its log file in the run's dir). */
+  logText(m: RMember): string {
+    try {
+      return readFileSync(join(this.o.dir, `${m.name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
   }
 
   get target(): Target {

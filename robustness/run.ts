@@ -11,7 +11,7 @@ import { checkWatchers } from './checker/watch.ts';
 import { RCluster, type Target } from './cluster.ts';
 import type { Violation } from './history.ts';
 import { Rng } from './rand.ts';
-import { inject, stableLeader, type Scenario } from './scenarios.ts';
+import { clusterArgs, inject, stableLeader, type Scenario } from './scenarios.ts';
 import { KvClient, Recorder, Watcher } from './traffic.ts';
 
 export interface RunOpts {
@@ -61,6 +61,7 @@ export async function runOnce(o: RunOpts): Promise<RunResult> {
     electionMs: ELECTION_MS,
     heartbeatMs: 100,
     env,
+    args: clusterArgs(o.scenario, o.target),
     jitter: () => faultRng.next(),
   });
   const rec = new Recorder();

@@ -13,10 +13,25 @@ export const SCENARIOS = [
   'failpoint',
   'starve',
   'member-replace',
+  'blackhole-until-snapshot',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Named by issue 17, not built yet. */
-export const NOT_BUILT = ['blackhole-until-snapshot', 'power-loss'];
+export const NOT_BUILT = ['power-loss'];
+
+/** Entries between snapshots, and (tetcd) entries kept after one, for blackhole-until-snapshot. */
+const SNAPSHOT_COUNT = 100;
+const TETCD_CATCHUP = 50;
+/** etcd 3.4 keeps 5000 entries after a snapshot (snapshotCatchUpEntries, not a flag in 3.4). */
+const ETCD_CATCHUP = 5000;
+
+/** Flags every member of a run of `s` starts with. */
+export function clusterArgs(s: Scenario, target: 'tetcd' | 'etcd'): string[] {
+  if (s !== 'blackhole-until-snapshot') return [];
+  return target === 'tetcd'
+    ? ['--snapshot-count', String(SNAPSHOT_COUNT), '--snapshot-catchup-entries', String(TETCD_CATCHUP)]
+    : ['--snapshot-count', String(SNAPSHOT_COUNT)];
+}
 /** tetcd's crash failpoints at the WAL's durability boundaries (src/pkg/failpoint.ts). */
 const FAILPOINTS = ['walBeforeSave', 'walAfterSave'];
 
@@ -98,6 +113,30 @@ export async function inject(s: Scenario, c: RCluster, rng: Rng): Promise<string
         }),
       );
       return `starve: ${stalls} stalls of 0.5-3 s over the 3 members for ${took()}`;
+    }
+    case 'blackhole-until-snapshot': {
+      // A follower cut off until the others' raft index is past a snapshot plus the entries kept
+      // after it: the leader can only catch it up with a snapshot (30 s at most, then heal anyway).
+      const l = await c.leader(2000);
+      const f = rng.pick(c.members.filter((x) => x !== l));
+      const idx = async (x: RMember) => Number((await c.status(x))?.['raftIndex'] ?? 0);
+      const gap = SNAPSHOT_COUNT + (c.target === 'tetcd' ? TETCD_CATCHUP : ETCD_CATCHUP) + 50;
+      c.net.partition(f.name);
+      const from = await idx(f);
+      const other = c.members.find((x) => x !== f)!;
+      let reached = false;
+      while (performance.now() - t0 < 30_000) {
+        await sleep(200);
+        if ((await idx(other)) - from > gap) {
+          reached = true;
+          break;
+        }
+      }
+      c.net.heal();
+      // Both servers log it at info level: etcd "applied snapshot", tetcd "applied snapshot".
+      let snap = false;
+      for (let i = 0; i < 50 && !(snap = /applied snapshot/.test(c.logText(f))); i++) await sleep(200);
+      return `${f.name} (follower) blackholed for ${took()}${snap ? ', then caught up by a snapshot' : ', no snapshot seen in its log'}${reached ? `, until the others were ${gap}+ entries ahead (a snapshot needed)` : `; the others did not get ${gap} entries ahead in 30 s`}`;
     }
     case 'member-replace':
       return memberReplace(c, m, role, rng, took);

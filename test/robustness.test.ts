@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { Client } from './helpers/client.ts';
 import { startServer } from './helpers/procs.ts';
+import { SCENARIOS } from '../robustness/scenarios.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -43,7 +44,7 @@ function summary(out: string): number[] {
   return m.slice(1).map(Number);
 }
 
-for (const scenario of ['kill', 'pause', 'partition', 'delay', 'failpoint', 'starve', 'member-replace']) {
+for (const scenario of SCENARIOS) {
   test(`robustness: one ${scenario} run on tetcd has no violation`, async () => {
     const r = await robustness(['--scenario', scenario, '--runs', '1', '--seed', '17']);
     const [runs, ops, faults, violations] = summary(r.out);
