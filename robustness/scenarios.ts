@@ -32,6 +32,7 @@ export function clusterArgs(s: Scenario, target: 'tetcd' | 'etcd'): string[] {
     ? ['--snapshot-count', String(SNAPSHOT_COUNT), '--snapshot-catchup-entries', String(TETCD_CATCHUP)]
     : ['--snapshot-count', String(SNAPSHOT_COUNT)];
 }
+
 /** tetcd's crash failpoints at the WAL's durability boundaries (src/pkg/failpoint.ts). */
 const FAILPOINTS = ['walBeforeSave', 'walAfterSave'];
 
