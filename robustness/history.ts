@@ -45,6 +45,8 @@ export interface WatchEvent {
   type: 'PUT' | 'DELETE';
   key: string;
   value: string;
+  /** prev_kv, for a watcher that asked for it: null when the key had no value before. */
+  prev?: KvSeen | null;
 }
 
 export interface WatcherLog {

@@ -12,7 +12,7 @@ import { RCluster, type Target } from './cluster.ts';
 import type { Violation } from './history.ts';
 import { Rng } from './rand.ts';
 import { clusterArgs, inject, stableLeader, type Scenario } from './scenarios.ts';
-import { KvClient, Recorder, Watcher } from './traffic.ts';
+import { KvClient, PREFIX, Recorder, Watcher } from './traffic.ts';
 
 export interface RunOpts {
   scenario: Scenario;
@@ -80,6 +80,15 @@ export async function runOnce(o: RunOpts): Promise<RunResult> {
     for (const k of clients) k.start();
     const termBefore = toNumber((await c.status(c.members[0]!))?.['raftTerm']);
     await sleep(faultRng.between(800, 1500));
+    // One more watcher per member, from a random revision seen so far, with prev_kv: resumable from
+    // any revision, and every prev_kv the key's value before the event.
+    const seenRev = Math.max(1, ...rec.ops.map((x) => x.resp?.rev ?? 0));
+    for (const m of c.members) {
+      const from = 1 + rng.int(seenRev);
+      const w = new Watcher(`watcher@${m.name}(from ${from}, prev_kv)`, m.endpoint, from, PREFIX, true);
+      watchers.push(w);
+      w.start();
+    }
     fault = await inject(o.scenario, c, faultRng);
     if (o.scenario === 'starve') {
       // Issue 17: once the stalls stop, one stable leader within 3 election timeouts.

@@ -164,6 +164,8 @@ export class Watcher {
     /** The first revision to watch from. */
     readonly startRev = 1,
     private readonly prefix = PREFIX,
+    /** Asks for prev_kv with every event. */
+    private readonly prevKv = false,
   ) {}
 
   get lastRev(): number {
@@ -186,12 +188,14 @@ export class Watcher {
     call.on('data', (r: Any) => {
       for (const e of (r['events'] ?? []) as Any[]) {
         const kv = e['kv'] as Any;
-        this.events.push({
+        const ev: WatchEvent = {
           rev: toNumber(kv['modRevision']),
           type: e['type'] === 1 ? 'DELETE' : 'PUT',
           key: Buffer.from(kv['key']).toString(),
           value: Buffer.from(kv['value'] ?? []).toString(),
-        });
+        };
+        if (this.prevKv) ev.prev = kvOf(e['prevKv'] ? [e['prevKv']] : []);
+        this.events.push(ev);
       }
       if (r['canceled']) this.retry(call);
     });
@@ -200,7 +204,12 @@ export class Watcher {
     const end = Buffer.from(this.prefix);
     end[end.length - 1]!++;
     call.write({
-      createRequest: { key: Buffer.from(this.prefix), rangeEnd: end, startRevision: this.lastRev + 1 },
+      createRequest: {
+        key: Buffer.from(this.prefix),
+        rangeEnd: end,
+        startRevision: this.lastRev + 1,
+        prevKv: this.prevKv,
+      },
     });
   }
 

@@ -197,3 +197,35 @@ test('watch events settle failed writes: seen ones happened at their revision, u
   // While a watcher has not seen everything, nothing unseen is left out.
   assert.equal(settleUnknown(h, [{ ...w, upTo: 1 }], 2).length, 2);
 });
+
+test('watch: prev_kv must be what the key held before the event; a watcher from a later revision is checked from there', () => {
+  const h = [
+    op(0, 1, put('a', 'v1'), putOk(2)),
+    op(2, 3, put('a', 'v2'), putOk(3)),
+    op(4, 5, del('a'), { kind: 'delete', deleted: 1, rev: 4 }),
+  ];
+  const full = W(
+    'w1',
+    [
+      { rev: 2, type: 'PUT', key: 'a', value: 'v1' },
+      { rev: 3, type: 'PUT', key: 'a', value: 'v2' },
+      { rev: 4, type: 'DELETE', key: 'a', value: '' },
+    ],
+    4,
+  );
+  const late = (prev3: { value: string; modRev: number } | null): WatcherLog => ({
+    name: 'late',
+    startRev: 3,
+    upTo: 4,
+    events: [
+      { rev: 3, type: 'PUT', key: 'a', value: 'v2', prev: prev3 },
+      { rev: 4, type: 'DELETE', key: 'a', value: '', prev: { value: 'v2', modRev: 3 } },
+    ],
+  });
+  assert.deepEqual(checkWatchers(h, [full, late({ value: 'v1', modRev: 2 })]), []);
+  const v = checkWatchers(h, [full, late(null)]);
+  assert.ok(
+    v.some((x) => /prev_kv of the event at rev 3 is absent, the key held v1@2/.test(x.what)),
+    JSON.stringify(v),
+  );
+});

@@ -214,8 +214,8 @@ export function checkKey(ops: Operation[], maxSteps = 2_000_000): KeyResult {
 
 /**
  * Uses what the watchers saw to settle writes that failed or timed out: a write whose unique value an
- * event shows happened at that event's revision; one no watcher saw, while every watcher saw every
- * revision up to the end, did not happen (a txn of that kind had no effect either way) and is left out.
+ * event shows happened at that event's revision; one no watcher saw, while every watcher that started
+ * before the first request saw every revision up to the end, did not happen (a txn of that kind had no effect either way) and is left out.
  */
 export function settleUnknown(
   ops: Operation[],
@@ -227,8 +227,8 @@ export function settleUnknown(
   const byValue = new Map<string, number>();
   for (const w of watchers)
     for (const ev of w.events) if (ev.type === 'PUT') byValue.set(`${ev.key}\u0000${ev.value}`, ev.rev);
-  const complete =
-    watchers.length > 0 && watchers.every((w) => w.startRev <= fromRev + 1 && w.upTo >= finalRev);
+  const full = watchers.filter((w) => w.startRev <= fromRev + 1);
+  const complete = full.length > 0 && full.every((w) => w.upTo >= finalRev);
   const out: Operation[] = [];
   for (const o of ops) {
     const q = o.req;

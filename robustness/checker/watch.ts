@@ -2,7 +2,14 @@
 // revision order, no revision twice, no acknowledged write missing up to what the watcher has seen
 // (`upTo`), each event the write made at that revision (key, PUT or DELETE, value), no event that no
 // request could have made; and any two watchers show the same events for the revisions both saw.
-import { formatOp, type Operation, type Violation, type WatchEvent, type WatcherLog } from '../history.ts';
+import {
+  formatOp,
+  type KvSeen,
+  type Operation,
+  type Violation,
+  type WatchEvent,
+  type WatcherLog,
+} from '../history.ts';
 
 const fmtEv = (w: string, e: WatchEvent) =>
   `${w}: ${e.type} ${e.key}${e.type === 'PUT' ? ` = ${e.value}` : ''} @ rev ${e.rev}`;
@@ -88,6 +95,31 @@ export function checkWatchers(ops: Operation[], watchers: WatcherLog[]): Violati
       });
       break; // the first gap of a watcher is enough to show it
     }
+  }
+  // prev_kv: what the key held before the event, by the events all watchers saw (the prefix is empty
+  // before the first watcher's start revision).
+  const byRev = new Map<number, WatchEvent>();
+  for (const w of watchers) for (const e of w.events) if (!byRev.has(e.rev)) byRev.set(e.rev, e);
+  const before = new Map<number, KvSeen | null>();
+  const held = new Map<string, KvSeen | null>();
+  for (const rev of [...byRev.keys()].sort((a, b) => a - b)) {
+    const e = byRev.get(rev)!;
+    before.set(rev, held.get(e.key) ?? null);
+    held.set(e.key, e.type === 'PUT' ? { value: e.value, modRev: rev } : null);
+  }
+  const kvText = (k: KvSeen | null | undefined) => (k ? `${k.value}@${k.modRev}` : 'absent');
+  for (const w of watchers) {
+    const bad = w.events.find((e) => {
+      if (e.prev === undefined) return false;
+      const want = before.get(e.rev) ?? null;
+      return kvText(want) !== kvText(e.prev);
+    });
+    if (bad)
+      out.push({
+        checker: 'watch',
+        what: `${w.name}: prev_kv of the event at rev ${bad.rev} is ${kvText(bad.prev)}, the key held ${kvText(before.get(bad.rev))}`,
+        excerpt: [fmtEv(w.name, bad)],
+      });
   }
   // Two watchers agree on every revision both have seen.
   for (let i = 1; i < watchers.length; i++) {
