@@ -78,7 +78,12 @@ export class RCluster {
     }
     const net = await PeerNet.start(members, o.jitter);
     const c = new RCluster(members, net, o);
-    await Promise.all(members.map((m) => c.launch(m)));
+    const started = await Promise.allSettled(members.map((m) => c.launch(m)));
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) {
+      await c.close();
+      throw new Error(`the cluster did not start: ${(failed.reason as Error).message}`);
+    }
     return c;
   }
 
