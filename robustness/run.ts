@@ -63,6 +63,9 @@ export async function runOnce(o: RunOpts): Promise<RunResult> {
     env,
     args: clusterArgs(o.scenario, o.target),
     jitter: () => faultRng.next(),
+  }).catch((e: unknown) => {
+    if (!o.keep) rmSync(dir, { recursive: true, force: true });
+    throw e;
   });
   const rec = new Recorder();
   const watchers = c.members.map((m) => new Watcher(`watcher@${m.name}`, m.endpoint));
