@@ -177,7 +177,8 @@ const SESSION: Step[] = [
   {
     path: '/v3/maintenance/snapshot',
     body: '{}',
-    until: lines(1),
+    // The first line whole (a 32 KiB chunk's line arrives in pieces).
+    until: (body) => body.includes('\n'),
     firstLine: true,
     mask: ['blob', 'remaining_bytes'],
     // Whether the first 32 KiB chunk is the last (remaining_bytes 0, omitted) depends on each

@@ -218,6 +218,36 @@ export class Backend {
     };
   }
 
+  /**
+   * A read-only view of the database file at `path` from another process (LMDB serves several), pinned
+   * in one read transaction: what a snapshot export in a child process reads, so that the pages it
+   * walks are mapped into that process, not the member's. close() ends the transaction and the
+   * environment.
+   */
+  static openReadOnlyView(path: string): BackendView & { close(): Promise<void> } {
+    const env = open<Buffer, Buffer>({
+      path,
+      readOnly: true,
+      maxDbs: BUCKETS.length + 2,
+      keyEncoding: 'binary',
+      encoding: 'binary',
+    });
+    const dbs = openDbs(env);
+    const txn = env.useReadTransaction();
+    return {
+      entries: (bucket) =>
+        dbs
+          .get(bucket)!
+          .getRange({ transaction: txn })
+          .map(({ key, value }): [Buffer, Buffer] => [key, value]),
+      done: () => txn.done(),
+      async close() {
+        txn.done();
+        await env.close();
+      },
+    };
+  }
+
   /** The database file. */
   get path(): string {
     return join(this.dir, DATA_FILE);
@@ -292,6 +322,9 @@ export class Backend {
       });
       // The copy holds everything committed so far, durably; it becomes DATA_FILE.
       renameSync(copyPath, join(this.dir, DATA_FILE));
+      // Its lock file too: another process opening DATA_FILE (a snapshot export) must register its
+      // readers where this environment's writer looks for them.
+      renameSync(`${copyPath}-lock`, join(this.dir, `${DATA_FILE}-lock`));
       syncDir(this.dir);
       const old = this.env;
       const oldCommit = this.lastCommit;

@@ -215,7 +215,7 @@ export interface Maintenance {
 export interface SnapshotExport {
   /** Bytes of the bbolt file, without the sha256 trailer. */
   readonly size: number;
-  readonly chunks: Iterator<Buffer>;
+  readonly chunks: AsyncIterator<Buffer>;
   close(): void;
 }
 

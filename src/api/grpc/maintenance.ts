@@ -61,7 +61,7 @@ async function sendSnapshot(snap: SnapshotExport, ctx: CallContext, out: StreamO
   const onAbort = () => wake?.();
   ctx.signal.addEventListener('abort', onAbort);
   try {
-    for (let r = snap.chunks.next(); !r.done; r = snap.chunks.next()) {
+    for (let r = await snap.chunks.next(); !r.done; r = await snap.chunks.next()) {
       const blob = r.value;
       sent += blob.length;
       h.update(blob);
