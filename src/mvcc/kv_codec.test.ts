@@ -5,6 +5,7 @@ import {
   decodeKeyValue,
   encodeKeyValue,
   encodeTombstone,
+  leaseOf,
   readIndexFields,
   type KeyValue,
 } from './kv_codec.ts';
@@ -88,7 +89,7 @@ test('a revision key is 8 big-endian bytes of main, "_", 8 of sub, and a trailin
 });
 
 test('readIndexFields reads key, create revision and version as the full decoder does', () => {
-  const f = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
+  const f = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0, leaseAt: -1 };
   const cases: KeyValue[] = [
     {
       key: Buffer.from('k'),
@@ -121,6 +122,12 @@ test('readIndexFields reads key, create revision and version as the full decoder
     assert.deepEqual(b.subarray(f.keyStart, f.keyEnd), kv.key);
     assert.equal(f.createRevision, kv.createRevision);
     assert.equal(f.version, kv.version);
+    assert.equal(
+      f.leaseAt < 0 ? 0n : leaseOf(b, f.leaseAt),
+      kv.lease,
+      'the lease as decodeKeyValue gives it',
+    );
+    assert.equal(decodeKeyValue(b).lease, kv.lease);
   }
   // A tombstone as etcd stores it: the key only.
   readIndexFields(encodeTombstone(Buffer.from('gone')), f);

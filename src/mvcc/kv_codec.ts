@@ -58,6 +58,21 @@ export interface IndexFields {
   keyEnd: number;
   createRevision: number;
   version: number;
+  /** Where the lease's varint starts (leaseOf reads it), -1 without a lease. */
+  leaseAt: number;
+}
+
+/** The lease ID whose varint starts at `at` (IndexFields.leaseAt), as decodeKeyValue gives it. */
+export function leaseOf(b: Uint8Array, at: number): bigint {
+  let v = 0n;
+  let shift = 0n;
+  for (let p = at; ; p++) {
+    const x = b[p]!;
+    v |= BigInt(x & 0x7f) << shift;
+    if (x < 0x80) break;
+    shift += 7n;
+  }
+  return BigInt.asIntN(64, v);
 }
 
 /**
@@ -71,6 +86,7 @@ export function readIndexFields(b: Uint8Array, out: IndexFields): IndexFields {
   out.keyEnd = 0;
   out.createRevision = 0;
   out.version = 0;
+  out.leaseAt = -1;
   let p = 0;
   const n = b.length;
   while (p < n) {
@@ -78,6 +94,7 @@ export function readIndexFields(b: Uint8Array, out: IndexFields): IndexFields {
     const wire = tag & 7;
     let v = 0;
     let mul = 1;
+    if (tag === 0x30) out.leaseAt = p;
     if (wire === 0 || wire === 2) {
       for (;;) {
         const x = b[p++]!;

@@ -9,7 +9,7 @@ import {
   META_TERM,
 } from '../backend/schema.ts';
 import { crc32c } from '../pkg/crc32c.ts';
-import { readIndexFields, type IndexFields, type KeyValue } from './kv_codec.ts';
+import { leaseOf, readIndexFields, type IndexFields, type KeyValue } from './kv_codec.ts';
 import { TreeIndex } from './index.ts';
 import { bytesToRev, isTombstone, revToBytes, writeU64BE } from './revision.ts';
 import {
@@ -46,6 +46,8 @@ export class KVStore {
   private consistentIdx = 0;
   private term = 0;
   private compaction: Promise<void> = Promise.resolve();
+  /** Live keys on a lease found by open(), until the lessor takes them (takeLeasedKeys). */
+  private leasedAtOpen: Map<string, bigint> | undefined;
   private readonly listeners: TxnEndListener[] = [];
   private readonly state;
   /** Every write txn's end callback (one function, not a closure per txn). */
@@ -66,7 +68,9 @@ export class KVStore {
     const scheduled = u64(backend.get('meta', META_SCHEDULED_COMPACT));
     const finished = u64(backend.get('meta', META_FINISHED_COMPACT));
     s.compactMainRev = scheduled;
-    const f: IndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0 };
+    const f: IndexFields = { keyStart: 0, keyEnd: 0, createRevision: 0, version: 0, leaseAt: -1 };
+    // Which live key is on which lease, found on the way (the lessor attaches them once it is loaded).
+    const leased = new Map<string, bigint>();
     backend.forEach('key', undefined, undefined, (k, v) => {
       // The revision from its 17 bytes, in 32-bit halves (no BigInt), and only what the index needs
       // of the value.
@@ -80,8 +84,12 @@ export class KVStore {
         // Compaction keeps a live revision before every kept tombstone; a lone one closes nothing.
         const ki = s.index.keyIndex(key);
         if (ki?.live()) s.index.tombstone(key, rev);
+        leased.delete(key);
       } else {
         s.index.restore(key, { main: f.createRevision, sub: 0 }, rev, f.version);
+        const lease = f.leaseAt < 0 ? 0n : leaseOf(v, f.leaseAt);
+        if (lease !== 0n) leased.set(key, lease);
+        else leased.delete(key);
       }
       if (rev.main > s.currentRev) s.currentRev = rev.main;
     });
@@ -93,7 +101,18 @@ export class KVStore {
     } else if (scheduled > 0) {
       s.index.compact(scheduled);
     }
+    s.leasedAtOpen = leased;
     return s;
+  }
+
+  /**
+   * The live keys on a lease (latin1 key -> lease ID) as the store found them when it opened, once:
+   * the lessor attaches them when it restores its leases, without reading every value again.
+   */
+  takeLeasedKeys(): Map<string, bigint> {
+    const m = this.leasedAtOpen ?? new Map<string, bigint>();
+    this.leasedAtOpen = undefined;
+    return m;
   }
 
   rev(): number {

@@ -74,11 +74,6 @@ export class Stores {
 /** The lessor learns the persisted leases again, and which keys hang on which lease. */
 function restoreLeases(backend: Backend, kv: KVStore, lessor: Lessor): void {
   for (const l of loadLeases(backend)) lessor.restore(l.id, l.ttl, l.remainingTtl);
-  const txn = kv.read();
-  try {
-    const all = txn.range(Buffer.from([0]), Buffer.from([0]), {});
-    for (const e of all.kvs) if (e.lease !== 0n) lessor.attach(e.lease, e.key.toString('latin1'));
-  } finally {
-    txn.end();
-  }
+  // Found while the store rebuilt its index: no second read of every value.
+  for (const [key, lease] of kv.takeLeasedKeys()) lessor.attach(lease, key);
 }
