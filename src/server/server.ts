@@ -21,10 +21,9 @@ import { encodeAttributes } from '../membership/member.ts';
 import { Snapshotter, snapDir } from '../snap/snapshotter.ts';
 import type { Entry, Snapshot } from '../raft/index.ts';
 import { idHex } from '../pkg/ids.ts';
-import type { ApiLimits, ClientApi, Cluster, Maintenance, MemberStatus } from './api.ts';
+import type { ApiLimits, ClientApi, Cluster, Maintenance } from './api.ts';
 import { openMember, type Booted } from './bootstrap.ts';
 import { Stores } from './stores.ts';
-import { exportEtcdSnapshot } from './snapshot_export.ts';
 import { RaftNode, type ReadyHandler } from './raft_node.ts';
 import { Proposer } from './propose.ts';
 import { ReadIndexer } from './read_index.ts';
@@ -40,7 +39,7 @@ import { advanceInitialTicks } from './tick_advance.ts';
 import { Op } from './raft_request.ts';
 import { memberSource, raftStatusJson } from './member_metrics.ts';
 import { bindMember, bindPeers, setVersion } from '../pkg/metrics.ts';
-import { defragment, hashNow } from './maintenance_server.ts';
+import { currentKv, memberMaintenance } from './maintenance_server.ts';
 import { corruptCheckDeps, hashKVAnswer } from './corrupt_peers.ts';
 import { checkInitialHashKV, monitorKVHash } from './corrupt.ts';
 import { SERVER_VERSION } from '../pkg/version.ts';
@@ -214,7 +213,10 @@ export class EtcdServer implements ClientApi {
       log,
       fatal,
       onRemoved: cfg.onRemoved,
-      hashKV: hashKVAnswer(this.currentKv(), (h) => this.header(h)),
+      hashKV: hashKVAnswer(
+        currentKv(() => this.stores),
+        (h) => this.header(h),
+      ),
     });
     this.leadership = new Leadership({
       raft: node,
@@ -262,15 +264,13 @@ export class EtcdServer implements ClientApi {
       memberId,
       strictReconfigCheck: cfg.strictReconfigCheck ?? true,
     });
-    this.maintenance = {
-      status: () => this.status(),
-      hashKV: (rev) => this.stores.kv.hashKV(rev),
-      hash: () => hashNow(this.stores),
-      defragment: () => defragment(this.stores.backend, log),
-      moveLeader: (target) => this.leadership.moveLeader(target),
-      snapshot: () => exportEtcdSnapshot(this.stores.backend),
-      alarm: (raw, req) => this.proposer.propose(Op.Alarm, raw, req),
-    };
+    this.maintenance = memberMaintenance({
+      stores: () => this.stores,
+      node,
+      leadership: this.leadership,
+      proposer: this.proposer,
+      log,
+    });
     this.compactor = this.newCompactor();
   }
 
@@ -469,20 +469,6 @@ export class EtcdServer implements ClientApi {
     return h;
   }
 
-  private status(): MemberStatus {
-    const { backend } = this.stores;
-    return {
-      dbSize: backend.size(),
-      dbSizeInUse: backend.sizeInUse(),
-      leader: this.node.lead(),
-      raftIndex: this.node.committedIndex(),
-      raftTerm: this.node.term(),
-      raftAppliedIndex: this.stores.appliedIndex(),
-      isLearner: this.node.isLearner(),
-      alarms: this.stores.alarms.get(0),
-    };
-  }
-
   /** /metrics reads this member from now on (one member per process; the last started wins). */
   private bindMetrics(): void {
     const peers = this.peers;
@@ -523,19 +509,11 @@ export class EtcdServer implements ClientApi {
     return 5000 + 2 * (this.cfg.electionTimeoutMs ?? 1000);
   }
 
-  /** The KV store's hashes, read through the store of the moment (a snapshot replaces it). */
-  private currentKv() {
-    return {
-      hashKV: (rev: number) => this.stores.kv.hashKV(rev),
-      rev: () => this.stores.kv.rev(),
-    };
-  }
-
   /** The corruption checks' view of this member (corrupt.ts, corrupt_peers.ts). */
   private corruptDeps() {
     return corruptCheckDeps({
       memberId: this.memberId,
-      kv: this.currentKv(),
+      kv: currentKv(() => this.stores),
       members: () => this.stores.cluster.members(),
       tls: this.cfg.peerTls,
       timeoutMs: this.requestTimeoutMs(),
