@@ -489,6 +489,15 @@ class SingleRequestCall extends CallBase {
       }
       if (st !== undefined) return this.status(st);
     }
+    // A connection whose client does not read its answers gets no new work: the answer would be
+    // dropped, and a write made for it would leave the client not knowing whether it happened.
+    const held = this.sink.overBudget?.() ?? 0;
+    if (held > 0) {
+      return this.status({
+        code: Code.UNAVAILABLE,
+        details: `the client does not read its answers: ${held} bytes wait on its connection`,
+      });
+    }
     const stats = this.m.stats;
     stats.started++;
     stats.received++;

@@ -229,6 +229,11 @@ export class FlowControl implements StreamHost {
     this.pump(s);
   }
 
+  /** The bytes the connection holds when over its budget, else 0 (see StreamSink.overBudget). */
+  overBudget(): number {
+    return this.owner.overBudget();
+  }
+
   /** One framed message of a streamed answer. */
   send(s: Stream, framed: Buffer, done?: () => void): void {
     if (s.done || s.ending) return;

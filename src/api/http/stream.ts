@@ -39,6 +39,12 @@ export interface StreamSink {
    * first, once. `done` runs when the bytes are written to the socket (never if the stream is gone).
    */
   send(framed: Buffer, done?: () => void): void;
+  /**
+   * The bytes the call's connection holds when it is over its budget (a client that does not read
+   * its answers), else 0: a call made then would have its answer dropped, so it is refused before it
+   * runs. Absent where there is no such budget.
+   */
+  overBudget?(): number;
 }
 
 /** A stream's handler: fed the request's DATA payloads, then its end (or a cancel). */
@@ -58,6 +64,7 @@ export interface StreamHost {
   reply(s: Stream, message: Uint8Array): void;
   failCall(s: Stream, code: number, details: string): void;
   send(s: Stream, framed: Buffer, done?: () => void): void;
+  overBudget(): number;
 }
 
 export class Stream implements StreamSink {
@@ -112,6 +119,10 @@ export class Stream implements StreamSink {
 
   send(framed: Buffer, done?: () => void): void {
     this.host.send(this, framed, done);
+  }
+
+  overBudget(): number {
+    return this.host.overBudget();
   }
 }
 
