@@ -141,3 +141,20 @@ test('robustness: a watcher that misses one revision is caught (TETCD_SABOTAGE=w
   assert.match(r.out, /VIOLATION \(watch\): watcher@m\d: missed the acknowledged write at rev 100/);
   assert.match(r.out, /<- no event/);
 });
+
+test('robustness: linearizable reads served without the ReadIndex barrier are caught (TETCD_SABOTAGE=stale-read)', async () => {
+  const r = await robustness([
+    '--scenario',
+    'partition',
+    '--runs',
+    '1',
+    '--seed',
+    '21',
+    '--sabotage',
+    'stale-read',
+  ]);
+  const [, , , violations] = summary(r.out);
+  assert.ok(violations! > 0, r.out);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /VIOLATION \(linearizability\): key \/robustness\/k\d: no linearization/);
+});

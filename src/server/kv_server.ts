@@ -30,6 +30,10 @@ import { executeRange } from './txn/range.ts';
 import { executeTxn, isTxnReadOnly } from './txn/txn.ts';
 import { NO_LEASES, type WriteCtx, type WriteView } from './txn/kv_view.ts';
 import { costPut, costTxn, type QuotaGate } from './quota.ts';
+import { sabotaged } from '../pkg/sabotage.ts';
+
+/** Never true unless TETCD_SABOTAGE names stale-read (the robustness suite shows it is caught). */
+const STALE_READ = sabotaged('stale-read');
 
 /** The read barrier (server/read_index.ts): undefined when a local read is linearizable already. */
 export interface LinearizableReads {
@@ -50,7 +54,8 @@ export class KVServer implements RaftKV {
   range(req: RangeRequest, ai?: AuthInfo): RangeResponse | Promise<RangeResponse> {
     // Linearizable (the default): wait for the ReadIndex barrier, batched across requests; none is
     // needed for a serializable read or on a lone voter that leads.
-    const barrier = req.serializable ? undefined : this.reads.barrier();
+    // TETCD_SABOTAGE=stale-read (pkg/sabotage.ts, the robustness suite's teeth): no barrier at all.
+    const barrier = req.serializable || STALE_READ ? undefined : this.reads.barrier();
     return barrier ? barrier.then(() => this.localRange(req, ai)) : this.localRange(req, ai);
   }
 
