@@ -36,6 +36,23 @@ function tmp(): string {
   return d;
 }
 
+/** `snapshot restore` of `file` into `dataDir` as the one member `name` at `peer` (etcdctl's and tetcdutl's flags). */
+function restoreArgs(file: string, dataDir: string, name: string, peer: string): string[] {
+  return [
+    'snapshot',
+    'restore',
+    file,
+    '--data-dir',
+    dataDir,
+    '--name',
+    name,
+    '--initial-cluster',
+    `${name}=${peer}`,
+    '--initial-advertise-peer-urls',
+    peer,
+  ];
+}
+
 /** Starts etcd or tetcd on a restored data dir, as the one member `name` at `peer`. */
 async function startOn(kind: 'etcd' | 'tetcd', dataDir: string, name: string, peer: string): Promise<string> {
   const port = await freePort();
@@ -149,19 +166,7 @@ describe('snapshots in etcd 3.4 format', { skip: !haveEtcd() }, () => {
 
     const peer = `http://127.0.0.1:${await freePort()}`;
     const data = join(dir, 'etcd-restored');
-    const rs = await etcdctl(src.endpoint, [
-      'snapshot',
-      'restore',
-      file,
-      '--data-dir',
-      data,
-      '--name',
-      'r1',
-      '--initial-cluster',
-      `r1=${peer}`,
-      '--initial-advertise-peer-urls',
-      peer,
-    ]);
+    const rs = await etcdctl(src.endpoint, restoreArgs(file, data, 'r1', peer));
     assert.equal(rs.code, 0, rs.stderr);
     const etcd = await startOn('etcd', data, 'r1', peer);
     assert.deepEqual(await allKeys(etcd), want);
@@ -190,34 +195,10 @@ describe('snapshots in etcd 3.4 format', { skip: !haveEtcd() }, () => {
     }
     const peer = `http://127.0.0.1:${await freePort()}`;
     const data = join(dir, 'tetcd-restored');
-    const rs = run(TETCDUTL, [
-      'snapshot',
-      'restore',
-      file,
-      '--data-dir',
-      data,
-      '--name',
-      'r1',
-      '--initial-cluster',
-      `r1=${peer}`,
-      '--initial-advertise-peer-urls',
-      peer,
-    ]);
+    const rs = run(TETCDUTL, restoreArgs(file, data, 'r1', peer));
     assert.equal(rs.code, 0, rs.stderr);
     // The same member and cluster IDs as etcdctl's restore derives from the same flags.
-    const ers = await etcdctl(src.endpoint, [
-      'snapshot',
-      'restore',
-      file,
-      '--data-dir',
-      join(dir, 'etcd-ids'),
-      '--name',
-      'r1',
-      '--initial-cluster',
-      `r1=${peer}`,
-      '--initial-advertise-peer-urls',
-      peer,
-    ]);
+    const ers = await etcdctl(src.endpoint, restoreArgs(file, join(dir, 'etcd-ids'), 'r1', peer));
     const added = /"cluster-id":"([0-9a-f]+)".*"added-peer-id":"([0-9a-f]+)"/.exec(ers.stderr);
     assert.ok(added, ers.stderr);
     const mine = JSON.parse(rs.stderr.trim().split('\n').pop()!) as Record<string, string>;
@@ -387,20 +368,7 @@ describe('snapshots in etcd 3.4 format', { skip: !haveEtcd() }, () => {
     writeFileSync(cut, whole.subarray(0, 4 * 4096));
     const peer = 'http://127.0.0.1:2380';
     const tData = join(dir, 'tetcd-cut');
-    const t = run(TETCDUTL, [
-      'snapshot',
-      'restore',
-      cut,
-      '--skip-hash-check',
-      '--data-dir',
-      tData,
-      '--name',
-      'r1',
-      '--initial-cluster',
-      `r1=${peer}`,
-      '--initial-advertise-peer-urls',
-      peer,
-    ]);
+    const t = run(TETCDUTL, [...restoreArgs(cut, tData, 'r1', peer), '--skip-hash-check']);
     assert.equal(t.code, 1);
     assert.match(t.stderr, /^Error: bbolt file is truncated: 16384 bytes, its meta says \d+\n$/);
     assert.equal(existsSync(tData), false, 'nothing left behind');
