@@ -66,24 +66,33 @@ test('robustness: the command refuses a scenario not built and unknown options i
 });
 
 test('robustness: stale reads are caught (clients asking for serializable reads, a partitioned member)', async () => {
-  const r = await robustness([
-    '--scenario',
-    'partition',
-    '--runs',
-    '1',
-    '--seed',
-    '5',
-    '--sabotage',
-    'serializable-read',
-  ]);
-  const [, , , violations] = summary(r.out);
-  assert.ok(violations! > 0, r.out);
-  assert.equal(r.code, 1);
-  assert.match(r.out, /VIOLATION \(linearizability\): key \/robustness\/k\d: no linearization/);
-  assert.match(r.out, /<- cannot be placed/);
+  // Whether a stale read happens depends on timing (the issue: caught within 3 runs): up to 3 seeded
+  // runs, the first one that catches it is checked.
+  let r: Outcome | undefined;
+  let seed = 5;
+  for (; seed < 8; seed++) {
+    r = await robustness([
+      '--scenario',
+      'partition',
+      '--runs',
+      '1',
+      '--seed',
+      String(seed),
+      '--sabotage',
+      'serializable-read',
+    ]);
+    if (summary(r.out)[3]! > 0) break;
+  }
+  const [, , , violations] = summary(r!.out);
+  assert.ok(violations! > 0, `no stale read caught in 3 runs:\n${r!.out}`);
+  assert.equal(r!.code, 1);
+  assert.match(r!.out, /VIOLATION \(linearizability\): key \/robustness\/k\d: no linearization/);
+  assert.match(r!.out, /<- cannot be placed/);
   assert.match(
-    r.out,
-    /replay: npm run robustness -- --scenario partition --runs 1 --seed 5 --target tetcd --sabotage serializable-read/,
+    r!.out,
+    new RegExp(
+      `replay: npm run robustness -- --scenario partition --runs 1 --seed ${seed} --target tetcd --sabotage serializable-read`,
+    ),
   );
 });
 
@@ -138,23 +147,29 @@ test('robustness: a watcher that misses one revision is caught (TETCD_SABOTAGE=w
   const [, , , violations] = summary(r.out);
   assert.ok(violations! > 0, r.out);
   assert.equal(r.code, 1);
-  assert.match(r.out, /VIOLATION \(watch\): watcher@m\d: missed the acknowledged write at rev 100/);
+  // Any watcher on the sabotaged member may be the one named (those started later carry their start).
+  assert.match(r.out, /VIOLATION \(watch\): watcher@m\d[^:\n]*: missed the acknowledged write at rev 100/);
   assert.match(r.out, /<- no event/);
 });
 
 test('robustness: linearizable reads served without the ReadIndex barrier are caught (TETCD_SABOTAGE=stale-read)', async () => {
-  const r = await robustness([
-    '--scenario',
-    'partition',
-    '--runs',
-    '1',
-    '--seed',
-    '21',
-    '--sabotage',
-    'stale-read',
-  ]);
-  const [, , , violations] = summary(r.out);
-  assert.ok(violations! > 0, r.out);
-  assert.equal(r.code, 1);
-  assert.match(r.out, /VIOLATION \(linearizability\): key \/robustness\/k\d: no linearization/);
+  // Timing decides whether a stale read happens in a given run: up to 3 seeded runs (the issue's bound).
+  let r: Outcome | undefined;
+  for (let seed = 21; seed < 24; seed++) {
+    r = await robustness([
+      '--scenario',
+      'partition',
+      '--runs',
+      '1',
+      '--seed',
+      String(seed),
+      '--sabotage',
+      'stale-read',
+    ]);
+    if (summary(r.out)[3]! > 0) break;
+  }
+  const [, , , violations] = summary(r!.out);
+  assert.ok(violations! > 0, `no stale read caught in 3 runs:\n${r!.out}`);
+  assert.equal(r!.code, 1);
+  assert.match(r!.out, /VIOLATION \(linearizability\): key \/robustness\/k\d: no linearization/);
 });

@@ -215,5 +215,7 @@ test('exporting 64 MiB keeps the heap and anonymous memory bounded (not growing 
   // The JS heap holds a node per tree level; the file's pages LMDB maps are not anonymous memory.
   assert.ok(first.heap < 4 * MiB, `first export's heap growth ${(first.heap / MiB).toFixed(1)} MiB`);
   assert.ok(heap < 4 * MiB, `heap growth ${(heap / MiB).toFixed(1)} MiB`);
-  assert.ok(anon < 16 * MiB, `anonymous memory growth ${(anon / MiB).toFixed(1)} MiB`);
+  // Allocator pools vary by a few MiB from run to run (16.1 MiB once in CI): a bound of about a third
+  // of what is exported still fails an export that keeps what it sends.
+  assert.ok(anon < 24 * MiB, `anonymous memory growth ${(anon / MiB).toFixed(1)} MiB`);
 });
