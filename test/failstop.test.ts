@@ -31,6 +31,13 @@ test(
     const h = await startServer('tetcd', { env: { TETCD_FAILPOINTS: 'mvccPutBeforeIndex=panic' } });
     handles.push(h);
     const c = new Client(h.endpoint);
+    // The member leads before the put is sent, so the put reaches the log (a put refused for want of a
+    // leader would never apply, and nothing would stop the member).
+    for (let i = 0; i < 100; i++) {
+      const st = await c.status().catch(() => undefined);
+      if (st && String(st['leader']) !== '0') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     let answer: string;
     try {
       await c.call('etcdserverpb.KV', 'Put', { key: Buffer.from('k'), value: Buffer.from('v') }, 5000);
@@ -41,7 +48,10 @@ test(
       c.close();
     }
     assert.notEqual(answer, 'OK', 'the put must not be acknowledged');
-    assert.equal(await exitOf(h, 10_000), 1, 'the member must exit with code 1');
+    const code = await exitOf(h, 10_000).catch(
+      (e: Error) => `${e.message}; the put got ${answer}; stderr:\n${h.stderr().slice(-3000)}`,
+    );
+    assert.equal(code, 1, 'the member must exit with code 1');
     const fatal = h
       .stderr()
       .split('\n')
