@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { freePort } from './helpers/procs.ts';
+import { memberArgs } from './helpers/cluster.ts';
 import { ctlTls, makePki, runToExit, spawnServer, waitHttps, type Pki } from './helpers/tls_procs.ts';
 
 interface M {
@@ -93,22 +94,8 @@ before(async () => {
   for (const m of members) {
     const peer = await pki.peer(m.name);
     m.args = [
-      '--name',
-      m.name,
-      '--data-dir',
-      m.dataDir,
-      '--listen-client-urls',
-      m.clientUrl,
-      '--advertise-client-urls',
-      m.clientUrl,
-      '--listen-peer-urls',
-      m.peerUrl,
-      '--initial-advertise-peer-urls',
-      m.peerUrl,
-      '--initial-cluster',
-      initial,
-      '--initial-cluster-token',
-      'tls-cluster',
+      // etcd's default timing, given explicitly as every test cluster does.
+      ...memberArgs(m, { initialCluster: initial, token: 'tls-cluster', heartbeatMs: 100, electionMs: 1000 }),
       '--cert-file',
       pki.server.cert,
       '--key-file',

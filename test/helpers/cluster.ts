@@ -24,7 +24,7 @@ export interface Member {
 
 /** A member's etcd flags (names, data dir, URLs, bootstrap, timing): the same for etcd and tetcd. */
 export function memberArgs(
-  m: Member,
+  m: Pick<Member, 'name' | 'dataDir' | 'clientUrl' | 'peerUrl'>,
   o: { initialCluster: string; token: string; heartbeatMs: number; electionMs: number },
 ): string[] {
   return [
